@@ -1,0 +1,63 @@
+/* spot-decimal.h: exact decimal numbers for prices, sizes and volumes.
+ *
+ * A SpotDecimal is units / 10^scale with a signed 128-bit integer and a
+ * per-value scale, so "68900.50" prints back as "68900.50" and sums are exact.
+ * There is no binary floating point anywhere in the candle path.
+ *
+ * Limits: at most SPOT_DECIMAL_MAX_SCALE digits after the point and at most
+ * SPOT_DECIMAL_MAX_DIGITS significant digits in all; arithmetic that would
+ * leave that range fails with SPOT_ERROR_OVERFLOW.
+ *
+ * Thread safety: pure functions on values; call from any thread.
+ */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+#define SPOT_DECIMAL_MAX_SCALE 18
+#define SPOT_DECIMAL_MAX_DIGITS 36
+/* Enough for sign, 36 digits, a point and the terminating NUL. */
+#define SPOT_DECIMAL_BUFSIZE 48
+
+typedef struct {
+  __int128 units;
+  guint8 scale;
+} SpotDecimal;
+
+#define SPOT_DECIMAL_ZERO ((SpotDecimal) { 0, 0 })
+
+/* Parses Coinbase's decimal strings: optional '-', digits, optional '.' and
+ * digits ("68900.50", "0.00000001", "12", ".5" is rejected). @len may be -1
+ * for NUL-terminated text. Rejects empty text, exponents, NaN/Inf, spaces,
+ * more than SPOT_DECIMAL_MAX_SCALE fraction digits and overflow, each with a
+ * GError naming the text. */
+gboolean spot_decimal_parse (const char *text, gssize len, SpotDecimal *out, GError **error);
+
+/* Numeric comparison (scales may differ): <0, 0, >0. */
+int spot_decimal_compare (const SpotDecimal *a, const SpotDecimal *b);
+gboolean spot_decimal_equal (const SpotDecimal *a, const SpotDecimal *b);
+
+/* *out = a + b exactly, at the larger of the two scales. FALSE on overflow
+ * (out untouched). */
+gboolean spot_decimal_add (const SpotDecimal *a, const SpotDecimal *b, SpotDecimal *out, GError **error);
+
+gboolean spot_decimal_is_zero (const SpotDecimal *d);
+gboolean spot_decimal_is_negative (const SpotDecimal *d);
+
+/* The same value with trailing fraction zeros removed ("1.2300" -> "1.23",
+ * "5.0" -> "5"), as Coinbase's REST API prints. */
+SpotDecimal spot_decimal_normalized (const SpotDecimal *d);
+
+/* Writes the value at its own scale into @buf (at least SPOT_DECIMAL_BUFSIZE
+ * bytes), NUL-terminated; returns the length. Never allocates. */
+gsize spot_decimal_format (const SpotDecimal *d, char *buf, gsize size);
+
+/* Newly allocated text form, at the value's own scale. */
+char *spot_decimal_to_string (const SpotDecimal *d);
+
+/* Integer value with scale 0. */
+SpotDecimal spot_decimal_from_int (gint64 v);
+
+G_END_DECLS

@@ -1,0 +1,37 @@
+/* spot-embedded-postgres.h: a private PostgreSQL cluster run as a supervised child.
+ *
+ * initdb once in <state_dir>/postgres, then `postgres` itself (not pg_ctl)
+ * listening only on a unix socket in the state directory. When the service
+ * runs as root, the cluster belongs to Debian's `postgres` user and lives in
+ * directories that user can reach; the parent-death signal is set after the
+ * user change.
+ *
+ * Thread safety: main thread only.
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+#define SPOT_TYPE_EMBEDDED_POSTGRES (spot_embedded_postgres_get_type ())
+G_DECLARE_FINAL_TYPE (SpotEmbeddedPostgres, spot_embedded_postgres, SPOT, EMBEDDED_POSTGRES, GObject)
+
+SpotEmbeddedPostgres *spot_embedded_postgres_new (const char *state_dir);
+
+void spot_embedded_postgres_start_async (SpotEmbeddedPostgres *self,
+                                         GCancellable *cancellable,
+                                         GAsyncReadyCallback callback,
+                                         gpointer user_data);
+gboolean spot_embedded_postgres_start_finish (SpotEmbeddedPostgres *self, GAsyncResult *result, GError **error);
+gboolean spot_embedded_postgres_start_sync (SpotEmbeddedPostgres *self, guint timeout_ms, GError **error);
+
+/* A libpq connection string for the database "spotcanvas" (created on first
+ * start), e.g. "host=/var/lib/spot-canvas/pg-socket port=5432 dbname=spotcanvas user=postgres". */
+const char *spot_embedded_postgres_get_conninfo (SpotEmbeddedPostgres *self);
+GPid spot_embedded_postgres_get_pid (SpotEmbeddedPostgres *self);
+
+/* Fast shutdown (SIGINT), waits up to @deadline_ms, then SIGKILL. */
+void spot_embedded_postgres_stop (SpotEmbeddedPostgres *self, guint deadline_ms);
+
+G_END_DECLS

@@ -1,0 +1,44 @@
+/* spot-test-harness.h: real nats-server and PostgreSQL for integration tests.
+ *
+ * Each server runs in a fresh temporary directory on free loopback ports (or a
+ * unix socket), is ready when the call returns, and is always torn down: by
+ * the free functions, and by the parent-death signal if the test is killed.
+ * Built on the supervisor's embedded servers, so tests exercise that code too.
+ *
+ * Thread safety: call from the test's main thread.
+ */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+typedef struct _SpotTestNats SpotTestNats;
+typedef struct _SpotTestPostgres SpotTestPostgres;
+
+/* nats-server with JetStream. Returns NULL with @error when it cannot start;
+ * tests call spot_test_require_program("nats-server") first to skip (exit 77)
+ * on a machine without it. */
+SpotTestNats *spot_test_nats_start (GError **error);
+const char *spot_test_nats_url (SpotTestNats *nats);
+/* Kill (SIGKILL) / start again on the same port and store. */
+void spot_test_nats_kill (SpotTestNats *nats);
+gboolean spot_test_nats_restart (SpotTestNats *nats, GError **error);
+void spot_test_nats_free (SpotTestNats *nats);
+
+/* A PostgreSQL cluster with database "spotcanvas". As root it runs as the
+ * `postgres` user. */
+SpotTestPostgres *spot_test_postgres_start (GError **error);
+const char *spot_test_postgres_conninfo (SpotTestPostgres *pg);
+void spot_test_postgres_kill (SpotTestPostgres *pg);
+gboolean spot_test_postgres_restart (SpotTestPostgres *pg, GError **error);
+void spot_test_postgres_free (SpotTestPostgres *pg);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (SpotTestNats, spot_test_nats_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (SpotTestPostgres, spot_test_postgres_free)
+
+/* Exits the test program with 77 (meson: skipped) when @program is not on
+ * PATH, printing why. */
+void spot_test_require_program (const char *program);
+
+G_END_DECLS
