@@ -35,16 +35,64 @@ typedef struct {
  * GError naming the text. */
 gboolean spot_decimal_parse (const char *text, gssize len, SpotDecimal *out, GError **error);
 
-/* Numeric comparison (scales may differ): <0, 0, >0. */
-int spot_decimal_compare (const SpotDecimal *a, const SpotDecimal *b);
-gboolean spot_decimal_equal (const SpotDecimal *a, const SpotDecimal *b);
+/* Out-of-line halves of the inline functions below (different scales or
+ * overflow); call the inline ones instead. */
+int spot_decimal_compare_slow (const SpotDecimal *a, const SpotDecimal *b);
+gboolean spot_decimal_add_slow (const SpotDecimal *a, const SpotDecimal *b, SpotDecimal *out, GError **error);
+
+/* Largest magnitude a value may hold: 10^36 - 1 units. */
+#define SPOT_DECIMAL_MAX_UNITS \
+  ((__int128) G_GUINT64_CONSTANT (999999999999999999) * (__int128) G_GUINT64_CONSTANT (1000000000000000000) \
+   + (__int128) G_GUINT64_CONSTANT (999999999999999999))
+
+/* Numeric comparison (scales may differ): <0, 0, >0. Inline because the
+ * candle engine calls it for every trade and granularity; equal scales
+ * cost one 128-bit comparison. */
+static inline int
+spot_decimal_compare (const SpotDecimal *a, const SpotDecimal *b)
+{
+  if (G_LIKELY (a->scale == b->scale))
+    return (a->units > b->units) - (a->units < b->units);
+  return spot_decimal_compare_slow (a, b);
+}
+
+static inline gboolean
+spot_decimal_equal (const SpotDecimal *a, const SpotDecimal *b)
+{
+  return spot_decimal_compare (a, b) == 0;
+}
 
 /* *out = a + b exactly, at the larger of the two scales. FALSE on overflow
- * (out untouched). */
-gboolean spot_decimal_add (const SpotDecimal *a, const SpotDecimal *b, SpotDecimal *out, GError **error);
+ * (out untouched) with SPOT_ERROR_OVERFLOW naming both operands. @out may
+ * be @a or @b. */
+static inline gboolean
+spot_decimal_add (const SpotDecimal *a, const SpotDecimal *b, SpotDecimal *out, GError **error)
+{
+  if (G_LIKELY (a->scale == b->scale))
+    {
+      /* Both operands are within +-(10^36 - 1), so the sum cannot wrap. */
+      __int128 sum = a->units + b->units;
+      if (G_LIKELY (sum <= SPOT_DECIMAL_MAX_UNITS && sum >= -SPOT_DECIMAL_MAX_UNITS))
+        {
+          out->units = sum;
+          out->scale = a->scale;
+          return TRUE;
+        }
+    }
+  return spot_decimal_add_slow (a, b, out, error);
+}
 
-gboolean spot_decimal_is_zero (const SpotDecimal *d);
-gboolean spot_decimal_is_negative (const SpotDecimal *d);
+static inline gboolean
+spot_decimal_is_zero (const SpotDecimal *d)
+{
+  return d->units == 0;
+}
+
+static inline gboolean
+spot_decimal_is_negative (const SpotDecimal *d)
+{
+  return d->units < 0;
+}
 
 /* The same value with trailing fraction zeros removed ("1.2300" -> "1.23",
  * "5.0" -> "5"), as Coinbase's REST API prints. */
