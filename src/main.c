@@ -1,0 +1,292 @@
+/* main.c: command line, configuration and the command dispatch table.
+ *
+ * Exit codes: 0 success, 1 runtime failure, 2 bad configuration or usage
+ * (docs/configuration.md).
+ */
+#define G_LOG_DOMAIN "spot-canvas"
+
+#include "config.h"
+
+#include <locale.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <errno.h>
+#include <sys/resource.h>
+
+#include <glib.h>
+#include <glib/gi18n.h>
+#include <glib-unix.h>
+#include <glib/gstdio.h>
+
+#include "config/spot-config.h"
+#include "config/spot-log-filter.h"
+#include "core/spot-error.h"
+
+enum {
+  EXIT_OK = 0,
+  EXIT_RUNTIME = 1,
+  EXIT_USAGE = 2,
+};
+
+typedef struct {
+  const char *name;
+  const char *synopsis; /* arguments after the name, for --help */
+  const char *summary;  /* translatable (N_) */
+  gboolean needs_config; /* FALSE: runs even with an invalid configuration */
+  /* @argv holds the command's own arguments (argv[0] is the command name). */
+  int (*run) (const SpotConfig *config, int argc, char **argv);
+} SpotCommand;
+
+static int command_run (const SpotConfig *config, int argc, char **argv);
+static int command_version (const SpotConfig *config, int argc, char **argv);
+
+/* New commands (migrate up|down [N]|status, ...) go here. The first entry is
+ * the default when no command is given. */
+static const SpotCommand commands[] = {
+  { "run", "", N_("Run the service until SIGINT or SIGTERM (the default)"), TRUE, command_run },
+  { "version", "", N_("Print the version and exit"), FALSE, command_version },
+};
+
+static int
+usage_error (const char *format, ...) G_GNUC_PRINTF (1, 2);
+
+static int
+usage_error (const char *format, ...)
+{
+  va_list args;
+  g_autofree char *message = NULL;
+
+  va_start (args, format);
+  message = g_strdup_vprintf (format, args);
+  va_end (args);
+  g_printerr ("%s: %s\n", PACKAGE_NAME, message);
+  return EXIT_USAGE;
+}
+
+static int
+command_version (const SpotConfig *config, int argc, char **argv)
+{
+  if (argc > 1)
+    return usage_error (_("“version” takes no arguments"));
+  g_print ("%s %s\n", PACKAGE_NAME, PACKAGE_VERSION);
+  return EXIT_OK;
+}
+
+/* The defaults allow 1,024 files; a thousand SSE clients need more. */
+static void
+raise_open_file_limit (void)
+{
+  struct rlimit limit;
+  rlim_t wanted;
+
+  if (getrlimit (RLIMIT_NOFILE, &limit) != 0)
+    {
+      g_warning ("getrlimit(RLIMIT_NOFILE) failed: %s", g_strerror (errno));
+      return;
+    }
+  /* An unlimited hard limit cannot be the soft one for files; use the
+   * kernel's usual nr_open. */
+  wanted = limit.rlim_max == RLIM_INFINITY ? 1048576 : limit.rlim_max;
+  if (limit.rlim_cur >= wanted)
+    return;
+  limit.rlim_cur = wanted;
+  if (setrlimit (RLIMIT_NOFILE, &limit) != 0)
+    {
+      g_warning ("Cannot raise the open-file limit to %lu: %s", (unsigned long) wanted,
+                 g_strerror (errno));
+      return;
+    }
+  g_debug ("Open-file limit raised to %lu", (unsigned long) wanted);
+}
+
+static gboolean
+prepare_state_directory (const char *path, GError **error)
+{
+  if (g_mkdir_with_parents (path, 0700) != 0)
+    {
+      int saved_errno = errno;
+      g_set_error (error, SPOT_ERROR, SPOT_ERROR_IO, _("Cannot create state directory %s: %s"),
+                   path, g_strerror (saved_errno));
+      return FALSE;
+    }
+  if (!g_file_test (path, G_FILE_TEST_IS_DIR))
+    {
+      g_set_error (error, SPOT_ERROR, SPOT_ERROR_IO, _("State directory %s is not a directory"),
+                   path);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+typedef struct {
+  GMainLoop *loop;
+  const char *signal_name;
+} RunState;
+
+static gboolean
+on_sigint (gpointer user_data)
+{
+  RunState *state = user_data;
+
+  state->signal_name = "SIGINT";
+  g_main_loop_quit (state->loop);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+on_sigterm (gpointer user_data)
+{
+  RunState *state = user_data;
+
+  state->signal_name = "SIGTERM";
+  g_main_loop_quit (state->loop);
+  return G_SOURCE_CONTINUE;
+}
+
+static int
+command_run (const SpotConfig *config, int argc, char **argv)
+{
+  g_autoptr (GMainLoop) loop = NULL;
+  g_autoptr (GError) error = NULL;
+  RunState state = { 0 };
+  guint sigint_id;
+  guint sigterm_id;
+
+  if (argc > 1)
+    return usage_error (_("“run” takes no arguments; got “%s”"), argv[1]);
+
+  raise_open_file_limit ();
+  if (!prepare_state_directory (config->state_directory, &error))
+    {
+      g_printerr ("%s: %s\n", PACKAGE_NAME, error->message);
+      return EXIT_RUNTIME;
+    }
+
+  loop = g_main_loop_new (NULL, FALSE);
+  state.loop = loop;
+  sigint_id = g_unix_signal_add (SIGINT, on_sigint, &state);
+  sigterm_id = g_unix_signal_add (SIGTERM, on_sigterm, &state);
+
+  g_message ("%s %s starting: HTTP_ADDR=%s, STATE_DIRECTORY=%s, shard %u of %u, NATS %s, "
+             "database %s",
+             PACKAGE_NAME, PACKAGE_VERSION, config->http_addr, config->state_directory,
+             config->shard_index, config->shard_count,
+             config->nats_urls != NULL ? "external" : "embedded",
+             config->database_url != NULL ? "external" : "embedded");
+
+  g_main_loop_run (loop);
+
+  g_message ("Stopping on %s", state.signal_name != NULL ? state.signal_name : "request");
+  g_source_remove (sigint_id);
+  g_source_remove (sigterm_id);
+  g_message ("Stopped");
+  return EXIT_OK;
+}
+
+static const SpotCommand *
+find_command (const char *name)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
+    if (g_str_equal (commands[i].name, name))
+      return &commands[i];
+  return NULL;
+}
+
+static char *
+commands_summary (void)
+{
+  GString *text = g_string_new (_("Commands:"));
+
+  for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
+    {
+      g_autofree char *usage = g_strconcat (commands[i].name, *commands[i].synopsis != '\0' ? " " : "",
+                                            commands[i].synopsis, NULL);
+      g_string_append_printf (text, "\n  %-22s %s", usage, _(commands[i].summary));
+    }
+  return g_string_free (text, FALSE);
+}
+
+static char *
+command_names (void)
+{
+  GString *text = g_string_new (NULL);
+
+  for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
+    g_string_append_printf (text, "%s%s", i > 0 ? ", " : "", commands[i].name);
+  return g_string_free (text, FALSE);
+}
+
+int
+main (int argc, char **argv)
+{
+  gboolean show_version = FALSE;
+  gboolean print_config = FALSE;
+  const GOptionEntry main_entries[] = {
+    { "version", 0, 0, G_OPTION_ARG_NONE, &show_version, N_("Print the version and exit"), NULL },
+    { "print-config", 0, 0, G_OPTION_ARG_NONE, &print_config,
+      N_("Print the effective configuration (secrets redacted) and exit"), NULL },
+    { NULL },
+  };
+  g_autofree char *summary = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SpotConfigArgs) args = NULL;
+  g_autoptr (SpotConfig) config = NULL;
+  g_auto (GStrv) envp = NULL;
+  const SpotCommand *command;
+  int command_argc;
+  char **command_argv;
+  char *default_argv[] = { (char *) commands[0].name, NULL };
+
+  setlocale (LC_ALL, "");
+  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
+  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
+  textdomain (GETTEXT_PACKAGE);
+  g_set_prgname (PACKAGE_NAME);
+
+  summary = commands_summary ();
+  args = spot_config_args_parse (&argc, &argv, main_entries, _("[COMMAND [ARGUMENT…]]"), summary,
+                                 &error);
+  if (args == NULL)
+    return usage_error ("%s", error->message);
+
+  if (show_version)
+    return command_version (NULL, 1, default_argv);
+
+  if (argc > 1)
+    {
+      command = find_command (argv[1]);
+      if (command == NULL)
+        {
+          g_autofree char *names = command_names ();
+          return usage_error (_("unknown command “%s” (commands: %s)"), argv[1], names);
+        }
+      command_argc = argc - 1;
+      command_argv = argv + 1;
+    }
+  else
+    {
+      command = &commands[0];
+      command_argc = 1;
+      command_argv = default_argv;
+    }
+
+  if (command->needs_config || print_config)
+    {
+      envp = g_get_environ ();
+      config = spot_config_new (args, (const char *const *) envp, &error);
+      if (config == NULL)
+        return usage_error ("%s", error->message);
+    }
+
+  if (print_config)
+    {
+      g_autofree char *text = spot_config_to_string (config, TRUE);
+      g_print ("%s", text);
+      return EXIT_OK;
+    }
+
+  if (config != NULL)
+    spot_log_filter_install (config->log_level);
+  return command->run (config, command_argc, command_argv);
+}
