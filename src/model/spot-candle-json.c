@@ -293,6 +293,10 @@ spot_candle_from_json (const char *json, gssize len, SpotCandle *out, GError **e
     return FALSE;
   if (!spot_granularity_parse (text, -1, &c.granularity, &local))
     return field_error (error, "granularity", "%s", local->message);
+  /* Only the writer's form: one spelling per key keeps stored JSON comparable. */
+  if (strcmp (text, spot_granularity_name (c.granularity)) != 0)
+    return field_error (error, "granularity", "must be a Coinbase name such as ONE_MINUTE, not \"%s\"",
+                        text);
 
   if (!get_integer (obj, "start", FALSE, &c.start, &is_null, error))
     return FALSE;

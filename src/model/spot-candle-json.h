@@ -26,8 +26,11 @@ void spot_candle_json_append (GString *out, const SpotCandle *candle);
 char *spot_candle_to_json (const SpotCandle *candle);
 
 /* Parses the JSON form (field order free, unknown fields ignored); every
- * field is checked and the result passes spot_candle_validate(). Errors
- * (SPOT_ERROR_PARSE) name the field at fault. @len may be -1. */
+ * field is checked and the result passes spot_candle_validate(). All
+ * thirteen fields must be present; only trades, last_trade_id and ts may be
+ * null. granularity must be a Coinbase name ("ONE_MINUTE", not "1m").
+ * Errors (SPOT_ERROR_PARSE) name the field at fault; @out is untouched on
+ * failure. @len may be -1. */
 gboolean spot_candle_from_json (const char *json, gssize len, SpotCandle *out, GError **error);
 
 G_END_DECLS

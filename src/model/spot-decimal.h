@@ -31,8 +31,11 @@ typedef struct {
 /* Parses Coinbase's decimal strings: optional '-', digits, optional '.' and
  * digits ("68900.50", "0.00000001", "12", ".5" is rejected). @len may be -1
  * for NUL-terminated text. Rejects empty text, exponents, NaN/Inf, spaces,
- * more than SPOT_DECIMAL_MAX_SCALE fraction digits and overflow, each with a
- * GError naming the text. */
+ * more than SPOT_DECIMAL_MAX_SCALE fraction digits (SPOT_ERROR_PARSE) and
+ * more than SPOT_DECIMAL_MAX_DIGITS significant digits (SPOT_ERROR_OVERFLOW),
+ * each with a GError naming the text. Leading zeros ("05", "00.5") are
+ * rejected so every accepted text formats back identically; "-0" is accepted
+ * as zero. Never allocates on success; @out is untouched on failure. */
 gboolean spot_decimal_parse (const char *text, gssize len, SpotDecimal *out, GError **error);
 
 /* Out-of-line halves of the inline functions below (different scales or
@@ -99,7 +102,8 @@ spot_decimal_is_negative (const SpotDecimal *d)
 SpotDecimal spot_decimal_normalized (const SpotDecimal *d);
 
 /* Writes the value at its own scale into @buf (at least SPOT_DECIMAL_BUFSIZE
- * bytes), NUL-terminated; returns the length. Never allocates. */
+ * bytes), NUL-terminated; returns the length. Never allocates. A buffer too
+ * small for the text gets "" and 0 (and a g_critical). */
 gsize spot_decimal_format (const SpotDecimal *d, char *buf, gsize size);
 
 /* Newly allocated text form, at the value's own scale. */

@@ -24,7 +24,9 @@ guint32 spot_product_id_hash (const char *id);
 
 /* Parses a comma-separated list of ids (spaces around items allowed),
  * validating each and removing duplicates while keeping the first order.
- * Returns a NULL-terminated array. */
+ * Returns a NULL-terminated array; blank text gives an empty array. Empty
+ * items ("A,,B", "A,") and invalid ids fail with SPOT_ERROR_INVALID_ARGUMENT
+ * naming the item. */
 char **spot_product_id_list_parse (const char *text, GError **error);
 
 typedef struct {

@@ -17,7 +17,9 @@ G_BEGIN_DECLS
 
 /* Parses RFC 3339 ("Z" or "+hh:mm"/"-hh:mm" offsets, 0-9 fraction digits).
  * @len may be -1. Fails with SPOT_ERROR_PARSE naming the text. Never
- * allocates on success. */
+ * allocates on success. Lower-case 't'/'z' are accepted; a space separator,
+ * leap seconds (:60), impossible dates (2026-02-30) and times outside the
+ * 64-bit nanosecond range (1677-09-21 ... 2262-04-11) are rejected. */
 gboolean spot_time_parse_rfc3339 (const char *text, gssize len, gint64 *out_ns, GError **error);
 
 /* Writes "YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ" (UTC, always nine digits) into

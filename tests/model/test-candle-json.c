@@ -120,7 +120,7 @@ test_candle_json_reads_any_field_order_and_ignores_unknown_fields (void)
   const char *json =
     "{\"ts\":null,\"rev\":0,\"complete\":true,\"extra\":[1,2,{}],\"last_trade_id\":null,"
     "\"trades\":null,\"volume\":\"0\",\"close\":\"0.00000001\",\"low\":\"0.00000001\","
-    "\"high\":\"0.00000002\",\"open\":\"0.00000002\",\"start\":86400,\"granularity\":\"1d\","
+    "\"high\":\"0.00000002\",\"open\":\"0.00000002\",\"start\":86400,\"granularity\":\"ONE_DAY\","
     "\"product_id\":\"SHIB-USD\"}";
   SpotCandle c;
   g_autoptr (GError) error = NULL;
@@ -217,6 +217,7 @@ test_candle_json_rejects_bad_values (void)
     const char *value;
   } cases[] = {
     { "product_id", "\"btc-usd\"" },  { "granularity", "\"ONE_WEEK\"" },
+    { "granularity", "\"1m\"" },
     { "open", "\"1e5\"" },            { "high", "\"NaN\"" },
     { "low", "\".5\"" },              { "close", "\"\"" },
     { "volume", "\"0.0000000000000000001\"" },

@@ -116,6 +116,19 @@ test_decimal_rejects_too_many_digits (void)
 }
 
 static void
+test_decimal_negative_zero_is_zero (void)
+{
+  SpotDecimal d = parse_ok ("-0");
+  char buf[SPOT_DECIMAL_BUFSIZE];
+
+  g_assert_true (spot_decimal_is_zero (&d));
+  g_assert_false (spot_decimal_is_negative (&d));
+  d = parse_ok ("-0.00");
+  spot_decimal_format (&d, buf, sizeof buf);
+  g_assert_cmpstr (buf, ==, "0.00");
+}
+
+static void
 test_decimal_parses_explicit_length (void)
 {
   g_autoptr (GError) error = NULL;
@@ -282,6 +295,7 @@ main (int argc, char **argv)
   g_test_add_func ("/decimal/rejects-malformed-text", test_decimal_rejects_malformed_text);
   g_test_add_func ("/decimal/rejects-too-many-fraction-digits", test_decimal_rejects_too_many_fraction_digits);
   g_test_add_func ("/decimal/rejects-too-many-digits", test_decimal_rejects_too_many_digits);
+  g_test_add_func ("/decimal/negative-zero-is-zero", test_decimal_negative_zero_is_zero);
   g_test_add_func ("/decimal/parses-explicit-length", test_decimal_parses_explicit_length);
   g_test_add_func ("/decimal/compares-across-scales", test_decimal_compares_across_scales);
   g_test_add_func ("/decimal/sum-of-ten-million-satoshis-is-exact", test_decimal_sum_of_ten_million_satoshis_is_exact);
