@@ -543,13 +543,16 @@ render_histogram (GString *out, SpotMetricFamily *family, SpotMetricSeries *seri
         spot_metric_text_append_double (out, spot_histogram_get_bound (histogram, i));
       else
         g_string_append (out, "+Inf");
-      g_string_append_printf (out, "\"} %" G_GUINT64_FORMAT "\n", cumulative);
+      g_string_append (out, "\"} ");
+      spot_metric_text_append_uint64 (out, cumulative);
+      g_string_append_c (out, '\n');
     }
   append_sample_name (out, family->name, "_sum", series->label_text);
   spot_metric_text_append_double (out, (double) sum_units / spot_histogram_get_scale (histogram));
   g_string_append_c (out, '\n');
   append_sample_name (out, family->name, "_count", series->label_text);
-  g_string_append_printf (out, "%" G_GUINT64_FORMAT "\n", cumulative);
+  spot_metric_text_append_uint64 (out, cumulative);
+  g_string_append_c (out, '\n');
 }
 
 static void
@@ -558,9 +561,15 @@ render_family (GString *out, SpotMetricFamily *family)
   if (family->series->len == 0)
     return;
 
-  g_string_append_printf (out, "# HELP %s ", family->name);
+  g_string_append (out, "# HELP ");
+  g_string_append (out, family->name);
+  g_string_append_c (out, ' ');
   spot_metric_text_append_help (out, family->help);
-  g_string_append_printf (out, "\n# TYPE %s %s\n", family->name, type_name (family->type));
+  g_string_append (out, "\n# TYPE ");
+  g_string_append (out, family->name);
+  g_string_append_c (out, ' ');
+  g_string_append (out, type_name (family->type));
+  g_string_append_c (out, '\n');
 
   for (guint i = 0; i < family->series->len; i++)
     {
@@ -575,7 +584,7 @@ render_family (GString *out, SpotMetricFamily *family)
             append_sample_name (out, family->name, NULL, series->label_text);
             /* Whole counts print exactly, even past 2^53. */
             if (spot_counter_get_scale (counter) == 1)
-              g_string_append_printf (out, "%" G_GUINT64_FORMAT, spot_counter_get_units (counter));
+              spot_metric_text_append_uint64 (out, spot_counter_get_units (counter));
             else
               spot_metric_text_append_double (out, spot_counter_get_value (counter));
             g_string_append_c (out, '\n');
