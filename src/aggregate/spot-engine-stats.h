@@ -2,7 +2,7 @@
  *
  * A snapshot struct filled by spot_candle_builder_get_stats() (one builder)
  * or spot_sharded_aggregator_get_stats() (summed over all workers, read with
- * atomics, so the metrics or backpressure monitor may sample it from any
+ * short per-worker mutexes, so the metrics or backpressure monitor may sample it from any
  * thread at any rate).
  *
  * Thread safety: plain value.

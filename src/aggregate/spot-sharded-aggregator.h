@@ -107,7 +107,8 @@ void spot_sharded_aggregator_seed_end (SpotShardedAggregator *aggregator, const 
 void spot_sharded_aggregator_remove_product (SpotShardedAggregator *aggregator,
                                              const char *product_id);
 
-/* Counters summed over workers plus queue lengths; lock-free. */
+/* Counters summed over workers plus queue lengths; takes only short
+ * per-worker mutexes, so it may be sampled from any thread. */
 void spot_sharded_aggregator_get_stats (SpotShardedAggregator *aggregator, SpotEngineStats *out);
 /* Queue utilisation of one worker. */
 void spot_sharded_aggregator_get_queue (SpotShardedAggregator *aggregator,
