@@ -6,6 +6,7 @@
 
 #include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <gio/gio.h>
@@ -56,8 +57,22 @@ child_environment (const char *const *extra)
   return env;
 }
 
+/* Runs in the child between fork and exec: only async-signal-safe calls. */
+static void
+lower_open_file_limit (gpointer user_data)
+{
+  struct rlimit limit;
+
+  if (getrlimit (RLIMIT_NOFILE, &limit) == 0 && limit.rlim_max > 256)
+    {
+      limit.rlim_cur = 256;
+      setrlimit (RLIMIT_NOFILE, &limit);
+    }
+}
+
 static GSubprocess *
-spawn (const char *const *env, const char *const *args, GError **error)
+spawn_full (const char *const *env, const char *const *args, gboolean low_file_limit,
+            GError **error)
 {
   g_autoptr (GSubprocessLauncher) launcher =
     g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
@@ -69,7 +84,34 @@ spawn (const char *const *env, const char *const *args, GError **error)
     g_ptr_array_add (argv, g_strdup (args[i]));
   g_ptr_array_add (argv, NULL);
   g_subprocess_launcher_set_environ (launcher, environment);
+  if (low_file_limit)
+    g_subprocess_launcher_set_child_setup (launcher, lower_open_file_limit, NULL, NULL);
   return g_subprocess_launcher_spawnv (launcher, (const char *const *) argv->pdata, error);
+}
+
+static GSubprocess *
+spawn (const char *const *env, const char *const *args, GError **error)
+{
+  return spawn_full (env, args, FALSE, error);
+}
+
+/* The soft and hard "Max open files" limits of process @pid, from /proc
+ * (under valgrind the test itself sees a lower hard limit than its child). */
+static void
+open_file_limits (const char *pid, guint64 *soft, guint64 *hard)
+{
+  g_autofree char *path = g_build_filename ("/proc", pid, "limits", NULL);
+  g_autofree char *text = NULL;
+  g_autoptr (GError) error = NULL;
+  const char *line;
+  char *end = NULL;
+
+  g_assert_true (g_file_get_contents (path, &text, NULL, &error));
+  g_assert_no_error (error);
+  line = strstr (text, "Max open files");
+  g_assert_nonnull (line);
+  *soft = g_ascii_strtoull (line + strlen ("Max open files"), &end, 10);
+  *hard = g_ascii_strtoull (end, NULL, 10);
 }
 
 static void
@@ -200,9 +242,11 @@ test_run_stops_in_order_on_sigterm (void)
   g_autoptr (GString) log = g_string_new (NULL);
   gboolean started = FALSE;
   GStatBuf st;
+  struct rlimit limit;
 
   g_assert_no_error (error);
-  process = spawn (env, NULL, &error);
+  g_assert_cmpint (getrlimit (RLIMIT_NOFILE, &limit), ==, 0);
+  process = spawn_full (env, NULL, TRUE, &error);
   g_assert_no_error (error);
   err = g_data_input_stream_new (g_subprocess_get_stderr_pipe (process));
 
@@ -217,6 +261,14 @@ test_run_stops_in_order_on_sigterm (void)
   g_assert_cmpint (g_stat (state, &st), ==, 0);
   g_assert_true (S_ISDIR (st.st_mode));
   g_assert_cmpint (st.st_mode & 0777, ==, 0700);
+  /* Started with a soft limit of 256, it raised it to the hard limit. */
+  if (limit.rlim_max != RLIM_INFINITY && limit.rlim_max > 256)
+    {
+      guint64 soft, hard;
+      open_file_limits (g_subprocess_get_identifier (process), &soft, &hard);
+      g_assert_cmpuint (soft, >, 256);
+      g_assert_cmpuint (soft, ==, hard);
+    }
 
   g_subprocess_send_signal (process, SIGTERM);
   for (;;)
