@@ -5,7 +5,8 @@
 
 #include <string.h>
 
-struct _SpotMonitoredQueue {
+struct _SpotMonitoredQueue
+{
   /* Set once, read from any thread by record_drop. */
   SpotCounter *dropped;
   SpotCounter *stage_dropped;
@@ -24,12 +25,13 @@ struct _SpotMonitoredQueue {
   guint length;
   guint high_water;
   double utilisation;
-  guint high_samples;       /* consecutive samples at or above the threshold */
-  gint64 last_warning_us;   /* monotonic; 0 = never */
+  guint high_samples;     /* consecutive samples at or above the threshold */
+  gint64 last_warning_us; /* monotonic; 0 = never */
   guint warnings_suppressed;
 };
 
-struct _SpotBackpressureMonitor {
+struct _SpotBackpressureMonitor
+{
   GObject parent_instance;
 
   SpotMetrics *metrics; /* not owned: outlives the monitor (the default lives forever) */
@@ -104,7 +106,7 @@ spot_backpressure_monitor_class_init (SpotBackpressureMonitorClass *klass)
 static void
 spot_backpressure_monitor_init (SpotBackpressureMonitor *self)
 {
-  self->queues = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) queue_free);
+  self->queues = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify)queue_free);
   self->threshold = 0.8;
   self->sustain_samples = 5;
   self->warning_interval_us = 60 * G_USEC_PER_SEC;
@@ -142,7 +144,7 @@ spot_backpressure_monitor_set_warning (SpotBackpressureMonitor *monitor,
 
   monitor->threshold = threshold;
   monitor->sustain_samples = sustain_samples;
-  monitor->warning_interval_us = (gint64) warning_interval_s * G_USEC_PER_SEC;
+  monitor->warning_interval_us = (gint64)warning_interval_s * G_USEC_PER_SEC;
 }
 
 SpotMonitoredQueue *
@@ -189,7 +191,8 @@ spot_backpressure_monitor_add_queue (SpotBackpressureMonitor *monitor,
   queue->destroy = destroy;
   queue->high_samples = 0;
   spot_gauge_set (queue->capacity_gauge, capacity);
-  g_debug ("monitoring queue %s (%s, capacity %u)", name, spot_drop_stage_to_string (stage), capacity);
+  g_debug ("monitoring queue %s (%s, capacity %u)", name, spot_drop_stage_to_string (stage),
+           capacity);
   return queue;
 }
 
@@ -262,7 +265,7 @@ spot_backpressure_monitor_sample (SpotBackpressureMonitor *monitor)
       if (!queue->active)
         continue;
       queue->length = queue->get_length (queue->user_data);
-      queue->utilisation = (double) queue->length / (double) queue->capacity;
+      queue->utilisation = (double)queue->length / (double)queue->capacity;
       queue->high_water = MAX (queue->high_water, queue->length);
       spot_gauge_set (queue->length_gauge, queue->length);
       spot_gauge_set (queue->utilisation_gauge, queue->utilisation);
@@ -283,8 +286,8 @@ spot_backpressure_monitor_get_max_utilisation (SpotBackpressureMonitor *monitor)
 static int
 compare_queue_names (gconstpointer a, gconstpointer b)
 {
-  const SpotMonitoredQueue *qa = *(SpotMonitoredQueue *const *) a;
-  const SpotMonitoredQueue *qb = *(SpotMonitoredQueue *const *) b;
+  const SpotMonitoredQueue *qa = *(SpotMonitoredQueue *const *)a;
+  const SpotMonitoredQueue *qb = *(SpotMonitoredQueue *const *)b;
 
   return strcmp (qa->name, qb->name);
 }
@@ -298,7 +301,7 @@ active_queues_sorted (SpotBackpressureMonitor *monitor)
 
   g_hash_table_iter_init (&iter, monitor->queues);
   while (g_hash_table_iter_next (&iter, NULL, &value))
-    if (((SpotMonitoredQueue *) value)->active)
+    if (((SpotMonitoredQueue *)value)->active)
       g_ptr_array_add (queues, value);
   g_ptr_array_sort (queues, compare_queue_names);
   return queues;
@@ -320,7 +323,7 @@ spot_backpressure_monitor_get_summary (SpotBackpressureMonitor *monitor)
 
       g_variant_builder_add (&builder, "(suuudt)", queue->name, queue->capacity, queue->length,
                              queue->high_water, queue->utilisation,
-                             (guint64) spot_counter_get_units (queue->dropped));
+                             (guint64)spot_counter_get_units (queue->dropped));
     }
   return g_variant_builder_end (&builder);
 }
@@ -351,7 +354,7 @@ spot_backpressure_monitor_add_json (SpotBackpressureMonitor *monitor, JsonBuilde
       json_builder_set_member_name (builder, "utilisation");
       json_builder_add_double_value (builder, queue->utilisation);
       json_builder_set_member_name (builder, "dropped");
-      json_builder_add_int_value (builder, (gint64) spot_counter_get_units (queue->dropped));
+      json_builder_add_int_value (builder, (gint64)spot_counter_get_units (queue->dropped));
       json_builder_end_object (builder);
     }
   json_builder_end_array (builder);

@@ -34,7 +34,11 @@
 G_BEGIN_DECLS
 
 #define SPOT_TYPE_BACKPRESSURE_MONITOR (spot_backpressure_monitor_get_type ())
-G_DECLARE_FINAL_TYPE (SpotBackpressureMonitor, spot_backpressure_monitor, SPOT, BACKPRESSURE_MONITOR, GObject)
+G_DECLARE_FINAL_TYPE (
+    SpotBackpressureMonitor, spot_backpressure_monitor, SPOT, BACKPRESSURE_MONITOR, GObject)
+
+/* The sampling period the service uses. */
+#define SPOT_BACKPRESSURE_DEFAULT_INTERVAL_MS 1000
 
 typedef guint (*SpotQueueLengthFunc) (gpointer user_data);
 typedef struct _SpotMonitoredQueue SpotMonitoredQueue;
@@ -58,7 +62,8 @@ SpotMonitoredQueue *spot_backpressure_monitor_add_queue (SpotBackpressureMonitor
                                                          SpotQueueLengthFunc get_length,
                                                          gpointer user_data,
                                                          GDestroyNotify destroy);
-void spot_backpressure_monitor_remove_queue (SpotBackpressureMonitor *monitor, SpotMonitoredQueue *queue);
+void spot_backpressure_monitor_remove_queue (SpotBackpressureMonitor *monitor,
+                                             SpotMonitoredQueue *queue);
 
 /* Any thread: @n items were dropped because the queue was full. */
 void spot_monitored_queue_record_drop (SpotMonitoredQueue *queue, guint64 n);

@@ -14,7 +14,8 @@ spot_counter_new (guint64 scale)
 
   g_return_val_if_fail (scale >= 1, NULL);
 
-  counter = g_aligned_alloc0 (1, MAX (sizeof (SpotCounter), SPOT_COUNTER_ALIGN), SPOT_COUNTER_ALIGN);
+  counter
+      = g_aligned_alloc0 (1, MAX (sizeof (SpotCounter), SPOT_COUNTER_ALIGN), SPOT_COUNTER_ALIGN);
   atomic_init (&counter->units, 0);
   counter->scale = scale;
   return counter;
@@ -32,8 +33,8 @@ spot_counter_get_value (SpotCounter *counter)
   guint64 units = spot_counter_get_units (counter);
 
   if (counter->scale == 1)
-    return (double) units;
-  return (double) units / (double) counter->scale;
+    return (double)units;
+  return (double)units / (double)counter->scale;
 }
 
 guint64

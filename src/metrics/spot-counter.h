@@ -17,7 +17,8 @@
 
 G_BEGIN_DECLS
 
-typedef struct {
+typedef struct
+{
   /* private */
   _Atomic guint64 units;
   guint64 scale;

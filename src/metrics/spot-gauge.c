@@ -28,7 +28,8 @@ bits_to_double (guint64 bits)
 SpotGauge *
 spot_gauge_new (void)
 {
-  SpotGauge *gauge = g_aligned_alloc0 (1, MAX (sizeof (SpotGauge), SPOT_GAUGE_ALIGN), SPOT_GAUGE_ALIGN);
+  SpotGauge *gauge
+      = g_aligned_alloc0 (1, MAX (sizeof (SpotGauge), SPOT_GAUGE_ALIGN), SPOT_GAUGE_ALIGN);
 
   atomic_init (&gauge->bits, double_to_bits (0.0));
   return gauge;

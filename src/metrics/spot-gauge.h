@@ -14,7 +14,8 @@
 
 G_BEGIN_DECLS
 
-typedef struct {
+typedef struct
+{
   /* private */
   _Atomic guint64 bits;
 } SpotGauge;

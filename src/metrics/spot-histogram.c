@@ -12,7 +12,8 @@
 #define SPOT_HISTOGRAM_ALIGN 64
 #define SPOT_HISTOGRAM_LINEAR_MAX 16
 
-struct _SpotHistogram {
+struct _SpotHistogram
+{
   _Atomic guint64 *buckets; /* n_bounds + 1, last is +Inf */
   _Atomic gint64 sum_units;
   guint n_bounds;
@@ -68,13 +69,15 @@ spot_histogram_new (const double *bounds, guint n_bounds, double scale, GError *
   histogram->bounds = g_memdup2 (bounds, sizeof (double) * n_bounds);
   histogram->unit_bounds = g_new (gint64, MAX (n_bounds, 1));
   for (guint i = 0; i < n_bounds; i++)
-    histogram->unit_bounds[i] = (gint64) floor (bounds[i] * scale);
-  histogram->buckets = g_aligned_alloc0 (n_bounds + 1, sizeof (_Atomic guint64), SPOT_HISTOGRAM_ALIGN);
+    histogram->unit_bounds[i] = (gint64)floor (bounds[i] * scale);
+  histogram->buckets
+      = g_aligned_alloc0 (n_bounds + 1, sizeof (_Atomic guint64), SPOT_HISTOGRAM_ALIGN);
   for (guint i = 0; i <= n_bounds; i++)
     atomic_init (&histogram->buckets[i], 0);
   atomic_init (&histogram->sum_units, 0);
   ns_per_unit = 1e9 / scale;
-  histogram->ns_per_unit = (ns_per_unit >= 1.0 && ns_per_unit == floor (ns_per_unit)) ? (gint64) ns_per_unit : 0;
+  histogram->ns_per_unit
+      = (ns_per_unit >= 1.0 && ns_per_unit == floor (ns_per_unit)) ? (gint64)ns_per_unit : 0;
   return histogram;
 }
 
@@ -129,7 +132,7 @@ spot_histogram_observe_ns (SpotHistogram *histogram, gint64 ns)
   if (histogram->ns_per_unit > 0)
     spot_histogram_observe_units (histogram, ns / histogram->ns_per_unit);
   else
-    spot_histogram_observe (histogram, (double) ns / 1e9);
+    spot_histogram_observe (histogram, (double)ns / 1e9);
 }
 
 void
@@ -153,7 +156,7 @@ spot_histogram_observe (SpotHistogram *histogram, double value)
         hi = mid;
     }
   atomic_fetch_add_explicit (&histogram->buckets[lo], 1, memory_order_relaxed);
-  atomic_fetch_add_explicit (&histogram->sum_units, (gint64) llround (value * histogram->scale),
+  atomic_fetch_add_explicit (&histogram->sum_units, (gint64)llround (value * histogram->scale),
                              memory_order_relaxed);
 }
 
@@ -196,7 +199,7 @@ spot_histogram_get_sum_units (SpotHistogram *histogram)
 double
 spot_histogram_get_sum (SpotHistogram *histogram)
 {
-  return (double) spot_histogram_get_sum_units (histogram) / histogram->scale;
+  return (double)spot_histogram_get_sum_units (histogram) / histogram->scale;
 }
 
 double

@@ -30,7 +30,8 @@ typedef struct _SpotHistogram SpotHistogram;
 /* @bounds: @n_bounds finite upper bounds, strictly increasing (the +Inf bucket
  * is implicit). @scale: units per rendered unit (> 0). Returns NULL with a
  * SPOT_ERROR_INVALID_ARGUMENT error for unusable bounds. */
-SpotHistogram *spot_histogram_new (const double *bounds, guint n_bounds, double scale, GError **error);
+SpotHistogram *
+spot_histogram_new (const double *bounds, guint n_bounds, double scale, GError **error);
 void spot_histogram_free (SpotHistogram *histogram);
 
 /* Observe a value in rendered units (seconds, bytes, ...). */

@@ -8,13 +8,15 @@
 #include <stdarg.h>
 #include <string.h>
 
-typedef struct {
+typedef struct
+{
   GStrv label_values;
   char *label_text; /* a="x",b="y" (no braces), "" without labels */
   gpointer metric;
 } SpotMetricSeries;
 
-struct _SpotMetricFamily {
+struct _SpotMetricFamily
+{
   SpotMetricRegistry *registry; /* not a reference: the registry owns us */
   SpotMetricType type;
   char *name;
@@ -30,13 +32,15 @@ struct _SpotMetricFamily {
   gpointer sink;     /* returned past max_series; never rendered */
 };
 
-typedef struct {
+typedef struct
+{
   SpotMetricCollectFunc collect;
   gpointer user_data;
   GDestroyNotify destroy;
 } SpotMetricCollector;
 
-struct _SpotMetricRegistry {
+struct _SpotMetricRegistry
+{
   gint ref_count;
   GMutex lock;         /* guards families and every family's series */
   GPtrArray *families; /* SpotMetricFamily, sorted by name */
@@ -48,10 +52,14 @@ type_name (SpotMetricType type)
 {
   switch (type)
     {
-    case SPOT_METRIC_COUNTER: return "counter";
-    case SPOT_METRIC_GAUGE: return "gauge";
-    case SPOT_METRIC_HISTOGRAM: return "histogram";
-    default: return "untyped";
+    case SPOT_METRIC_COUNTER:
+      return "counter";
+    case SPOT_METRIC_GAUGE:
+      return "gauge";
+    case SPOT_METRIC_HISTOGRAM:
+      return "histogram";
+    default:
+      return "untyped";
     }
 }
 
@@ -60,12 +68,15 @@ metric_new (SpotMetricFamily *family)
 {
   switch (family->type)
     {
-    case SPOT_METRIC_COUNTER: return spot_counter_new (family->counter_scale);
-    case SPOT_METRIC_GAUGE: return spot_gauge_new ();
+    case SPOT_METRIC_COUNTER:
+      return spot_counter_new (family->counter_scale);
+    case SPOT_METRIC_GAUGE:
+      return spot_gauge_new ();
     case SPOT_METRIC_HISTOGRAM:
       /* Bounds were validated when the family was added. */
       return spot_histogram_new (family->buckets, family->n_buckets, family->histogram_scale, NULL);
-    default: g_assert_not_reached ();
+    default:
+      g_assert_not_reached ();
     }
 }
 
@@ -76,10 +87,17 @@ metric_free (SpotMetricType type, gpointer metric)
     return;
   switch (type)
     {
-    case SPOT_METRIC_COUNTER: spot_counter_free (metric); break;
-    case SPOT_METRIC_GAUGE: spot_gauge_free (metric); break;
-    case SPOT_METRIC_HISTOGRAM: spot_histogram_free (metric); break;
-    default: g_assert_not_reached ();
+    case SPOT_METRIC_COUNTER:
+      spot_counter_free (metric);
+      break;
+    case SPOT_METRIC_GAUGE:
+      spot_gauge_free (metric);
+      break;
+    case SPOT_METRIC_HISTOGRAM:
+      spot_histogram_free (metric);
+      break;
+    default:
+      g_assert_not_reached ();
     }
 }
 
@@ -111,7 +129,7 @@ spot_metric_registry_new (void)
 
   registry->ref_count = 1;
   g_mutex_init (&registry->lock);
-  registry->families = g_ptr_array_new_with_free_func ((GDestroyNotify) family_free);
+  registry->families = g_ptr_array_new_with_free_func ((GDestroyNotify)family_free);
   registry->collectors = g_array_new (FALSE, FALSE, sizeof (SpotMetricCollector));
   return registry;
 }
@@ -131,7 +149,8 @@ spot_metric_registry_unref (SpotMetricRegistry *registry)
     return;
   for (guint i = 0; i < registry->collectors->len; i++)
     {
-      SpotMetricCollector *collector = &g_array_index (registry->collectors, SpotMetricCollector, i);
+      SpotMetricCollector *collector
+          = &g_array_index (registry->collectors, SpotMetricCollector, i);
 
       if (collector->destroy != NULL)
         collector->destroy (collector->user_data);
@@ -152,7 +171,8 @@ find_family_locked (SpotMetricRegistry *registry, const char *name, gboolean *fo
   while (lo < hi)
     {
       guint mid = lo + (hi - lo) / 2;
-      int cmp = strcmp (((SpotMetricFamily *) g_ptr_array_index (registry->families, mid))->name, name);
+      int cmp
+          = strcmp (((SpotMetricFamily *)g_ptr_array_index (registry->families, mid))->name, name);
 
       if (cmp == 0)
         {
@@ -171,7 +191,7 @@ find_family_locked (SpotMetricRegistry *registry, const char *name, gboolean *fo
 static gboolean
 same_shape (SpotMetricFamily *family, SpotMetricType type, const char *const *label_names)
 {
-  guint n = label_names != NULL ? g_strv_length ((char **) label_names) : 0;
+  guint n = label_names != NULL ? g_strv_length ((char **)label_names) : 0;
 
   if (family->type != type || family->n_labels != n)
     return FALSE;
@@ -193,7 +213,7 @@ spot_metric_registry_add_family (SpotMetricRegistry *registry,
   SpotMetricFamily *family;
   gboolean found;
   guint index;
-  guint n_labels = label_names != NULL ? g_strv_length ((char **) label_names) : 0;
+  guint n_labels = label_names != NULL ? g_strv_length ((char **)label_names) : 0;
 
   g_return_val_if_fail (registry != NULL, NULL);
   g_return_val_if_fail (type <= SPOT_METRIC_HISTOGRAM, NULL);
@@ -201,13 +221,14 @@ spot_metric_registry_add_family (SpotMetricRegistry *registry,
 
   if (!spot_metric_text_name_is_valid (name))
     {
-      g_critical ("metric name \"%s\" is not a valid Prometheus name", name != NULL ? name : "(null)");
+      g_critical ("metric name \"%s\" is not a valid Prometheus name",
+                  name != NULL ? name : "(null)");
       return NULL;
     }
   for (guint i = 0; i < n_labels; i++)
     {
-      if (!spot_metric_text_label_name_is_valid (label_names[i]) ||
-          (type == SPOT_METRIC_HISTOGRAM && strcmp (label_names[i], "le") == 0))
+      if (!spot_metric_text_label_name_is_valid (label_names[i])
+          || (type == SPOT_METRIC_HISTOGRAM && strcmp (label_names[i], "le") == 0))
         {
           g_critical ("label name \"%s\" of metric %s is not allowed", label_names[i], name);
           return NULL;
@@ -226,7 +247,8 @@ spot_metric_registry_add_family (SpotMetricRegistry *registry,
       g_autoptr (GError) error = NULL;
       g_autoptr (SpotHistogram) probe = NULL;
       guint n_latency;
-      const double *buckets = options->buckets != NULL ? options->buckets : spot_histogram_latency_bounds (&n_latency);
+      const double *buckets = options->buckets != NULL ? options->buckets
+                                                       : spot_histogram_latency_bounds (&n_latency);
       guint n_buckets = options->buckets != NULL ? options->n_buckets : n_latency;
       double scale = options->histogram_scale > 0 ? options->histogram_scale : 1.0;
 
@@ -257,16 +279,18 @@ spot_metric_registry_add_family (SpotMetricRegistry *registry,
   family->type = type;
   family->name = g_strdup (name);
   family->help = g_strdup (help);
-  family->label_names = g_strdupv ((char **) label_names);
+  family->label_names = g_strdupv ((char **)label_names);
   if (family->label_names == NULL)
     family->label_names = g_new0 (char *, 1);
   family->n_labels = n_labels;
-  family->max_series = options->max_series > 0 ? options->max_series : SPOT_METRIC_DEFAULT_MAX_SERIES;
+  family->max_series
+      = options->max_series > 0 ? options->max_series : SPOT_METRIC_DEFAULT_MAX_SERIES;
   family->counter_scale = options->counter_scale > 0 ? options->counter_scale : 1;
   if (type == SPOT_METRIC_HISTOGRAM)
     {
       guint n_latency;
-      const double *buckets = options->buckets != NULL ? options->buckets : spot_histogram_latency_bounds (&n_latency);
+      const double *buckets = options->buckets != NULL ? options->buckets
+                                                       : spot_histogram_latency_bounds (&n_latency);
 
       family->n_buckets = options->buckets != NULL ? options->n_buckets : n_latency;
       family->buckets = g_memdup2 (buckets, sizeof (double) * family->n_buckets);
@@ -298,7 +322,7 @@ spot_metric_family_lookupv (SpotMetricFamily *family, const char *const *label_v
   SpotMetricRegistry *registry;
   SpotMetricSeries *series;
   GString *text;
-  guint n_values = label_values != NULL ? g_strv_length ((char **) label_values) : 0;
+  guint n_values = label_values != NULL ? g_strv_length ((char **)label_values) : 0;
   guint lo = 0;
   guint hi;
   gpointer metric;
@@ -306,7 +330,8 @@ spot_metric_family_lookupv (SpotMetricFamily *family, const char *const *label_v
   g_return_val_if_fail (family != NULL, NULL);
   if (n_values != family->n_labels)
     {
-      g_critical ("metric %s has %u labels, got %u values", family->name, family->n_labels, n_values);
+      g_critical ("metric %s has %u labels, got %u values", family->name, family->n_labels,
+                  n_values);
       return NULL;
     }
 
@@ -317,7 +342,7 @@ spot_metric_family_lookupv (SpotMetricFamily *family, const char *const *label_v
     {
       guint mid = lo + (hi - lo) / 2;
       SpotMetricSeries *probe = g_ptr_array_index (family->series, mid);
-      int cmp = compare_values ((const char *const *) probe->label_values, label_values, n_values);
+      int cmp = compare_values ((const char *const *)probe->label_values, label_values, n_values);
 
       if (cmp == 0)
         {
@@ -346,7 +371,7 @@ spot_metric_family_lookupv (SpotMetricFamily *family, const char *const *label_v
     }
 
   series = g_new0 (SpotMetricSeries, 1);
-  series->label_values = g_strdupv ((char **) label_values);
+  series->label_values = g_strdupv ((char **)label_values);
   if (series->label_values == NULL)
     series->label_values = g_new0 (char *, 1);
   text = g_string_new (NULL);
@@ -376,13 +401,14 @@ lookup_valist (SpotMetricFamily *family, SpotMetricType type, va_list args)
   g_return_val_if_fail (family != NULL, NULL);
   if (family->type != type)
     {
-      g_critical ("metric %s is a %s, not a %s", family->name, type_name (family->type), type_name (type));
+      g_critical ("metric %s is a %s, not a %s", family->name, type_name (family->type),
+                  type_name (type));
       return NULL;
     }
   while ((value = va_arg (args, const char *)) != NULL)
-    g_ptr_array_add (values, (gpointer) value);
+    g_ptr_array_add (values, (gpointer)value);
   g_ptr_array_add (values, NULL);
-  return spot_metric_family_lookupv (family, (const char *const *) values->pdata);
+  return spot_metric_family_lookupv (family, (const char *const *)values->pdata);
 }
 
 SpotCounter *
@@ -447,7 +473,8 @@ spot_metric_family_get_n_series (SpotMetricFamily *family)
 SpotCounter *
 spot_metric_registry_counter (SpotMetricRegistry *registry, const char *name, const char *help)
 {
-  SpotMetricFamily *family = spot_metric_registry_add_family (registry, SPOT_METRIC_COUNTER, name, help, NULL, NULL);
+  SpotMetricFamily *family
+      = spot_metric_registry_add_family (registry, SPOT_METRIC_COUNTER, name, help, NULL, NULL);
 
   return family != NULL ? spot_metric_family_lookupv (family, NULL) : NULL;
 }
@@ -455,7 +482,8 @@ spot_metric_registry_counter (SpotMetricRegistry *registry, const char *name, co
 SpotGauge *
 spot_metric_registry_gauge (SpotMetricRegistry *registry, const char *name, const char *help)
 {
-  SpotMetricFamily *family = spot_metric_registry_add_family (registry, SPOT_METRIC_GAUGE, name, help, NULL, NULL);
+  SpotMetricFamily *family
+      = spot_metric_registry_add_family (registry, SPOT_METRIC_GAUGE, name, help, NULL, NULL);
 
   return family != NULL ? spot_metric_family_lookupv (family, NULL) : NULL;
 }
@@ -468,8 +496,10 @@ spot_metric_registry_histogram (SpotMetricRegistry *registry,
                                 guint n_buckets,
                                 double scale)
 {
-  SpotMetricOptions options = { .buckets = buckets, .n_buckets = n_buckets, .histogram_scale = scale };
-  SpotMetricFamily *family = spot_metric_registry_add_family (registry, SPOT_METRIC_HISTOGRAM, name, help, NULL, &options);
+  SpotMetricOptions options
+      = { .buckets = buckets, .n_buckets = n_buckets, .histogram_scale = scale };
+  SpotMetricFamily *family = spot_metric_registry_add_family (registry, SPOT_METRIC_HISTOGRAM, name,
+                                                              help, NULL, &options);
 
   return family != NULL ? spot_metric_family_lookupv (family, NULL) : NULL;
 }
@@ -548,7 +578,7 @@ render_histogram (GString *out, SpotMetricFamily *family, SpotMetricSeries *seri
       g_string_append_c (out, '\n');
     }
   append_sample_name (out, family->name, "_sum", series->label_text);
-  spot_metric_text_append_double (out, (double) sum_units / spot_histogram_get_scale (histogram));
+  spot_metric_text_append_double (out, (double)sum_units / spot_histogram_get_scale (histogram));
   g_string_append_c (out, '\n');
   append_sample_name (out, family->name, "_count", series->label_text);
   spot_metric_text_append_uint64 (out, cumulative);

@@ -41,7 +41,8 @@ G_BEGIN_DECLS
 
 #define SPOT_METRIC_DEFAULT_MAX_SERIES 64
 
-typedef enum {
+typedef enum
+{
   SPOT_METRIC_COUNTER,
   SPOT_METRIC_GAUGE,
   SPOT_METRIC_HISTOGRAM,
@@ -57,7 +58,8 @@ typedef enum {
  * @histogram_scale: histograms: units per rendered unit for the exact sum
  *   (SPOT_HISTOGRAM_SCALE_US for seconds); 0 means 1
  */
-typedef struct {
+typedef struct
+{
   guint max_series;
   guint64 counter_scale;
   const double *buckets;
@@ -97,8 +99,10 @@ SpotMetricType spot_metric_family_get_metric_type (SpotMetricFamily *family);
 guint spot_metric_family_get_n_series (SpotMetricFamily *family);
 
 /* Unlabelled shortcuts. */
-SpotCounter *spot_metric_registry_counter (SpotMetricRegistry *registry, const char *name, const char *help);
-SpotGauge *spot_metric_registry_gauge (SpotMetricRegistry *registry, const char *name, const char *help);
+SpotCounter *
+spot_metric_registry_counter (SpotMetricRegistry *registry, const char *name, const char *help);
+SpotGauge *
+spot_metric_registry_gauge (SpotMetricRegistry *registry, const char *name, const char *help);
 SpotHistogram *spot_metric_registry_histogram (SpotMetricRegistry *registry,
                                                const char *name,
                                                const char *help,
@@ -107,7 +111,8 @@ SpotHistogram *spot_metric_registry_histogram (SpotMetricRegistry *registry,
                                                double scale);
 
 /* NULL when no family has that name. */
-SpotMetricFamily *spot_metric_registry_lookup_family (SpotMetricRegistry *registry, const char *name);
+SpotMetricFamily *spot_metric_registry_lookup_family (SpotMetricRegistry *registry,
+                                                      const char *name);
 
 void spot_metric_registry_add_collector (SpotMetricRegistry *registry,
                                          SpotMetricCollectFunc collect,

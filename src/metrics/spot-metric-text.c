@@ -16,7 +16,7 @@ spot_metric_text_append_uint64 (GString *out, guint64 value)
 
   do
     {
-      *--p = (char) ('0' + value % 10);
+      *--p = (char)('0' + value % 10);
       value /= 10;
     }
   while (value != 0);
@@ -30,10 +30,10 @@ spot_metric_text_append_int64 (GString *out, gint64 value)
     {
       g_string_append_c (out, '-');
       /* Negate in unsigned arithmetic: -G_MININT64 does not fit. */
-      spot_metric_text_append_uint64 (out, (guint64) 0 - (guint64) value);
+      spot_metric_text_append_uint64 (out, (guint64)0 - (guint64)value);
       return;
     }
-  spot_metric_text_append_uint64 (out, (guint64) value);
+  spot_metric_text_append_uint64 (out, (guint64)value);
 }
 
 /* Fast path for values with few decimals (prices, ratios, sums of
@@ -64,11 +64,11 @@ append_short_decimal (GString *out, double value)
       if (rounded / powers[k] != magnitude)
         continue;
 
-      r = (guint64) rounded;
+      r = (guint64)rounded;
       p = digits + sizeof digits;
       do
         {
-          *--p = (char) ('0' + r % 10);
+          *--p = (char)('0' + r % 10);
           r /= 10;
         }
       while (r != 0);
@@ -111,7 +111,7 @@ spot_metric_text_append_double (GString *out, double value)
     }
   if (value == trunc (value) && fabs (value) <= SPOT_EXACT_INTEGER_LIMIT)
     {
-      spot_metric_text_append_int64 (out, (gint64) value);
+      spot_metric_text_append_int64 (out, (gint64)value);
       return;
     }
   if (append_short_decimal (out, value))
@@ -130,10 +130,18 @@ spot_metric_text_append_label_value (GString *out, const char *value)
     {
       switch (*p)
         {
-        case '\\': g_string_append (out, "\\\\"); break;
-        case '"': g_string_append (out, "\\\""); break;
-        case '\n': g_string_append (out, "\\n"); break;
-        default: g_string_append_c (out, *p); break;
+        case '\\':
+          g_string_append (out, "\\\\");
+          break;
+        case '"':
+          g_string_append (out, "\\\"");
+          break;
+        case '\n':
+          g_string_append (out, "\\n");
+          break;
+        default:
+          g_string_append_c (out, *p);
+          break;
         }
     }
 }
@@ -145,9 +153,15 @@ spot_metric_text_append_help (GString *out, const char *help)
     {
       switch (*p)
         {
-        case '\\': g_string_append (out, "\\\\"); break;
-        case '\n': g_string_append (out, "\\n"); break;
-        default: g_string_append_c (out, *p); break;
+        case '\\':
+          g_string_append (out, "\\\\");
+          break;
+        case '\n':
+          g_string_append (out, "\\n");
+          break;
+        default:
+          g_string_append_c (out, *p);
+          break;
         }
     }
 }
@@ -159,8 +173,8 @@ name_chars_valid (const char *name, gboolean allow_colon)
     return FALSE;
   for (const char *p = name; *p != '\0'; p++)
     {
-      gboolean ok = g_ascii_isalpha (*p) || *p == '_' || (allow_colon && *p == ':') ||
-                    (p != name && g_ascii_isdigit (*p));
+      gboolean ok = g_ascii_isalpha (*p) || *p == '_' || (allow_colon && *p == ':')
+                    || (p != name && g_ascii_isdigit (*p));
       if (!ok)
         return FALSE;
     }

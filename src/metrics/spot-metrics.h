@@ -14,13 +14,13 @@
  *   spot_websocket_stalls_total                counter
  * engine (src/aggregate)
  *   spot_candle_updates_total                  counter
- *   spot_processing_latency_seconds            histogram  exchange message timestamp -> update emitted
- *   spot_late_trades_total                     counter    dropped: bucket state already released
- *   spot_corrected_trades_total                counter    late but inside the correction window
- *   spot_duplicate_trades_total                counter    at or under the dedupe high-water mark
- *   spot_divergence_checks_total{result}       counter    match | divergent | skipped
- *   spot_repairs_queued_total                  counter    minutes marked dirty, queued for REST repair
- *   spot_repairs_pending                       gauge      dirty minutes not yet repaired
+ *   spot_processing_latency_seconds            histogram  exchange message timestamp -> update
+ * emitted spot_late_trades_total                     counter    dropped: bucket state already
+ * released spot_corrected_trades_total                counter    late but inside the correction
+ * window spot_duplicate_trades_total                counter    at or under the dedupe high-water
+ * mark spot_divergence_checks_total{result}       counter    match | divergent | skipped
+ *   spot_repairs_queued_total                  counter    minutes marked dirty, queued for REST
+ * repair spot_repairs_pending                       gauge      dirty minutes not yet repaired
  *   spot_rest_repairs_total{result}            counter    applied | failed | abandoned
  * outputs (src/nats, src/store, src/http)
  *   spot_nats_connected                        gauge 0/1
@@ -33,9 +33,8 @@
  *   spot_sse_clients                           gauge
  *   spot_sse_slow_client_disconnects_total     counter
  * backpressure (SpotBackpressureMonitor)
- *   spot_dropped_messages_total{stage}         counter    inbox | shard_queue | nats | sse_client | db
- *   spot_queue_length{queue}                   gauge
- *   spot_queue_capacity{queue}                 gauge
+ *   spot_dropped_messages_total{stage}         counter    inbox | shard_queue | nats | sse_client |
+ * db spot_queue_length{queue}                   gauge spot_queue_capacity{queue} gauge
  *   spot_queue_utilisation_ratio{queue}        gauge      length / capacity, last sample
  *   spot_queue_high_water_mark{queue}          gauge      greatest length sampled
  *   spot_queue_dropped_total{queue}            counter
@@ -53,7 +52,8 @@
 
 G_BEGIN_DECLS
 
-typedef enum {
+typedef enum
+{
   SPOT_DROP_STAGE_INBOX,
   SPOT_DROP_STAGE_SHARD_QUEUE,
   SPOT_DROP_STAGE_NATS,
@@ -62,21 +62,24 @@ typedef enum {
   SPOT_DROP_STAGE_N,
 } SpotDropStage;
 
-typedef enum {
+typedef enum
+{
   SPOT_DIVERGENCE_MATCH,
   SPOT_DIVERGENCE_DIVERGENT,
   SPOT_DIVERGENCE_SKIPPED, /* the bucket held dirty minutes */
   SPOT_DIVERGENCE_N,
 } SpotDivergenceResult;
 
-typedef enum {
+typedef enum
+{
   SPOT_REPAIR_APPLIED,
   SPOT_REPAIR_FAILED,
   SPOT_REPAIR_ABANDONED, /* older than the repair horizon */
   SPOT_REPAIR_N,
 } SpotRepairResult;
 
-typedef struct {
+typedef struct
+{
   SpotMetricRegistry *registry;
 
   SpotCounter *trades_received;
@@ -92,8 +95,8 @@ typedef struct {
   SpotCounter *corrected_trades;
   SpotCounter *duplicate_trades;
   SpotCounter *divergence_checks[SPOT_DIVERGENCE_N];
-  SpotCounter *dirty_minutes;         /* spot_repairs_queued_total */
-  SpotGauge *dirty_minutes_pending;   /* spot_repairs_pending */
+  SpotCounter *dirty_minutes;       /* spot_repairs_queued_total */
+  SpotGauge *dirty_minutes_pending; /* spot_repairs_pending */
   SpotCounter *rest_repairs[SPOT_REPAIR_N];
 
   SpotGauge *nats_connected;

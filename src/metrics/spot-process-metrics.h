@@ -18,13 +18,14 @@
 
 G_BEGIN_DECLS
 
-typedef struct {
+typedef struct
+{
   guint64 cpu_ticks;        /* user + system, in clock ticks */
   guint64 ticks_per_second; /* sysconf (_SC_CLK_TCK) */
   guint64 resident_bytes;
   guint64 virtual_bytes;
-  guint open_fds;           /* entries of /proc/self/fd, not counting the one used to read it */
-  guint64 max_fds;          /* soft RLIMIT_NOFILE */
+  guint open_fds;  /* entries of /proc/self/fd, not counting the one used to read it */
+  guint64 max_fds; /* soft RLIMIT_NOFILE */
   guint threads;
   double start_time_seconds; /* since the Unix epoch */
 } SpotProcessStats;

@@ -15,7 +15,10 @@ static GMutex metrics_test_log_lock;
 static GPtrArray *metrics_test_log_messages;
 
 static GLogWriterOutput
-metrics_test_log_writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer user_data)
+metrics_test_log_writer (GLogLevelFlags level,
+                         const GLogField *fields,
+                         gsize n_fields,
+                         gpointer user_data)
 {
   const char *domain = NULL;
   const char *message = NULL;
@@ -27,7 +30,8 @@ metrics_test_log_writer (GLogLevelFlags level, const GLogField *fields, gsize n_
       else if (strcmp (fields[i].key, "MESSAGE") == 0)
         message = fields[i].value;
     }
-  if ((level & G_LOG_LEVEL_WARNING) != 0 && g_strcmp0 (domain, "spot-metrics") == 0 && message != NULL)
+  if ((level & G_LOG_LEVEL_WARNING) != 0 && g_strcmp0 (domain, "spot-metrics") == 0
+      && message != NULL)
     {
       g_mutex_lock (&metrics_test_log_lock);
       g_ptr_array_add (metrics_test_log_messages, g_strdup (message));

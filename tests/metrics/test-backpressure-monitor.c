@@ -10,7 +10,8 @@
 
 /* A real bounded queue as a component would have one: a GAsyncQueue whose
  * producer refuses to go past capacity and records the drop. */
-typedef struct {
+typedef struct
+{
   GAsyncQueue *queue;
   guint capacity;
   SpotMonitoredQueue *monitored;
@@ -21,13 +22,13 @@ bounded_queue_length (gpointer user_data)
 {
   BoundedQueue *bq = user_data;
 
-  return (guint) MAX (g_async_queue_length (bq->queue), 0);
+  return (guint)MAX (g_async_queue_length (bq->queue), 0);
 }
 
 static gboolean
 bounded_queue_push (BoundedQueue *bq, gpointer item)
 {
-  if ((guint) MAX (g_async_queue_length (bq->queue), 0) >= bq->capacity)
+  if ((guint)MAX (g_async_queue_length (bq->queue), 0) >= bq->capacity)
     {
       spot_monitored_queue_record_drop (bq->monitored, 1);
       return FALSE;
@@ -57,8 +58,9 @@ test_monitor_sees_full_queue_drops_and_warns_once (void)
   guint64 dropped;
 
   spot_backpressure_monitor_set_warning (monitor, 0.8, 3, 3600);
-  bq.monitored = spot_backpressure_monitor_add_queue (monitor, "shard-3", SPOT_DROP_STAGE_SHARD_QUEUE, bq.capacity,
-                                                      bounded_queue_length, &bq, NULL);
+  bq.monitored
+      = spot_backpressure_monitor_add_queue (monitor, "shard-3", SPOT_DROP_STAGE_SHARD_QUEUE,
+                                             bq.capacity, bounded_queue_length, &bq, NULL);
 
   for (guint i = 0; i < 4; i++)
     pushed += bounded_queue_push (&bq, GUINT_TO_POINTER (i + 1));
@@ -79,7 +81,9 @@ test_monitor_sees_full_queue_drops_and_warns_once (void)
 
   g_assert_cmpuint (metrics_test_log_count (), ==, 0);
   spot_backpressure_monitor_sample (monitor);
-  g_assert_cmpuint (metrics_test_log_take ("queue shard-3 has been at or above 80%*10 of 10 items*4 dropped*"), ==, 1);
+  g_assert_cmpuint (
+      metrics_test_log_take ("queue shard-3 has been at or above 80%*10 of 10 items*4 dropped*"),
+      ==, 1);
   /* Still saturated, but rate-limited: no further warning. */
   spot_backpressure_monitor_sample (monitor);
   spot_backpressure_monitor_sample (monitor);
@@ -91,14 +95,17 @@ test_monitor_sees_full_queue_drops_and_warns_once (void)
   spot_backpressure_monitor_sample (monitor);
   g_assert_cmpfloat (gauge_value (m->queue_utilisation, "shard-3"), ==, 0.0);
   g_assert_cmpfloat (gauge_value (m->queue_high_water, "shard-3"), ==, 10);
-  g_assert_cmpuint (spot_counter_get_units (spot_metric_family_counter (m->queue_dropped, "shard-3", NULL)), ==, 4);
+  g_assert_cmpuint (
+      spot_counter_get_units (spot_metric_family_counter (m->queue_dropped, "shard-3", NULL)), ==,
+      4);
   g_assert_cmpuint (spot_counter_get_units (m->dropped[SPOT_DROP_STAGE_SHARD_QUEUE]), ==, 4);
   g_assert_cmpuint (spot_counter_get_units (m->dropped[SPOT_DROP_STAGE_INBOX]), ==, 0);
 
   summary = g_variant_ref_sink (spot_backpressure_monitor_get_summary (monitor));
   g_assert_cmpstr (g_variant_get_type_string (summary), ==, "a(suuudt)");
   g_assert_cmpuint (g_variant_n_children (summary), ==, 1);
-  g_variant_get_child (summary, 0, "(&suuudt)", &name, &capacity, &length, &high_water, &utilisation, &dropped);
+  g_variant_get_child (summary, 0, "(&suuudt)", &name, &capacity, &length, &high_water,
+                       &utilisation, &dropped);
   g_assert_cmpstr (name, ==, "shard-3");
   g_assert_cmpuint (capacity, ==, 10);
   g_assert_cmpuint (length, ==, 0);
@@ -126,16 +133,18 @@ test_monitor_rate_limit_reports_suppressed_warnings (void)
   g_autoptr (SpotBackpressureMonitor) monitor = spot_backpressure_monitor_new (m, 0);
 
   spot_backpressure_monitor_set_warning (monitor, 0.5, 1, 1);
-  spot_backpressure_monitor_add_queue (monitor, "nats-publisher", SPOT_DROP_STAGE_NATS, 4, fixed_length,
-                                       GUINT_TO_POINTER (4), NULL);
+  spot_backpressure_monitor_add_queue (monitor, "nats-publisher", SPOT_DROP_STAGE_NATS, 4,
+                                       fixed_length, GUINT_TO_POINTER (4), NULL);
   spot_backpressure_monitor_sample (monitor);
-  g_assert_cmpuint (metrics_test_log_take ("queue nats-publisher *0 similar warnings suppressed*"), ==, 1);
+  g_assert_cmpuint (metrics_test_log_take ("queue nats-publisher *0 similar warnings suppressed*"),
+                    ==, 1);
   spot_backpressure_monitor_sample (monitor);
   spot_backpressure_monitor_sample (monitor);
   g_assert_cmpuint (metrics_test_log_count (), ==, 0);
   g_usleep (1100 * 1000);
   spot_backpressure_monitor_sample (monitor);
-  g_assert_cmpuint (metrics_test_log_take ("queue nats-publisher *2 similar warnings suppressed*"), ==, 1);
+  g_assert_cmpuint (metrics_test_log_take ("queue nats-publisher *2 similar warnings suppressed*"),
+                    ==, 1);
 }
 
 static void
@@ -145,9 +154,10 @@ test_monitor_samples_on_its_timer (void)
   g_autoptr (SpotBackpressureMonitor) monitor = spot_backpressure_monitor_new (m, 10);
   gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
 
-  spot_backpressure_monitor_add_queue (monitor, "sse-client-1", SPOT_DROP_STAGE_SSE_CLIENT, 8, fixed_length,
-                                       GUINT_TO_POINTER (2), NULL);
-  while (gauge_value (m->queue_utilisation, "sse-client-1") == 0.0 && g_get_monotonic_time () < deadline)
+  spot_backpressure_monitor_add_queue (monitor, "sse-client-1", SPOT_DROP_STAGE_SSE_CLIENT, 8,
+                                       fixed_length, GUINT_TO_POINTER (2), NULL);
+  while (gauge_value (m->queue_utilisation, "sse-client-1") == 0.0
+         && g_get_monotonic_time () < deadline)
     g_main_context_iteration (NULL, TRUE);
   g_assert_cmpfloat (gauge_value (m->queue_utilisation, "sse-client-1"), ==, 0.25);
 }
@@ -164,8 +174,8 @@ test_monitor_removed_queue_keeps_handle_and_reuses_series (void)
   SpotMonitoredQueue *first;
   SpotMonitoredQueue *again;
 
-  first = spot_backpressure_monitor_add_queue (monitor, "inbox-7", SPOT_DROP_STAGE_INBOX, 100, fixed_length,
-                                               GUINT_TO_POINTER (50), NULL);
+  first = spot_backpressure_monitor_add_queue (monitor, "inbox-7", SPOT_DROP_STAGE_INBOX, 100,
+                                               fixed_length, GUINT_TO_POINTER (50), NULL);
   spot_backpressure_monitor_sample (monitor);
   spot_backpressure_monitor_remove_queue (monitor, first);
   /* A producer that has not noticed the removal yet may still record. */
@@ -173,8 +183,8 @@ test_monitor_removed_queue_keeps_handle_and_reuses_series (void)
   summary = g_variant_ref_sink (spot_backpressure_monitor_get_summary (monitor));
   g_assert_cmpuint (g_variant_n_children (summary), ==, 0);
 
-  again = spot_backpressure_monitor_add_queue (monitor, "inbox-7", SPOT_DROP_STAGE_INBOX, 100, fixed_length,
-                                               GUINT_TO_POINTER (10), NULL);
+  again = spot_backpressure_monitor_add_queue (monitor, "inbox-7", SPOT_DROP_STAGE_INBOX, 100,
+                                               fixed_length, GUINT_TO_POINTER (10), NULL);
   g_assert_true (again == first);
   spot_backpressure_monitor_sample (monitor);
   g_assert_cmpuint (spot_metric_family_get_n_series (m->queue_length), ==, 1);

@@ -58,16 +58,19 @@ test_counter_is_exact_across_threads (void)
     threads[i] = g_thread_new ("increment", increment, counter);
   for (guint i = 0; i < N_THREADS; i++)
     g_thread_join (threads[i]);
-  g_assert_cmpuint (spot_counter_get_units (counter), ==, (guint64) N_THREADS * N_INCREMENTS);
+  g_assert_cmpuint (spot_counter_get_units (counter), ==, (guint64)N_THREADS * N_INCREMENTS);
 }
 
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/metrics/counter/starts-at-zero-and-adds", test_counter_starts_at_zero_and_adds);
-  g_test_add_func ("/metrics/counter/scale-divides-rendered-value", test_counter_scale_divides_rendered_value);
+  g_test_add_func ("/metrics/counter/starts-at-zero-and-adds",
+                   test_counter_starts_at_zero_and_adds);
+  g_test_add_func ("/metrics/counter/scale-divides-rendered-value",
+                   test_counter_scale_divides_rendered_value);
   g_test_add_func ("/metrics/counter/keeps-64-bit-totals", test_counter_keeps_64_bit_totals);
-  g_test_add_func ("/metrics/counter/is-exact-across-threads", test_counter_is_exact_across_threads);
+  g_test_add_func ("/metrics/counter/is-exact-across-threads",
+                   test_counter_is_exact_across_threads);
   return g_test_run ();
 }

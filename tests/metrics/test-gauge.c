@@ -55,6 +55,7 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/metrics/gauge/sets-and-moves-both-ways", test_gauge_sets_and_moves_both_ways);
-  g_test_add_func ("/metrics/gauge/add-is-exact-across-threads", test_gauge_add_is_exact_across_threads);
+  g_test_add_func ("/metrics/gauge/add-is-exact-across-threads",
+                   test_gauge_add_is_exact_across_threads);
   return g_test_run ();
 }

@@ -12,9 +12,10 @@ static const double bounds[] = { 0.001, 0.01, 0.1, 1.0 };
 static void
 test_histogram_counts_value_in_first_bucket_not_below_it (void)
 {
-  g_autoptr (SpotHistogram) h = spot_histogram_new (bounds, G_N_ELEMENTS (bounds), SPOT_HISTOGRAM_SCALE_US, NULL);
+  g_autoptr (SpotHistogram) h
+      = spot_histogram_new (bounds, G_N_ELEMENTS (bounds), SPOT_HISTOGRAM_SCALE_US, NULL);
 
-  spot_histogram_observe (h, 0.001);  /* on the bound: le is inclusive */
+  spot_histogram_observe (h, 0.001); /* on the bound: le is inclusive */
   spot_histogram_observe (h, 0.0011);
   spot_histogram_observe (h, 0.5);
   spot_histogram_observe (h, 7.0);    /* +Inf */
@@ -34,16 +35,21 @@ test_histogram_counts_value_in_first_bucket_not_below_it (void)
 static void
 test_histogram_integer_paths_match_double_path (void)
 {
-  g_autoptr (SpotHistogram) a = spot_histogram_new (bounds, G_N_ELEMENTS (bounds), SPOT_HISTOGRAM_SCALE_US, NULL);
-  g_autoptr (SpotHistogram) b = spot_histogram_new (bounds, G_N_ELEMENTS (bounds), SPOT_HISTOGRAM_SCALE_US, NULL);
-  g_autoptr (SpotHistogram) c = spot_histogram_new (bounds, G_N_ELEMENTS (bounds), SPOT_HISTOGRAM_SCALE_US, NULL);
-  const gint64 samples_us[] = { 0, 999, 1000, 1001, 10000, 99999, 100000, 1000000, 1000001, 123456789 };
+  g_autoptr (SpotHistogram) a
+      = spot_histogram_new (bounds, G_N_ELEMENTS (bounds), SPOT_HISTOGRAM_SCALE_US, NULL);
+  g_autoptr (SpotHistogram) b
+      = spot_histogram_new (bounds, G_N_ELEMENTS (bounds), SPOT_HISTOGRAM_SCALE_US, NULL);
+  g_autoptr (SpotHistogram) c
+      = spot_histogram_new (bounds, G_N_ELEMENTS (bounds), SPOT_HISTOGRAM_SCALE_US, NULL);
+  const gint64 samples_us[]
+      = { 0, 999, 1000, 1001, 10000, 99999, 100000, 1000000, 1000001, 123456789 };
 
   for (guint i = 0; i < G_N_ELEMENTS (samples_us); i++)
     {
       spot_histogram_observe (a, samples_us[i] / 1e6);
       spot_histogram_observe_units (b, samples_us[i]);
-      spot_histogram_observe_ns (c, samples_us[i] * 1000 + 999); /* sub-microsecond part truncated */
+      spot_histogram_observe_ns (c,
+                                 samples_us[i] * 1000 + 999); /* sub-microsecond part truncated */
     }
   for (guint i = 0; i <= G_N_ELEMENTS (bounds); i++)
     {
@@ -121,7 +127,8 @@ observe_many (gpointer data)
 static void
 test_histogram_is_exact_across_threads (void)
 {
-  g_autoptr (SpotHistogram) h = spot_histogram_new (bounds, G_N_ELEMENTS (bounds), SPOT_HISTOGRAM_SCALE_US, NULL);
+  g_autoptr (SpotHistogram) h
+      = spot_histogram_new (bounds, G_N_ELEMENTS (bounds), SPOT_HISTOGRAM_SCALE_US, NULL);
   GThread *threads[N_THREADS];
   gint64 per_thread_sum = 0;
 
@@ -132,10 +139,11 @@ test_histogram_is_exact_across_threads (void)
   for (guint i = 0; i < N_THREADS; i++)
     g_thread_join (threads[i]);
 
-  g_assert_cmpuint (spot_histogram_get_count (h), ==, (guint64) N_THREADS * N_OBSERVATIONS);
+  g_assert_cmpuint (spot_histogram_get_count (h), ==, (guint64)N_THREADS * N_OBSERVATIONS);
   g_assert_cmpint (spot_histogram_get_sum_units (h), ==, N_THREADS * per_thread_sum);
   /* 0..1000 us of every 2000 land in le=0.001. */
-  g_assert_cmpuint (spot_histogram_get_bucket (h, 0), ==, (guint64) N_THREADS * (N_OBSERVATIONS / 2000) * 1001);
+  g_assert_cmpuint (spot_histogram_get_bucket (h, 0), ==,
+                    (guint64)N_THREADS * (N_OBSERVATIONS / 2000) * 1001);
 }
 
 int
@@ -144,12 +152,15 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/metrics/histogram/counts-value-in-first-bucket-not-below-it",
                    test_histogram_counts_value_in_first_bucket_not_below_it);
-  g_test_add_func ("/metrics/histogram/integer-paths-match-double-path", test_histogram_integer_paths_match_double_path);
+  g_test_add_func ("/metrics/histogram/integer-paths-match-double-path",
+                   test_histogram_integer_paths_match_double_path);
   g_test_add_func ("/metrics/histogram/uses-binary-search-for-many-bounds",
                    test_histogram_uses_binary_search_for_many_bounds);
-  g_test_add_func ("/metrics/histogram/nan-counts-without-sum", test_histogram_nan_counts_without_sum);
+  g_test_add_func ("/metrics/histogram/nan-counts-without-sum",
+                   test_histogram_nan_counts_without_sum);
   g_test_add_func ("/metrics/histogram/rejects-unordered-or-infinite-bounds",
                    test_histogram_rejects_unordered_or_infinite_bounds);
-  g_test_add_func ("/metrics/histogram/is-exact-across-threads", test_histogram_is_exact_across_threads);
+  g_test_add_func ("/metrics/histogram/is-exact-across-threads",
+                   test_histogram_is_exact_across_threads);
   return g_test_run ();
 }

@@ -59,10 +59,18 @@ test_text_values_read_back_exactly (void)
 
       switch (i % 4)
         {
-        case 0: value = g_rand_double_range (rand, -1e6, 1e6); break;
-        case 1: value = (double) g_rand_int_range (rand, -1000000, 1000000) / 100.0; break;
-        case 2: value = (double) g_rand_int (rand) / 1e6; break;
-        default: value = g_rand_double (rand) * pow (10.0, g_rand_int_range (rand, -30, 30)); break;
+        case 0:
+          value = g_rand_double_range (rand, -1e6, 1e6);
+          break;
+        case 1:
+          value = (double)g_rand_int_range (rand, -1000000, 1000000) / 100.0;
+          break;
+        case 2:
+          value = (double)g_rand_int (rand) / 1e6;
+          break;
+        default:
+          value = g_rand_double (rand) * pow (10.0, g_rand_int_range (rand, -30, 30));
+          break;
         }
       text = format (value);
       if (g_ascii_strtod (text, NULL) != value)
@@ -123,7 +131,8 @@ test_text_ignores_locale_decimal_comma (void)
   const char *old = setlocale (LC_NUMERIC, NULL);
   g_autofree char *saved = g_strdup (old);
 
-  if (setlocale (LC_NUMERIC, "de_DE.UTF-8") == NULL && setlocale (LC_NUMERIC, "fr_FR.UTF-8") == NULL)
+  if (setlocale (LC_NUMERIC, "de_DE.UTF-8") == NULL
+      && setlocale (LC_NUMERIC, "fr_FR.UTF-8") == NULL)
     {
       g_test_skip ("no locale with a decimal comma installed");
       return;
@@ -139,10 +148,13 @@ main (int argc, char **argv)
   g_test_add_func ("/metrics/text/formats-values-as-prometheus-parses-them",
                    test_text_formats_values_as_prometheus_parses_them);
   g_test_add_func ("/metrics/text/values-read-back-exactly", test_text_values_read_back_exactly);
-  g_test_add_func ("/metrics/text/formats-integers-without-printf", test_text_formats_integers_without_printf);
+  g_test_add_func ("/metrics/text/formats-integers-without-printf",
+                   test_text_formats_integers_without_printf);
   g_test_add_func ("/metrics/text/escapes-label-values", test_text_escapes_label_values);
-  g_test_add_func ("/metrics/text/escapes-help-but-not-quotes", test_text_escapes_help_but_not_quotes);
+  g_test_add_func ("/metrics/text/escapes-help-but-not-quotes",
+                   test_text_escapes_help_but_not_quotes);
   g_test_add_func ("/metrics/text/validates-names", test_text_validates_names);
-  g_test_add_func ("/metrics/text/ignores-locale-decimal-comma", test_text_ignores_locale_decimal_comma);
+  g_test_add_func ("/metrics/text/ignores-locale-decimal-comma",
+                   test_text_ignores_locale_decimal_comma);
   return g_test_run ();
 }

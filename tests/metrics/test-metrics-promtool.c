@@ -37,10 +37,10 @@ render_populated_defaults (void)
   spot_gauge_set (m->nats_connected, 1);
   spot_gauge_set (m->database_connected, 1);
   spot_gauge_set (m->sse_clients, 2);
-  queue = spot_backpressure_monitor_add_queue (monitor, "shard-0", SPOT_DROP_STAGE_SHARD_QUEUE, 256, half_full,
-                                               GUINT_TO_POINTER (128), NULL);
-  spot_backpressure_monitor_add_queue (monitor, "inbox \"odd\" name\\", SPOT_DROP_STAGE_INBOX, 100, half_full,
-                                       GUINT_TO_POINTER (3), NULL);
+  queue = spot_backpressure_monitor_add_queue (monitor, "shard-0", SPOT_DROP_STAGE_SHARD_QUEUE, 256,
+                                               half_full, GUINT_TO_POINTER (128), NULL);
+  spot_backpressure_monitor_add_queue (monitor, "inbox \"odd\" name\\", SPOT_DROP_STAGE_INBOX, 100,
+                                       half_full, GUINT_TO_POINTER (3), NULL);
   spot_monitored_queue_record_drop (queue, 4);
   spot_backpressure_monitor_sample (monitor);
 
@@ -58,16 +58,17 @@ test_promtool_accepts_default_families (void)
   g_autofree char *stderr_text = NULL;
 
   g_test_message ("rendered %zu bytes", strlen (text));
-  process = g_subprocess_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE |
-                                G_SUBPROCESS_FLAGS_STDERR_PIPE,
+  process = g_subprocess_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE
+                                  | G_SUBPROCESS_FLAGS_STDERR_PIPE,
                               &error, promtool, "check", "metrics", NULL);
   g_assert_no_error (error);
   g_subprocess_communicate_utf8 (process, text, NULL, &stdout_text, &stderr_text, &error);
   g_assert_no_error (error);
-  if (!g_subprocess_get_successful (process) || (stdout_text != NULL && stdout_text[0] != '\0') ||
-      (stderr_text != NULL && stderr_text[0] != '\0'))
+  if (!g_subprocess_get_successful (process) || (stdout_text != NULL && stdout_text[0] != '\0')
+      || (stderr_text != NULL && stderr_text[0] != '\0'))
     {
-      g_printerr ("%s\n--- promtool stdout:\n%s\n--- promtool stderr:\n%s\n", text, stdout_text, stderr_text);
+      g_printerr ("%s\n--- promtool stdout:\n%s\n--- promtool stderr:\n%s\n", text, stdout_text,
+                  stderr_text);
       g_test_fail ();
     }
   /* Every family of spot-metrics.h is there. */
@@ -89,7 +90,8 @@ main (int argc, char **argv)
       g_printerr ("promtool not found (Debian package prometheus): skipping\n");
       return 77;
     }
-  g_test_add_func ("/metrics/promtool/accepts-default-families", test_promtool_accepts_default_families);
+  g_test_add_func ("/metrics/promtool/accepts-default-families",
+                   test_promtool_accepts_default_families);
   status = g_test_run ();
   g_free (promtool);
   return status;

@@ -94,8 +94,11 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/metrics/process/stats-are-plausible", test_process_stats_are_plausible);
-  g_test_add_func ("/metrics/process/open-fds-match-proc-self-fd", test_process_open_fds_match_proc_self_fd);
-  g_test_add_func ("/metrics/process/threads-counts-a-new-thread", test_process_threads_counts_a_new_thread);
-  g_test_add_func ("/metrics/process/render-standard-families", test_process_metrics_render_standard_families);
+  g_test_add_func ("/metrics/process/open-fds-match-proc-self-fd",
+                   test_process_open_fds_match_proc_self_fd);
+  g_test_add_func ("/metrics/process/threads-counts-a-new-thread",
+                   test_process_threads_counts_a_new_thread);
+  g_test_add_func ("/metrics/process/render-standard-families",
+                   test_process_metrics_render_standard_families);
   return g_test_run ();
 }

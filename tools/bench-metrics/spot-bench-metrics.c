@@ -33,14 +33,14 @@ now_ns (void)
   struct timespec ts;
 
   clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (gint64) ts.tv_sec * 1000000000 + ts.tv_nsec;
+  return (gint64)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 static int
 compare_doubles (const void *a, const void *b)
 {
-  double x = *(const double *) a;
-  double y = *(const double *) b;
+  double x = *(const double *)a;
+  double y = *(const double *)b;
 
   return (x > y) - (x < y);
 }
@@ -59,13 +59,15 @@ report (const char *what, const char *unit, double runs[N_RUNS])
   fflush (stdout);
 }
 
-typedef enum {
+typedef enum
+{
   OP_COUNTER,
   OP_HISTOGRAM_NS,
   OP_HISTOGRAM_DOUBLE,
 } Op;
 
-typedef struct {
+typedef struct
+{
   Op op;
   SpotCounter *counter;
   SpotHistogram *histogram;
@@ -107,7 +109,8 @@ measure (Op op, guint n_threads)
   g_autoptr (SpotCounter) counter = spot_counter_new (1);
   guint n_bounds;
   const double *bounds = spot_histogram_latency_bounds (&n_bounds);
-  g_autoptr (SpotHistogram) histogram = spot_histogram_new (bounds, n_bounds, SPOT_HISTOGRAM_SCALE_US, NULL);
+  g_autoptr (SpotHistogram) histogram
+      = spot_histogram_new (bounds, n_bounds, SPOT_HISTOGRAM_SCALE_US, NULL);
   Job jobs[2];
   GThread *threads[2];
   double total = 0;
@@ -115,7 +118,7 @@ measure (Op op, guint n_threads)
   g_assert (n_threads <= G_N_ELEMENTS (jobs));
   for (guint t = 0; t < n_threads; t++)
     {
-      jobs[t] = (Job) { op, counter, histogram, n_ops / n_threads, 0 };
+      jobs[t] = (Job){ op, counter, histogram, n_ops / n_threads, 0 };
       threads[t] = n_threads == 1 ? NULL : g_thread_new ("bench", run_job, &jobs[t]);
     }
   if (n_threads == 1)
@@ -124,7 +127,7 @@ measure (Op op, guint n_threads)
     {
       if (threads[t] != NULL)
         g_thread_join (threads[t]);
-      total += (double) jobs[t].elapsed_ns / (double) jobs[t].n;
+      total += (double)jobs[t].elapsed_ns / (double)jobs[t].n;
     }
   /* Keep the result observable. */
   if (op == OP_COUNTER && spot_counter_get_units (counter) != jobs[0].n * n_threads)
@@ -148,7 +151,8 @@ measure_render (gsize *out_bytes, guint *out_series)
   g_autoptr (SpotBackpressureMonitor) monitor = spot_backpressure_monitor_new (m, 0);
   const char *labels[] = { "product", "granularity", NULL };
   const char *granularities[N_GRANULARITIES] = {
-    "ONE_MINUTE", "FIVE_MINUTE", "FIFTEEN_MINUTE", "THIRTY_MINUTE", "ONE_HOUR", "TWO_HOUR", "SIX_HOUR", "ONE_DAY",
+    "ONE_MINUTE", "FIVE_MINUTE", "FIFTEEN_MINUTE", "THIRTY_MINUTE",
+    "ONE_HOUR",   "TWO_HOUR",    "SIX_HOUR",       "ONE_DAY",
   };
   SpotMetricOptions options = { .max_series = N_PRODUCTS * N_GRANULARITIES };
   SpotMetricFamily *per_product;
@@ -156,23 +160,24 @@ measure_render (gsize *out_bytes, guint *out_series)
   gint64 start;
   gint64 elapsed;
 
-  per_product = spot_metric_registry_add_family (registry, SPOT_METRIC_GAUGE, "bench_candle_close",
-                                                 "Last close per product and granularity (benchmark only).",
-                                                 labels, &options);
+  per_product = spot_metric_registry_add_family (
+      registry, SPOT_METRIC_GAUGE, "bench_candle_close",
+      "Last close per product and granularity (benchmark only).", labels, &options);
   for (guint p = 0; p < N_PRODUCTS; p++)
     {
       g_autofree char *product = g_strdup_printf ("COIN%03u-USD", p);
 
       for (guint g = 0; g < N_GRANULARITIES; g++)
-        spot_gauge_set (spot_metric_family_gauge (per_product, product, granularities[g], NULL), 1000.0 + p * 0.37 + g);
+        spot_gauge_set (spot_metric_family_gauge (per_product, product, granularities[g], NULL),
+                        1000.0 + p * 0.37 + g);
     }
   /* A deployment's queues: 25 inboxes, 16 shard queues, publisher, writer. */
   for (guint i = 0; i < 43; i++)
     {
       g_autofree char *name = g_strdup_printf ("queue-%02u", i);
 
-      spot_backpressure_monitor_add_queue (monitor, name, SPOT_DROP_STAGE_SHARD_QUEUE, 256, fixed_length,
-                                           GUINT_TO_POINTER (i), NULL);
+      spot_backpressure_monitor_add_queue (monitor, name, SPOT_DROP_STAGE_SHARD_QUEUE, 256,
+                                           fixed_length, GUINT_TO_POINTER (i), NULL);
     }
   spot_backpressure_monitor_sample (monitor);
   for (guint i = 0; i < 1000; i++)
@@ -194,7 +199,7 @@ measure_render (gsize *out_bytes, guint *out_series)
       spot_metrics_render (m, out);
     }
   elapsed = now_ns () - start;
-  return (double) elapsed / n_renders / 1e6;
+  return (double)elapsed / n_renders / 1e6;
 }
 
 int
@@ -212,10 +217,12 @@ main (int argc, char **argv)
     }
   /* Latencies between 0.1 ms and 3 s, log-uniform, as the hot path sees them. */
   for (guint i = 0; i < N_SAMPLES; i++)
-    samples_ns[i] = (gint64) (1e5 * g_rand_double_range (rand, 1.0, 30000.0));
+    samples_ns[i] = (gint64)(1e5 * g_rand_double_range (rand, 1.0, 30000.0));
   g_rand_free (rand);
 
-  printf ("spot-bench-metrics: %" G_GUINT64_FORMAT " operations per run, median of %d runs [runs]\n", n_ops, N_RUNS);
+  printf ("spot-bench-metrics: %" G_GUINT64_FORMAT
+          " operations per run, median of %d runs [runs]\n",
+          n_ops, N_RUNS);
   for (guint r = 0; r < N_RUNS; r++)
     runs[r] = measure (OP_COUNTER, 1);
   report ("counter inc, uncontended", "ns/op", runs);
