@@ -1,6 +1,8 @@
 /* test-candle-json.c: the one JSON form of a candle. */
 #include "model/spot-candle-json.h"
 
+#include <json-glib/json-glib.h>
+
 #include "core/spot-error.h"
 
 static SpotDecimal
@@ -86,6 +88,26 @@ test_candle_json_writes_nulls_for_rest_candles (void)
                    "\"open\":\"68900.50\",\"high\":\"68950.00\",\"low\":\"68890.1\",\"close\":\"68910.25\","
                    "\"volume\":\"12.34567890\",\"trades\":null,\"last_trade_id\":null,\"complete\":true,"
                    "\"rev\":3,\"ts\":null}");
+}
+
+static void
+test_candle_json_output_stays_json_for_a_corrupt_product_id (void)
+{
+  SpotCandle c = live_candle ();
+  g_autofree char *json = NULL;
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autoptr (GError) error = NULL;
+
+  g_strlcpy (c.product_id, "BTC\"-\\USD\n", sizeof c.product_id);
+  json = spot_candle_to_json (&c);
+  g_assert_true (json_parser_load_from_data (parser, json, -1, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (json_object_get_string_member (json_node_get_object (json_parser_get_root (parser)), "product_id"), ==, c.product_id);
+  /* ... and reading it back refuses the id. */
+  SpotCandle parsed;
+  g_assert_false (spot_candle_from_json (json, -1, &parsed, &error));
+  g_assert_error (error, SPOT_ERROR, SPOT_ERROR_PARSE);
+  g_assert_nonnull (strstr (error->message, "\"product_id\""));
 }
 
 static void
@@ -279,6 +301,7 @@ main (int argc, char **argv)
   g_test_add_func ("/candle-json/writes-exact-format", test_candle_json_writes_exact_format);
   g_test_add_func ("/candle-json/appends-to-existing-text", test_candle_json_appends_to_existing_text);
   g_test_add_func ("/candle-json/writes-nulls-for-rest-candles", test_candle_json_writes_nulls_for_rest_candles);
+  g_test_add_func ("/candle-json/output-stays-json-for-a-corrupt-product-id", test_candle_json_output_stays_json_for_a_corrupt_product_id);
   g_test_add_func ("/candle-json/round-trips-live-and-rest-candles", test_candle_json_round_trips_live_and_rest_candles);
   g_test_add_func ("/candle-json/reads-any-field-order-and-ignores-unknown-fields", test_candle_json_reads_any_field_order_and_ignores_unknown_fields);
   g_test_add_func ("/candle-json/rejects-wrong-types", test_candle_json_rejects_wrong_types);
