@@ -112,7 +112,7 @@ spot_journal_parse_line (const char *line, gsize len, SpotCandle *out, GError **
   last_tab = strrchr (copy, '\t');
   {
     char sum[9];
-    g_snprintf (sum, sizeof sum, "%08x", fnv1a (copy, (gsize) (last_tab - copy + 1)));
+    g_snprintf (sum, sizeof sum, "%08x", fnv1a (copy, (gsize) (last_tab - copy)));
     if (strcmp (last_tab + 1, sum) != 0)
       {
         g_set_error (error, SPOT_ERROR, SPOT_ERROR_PARSE,
