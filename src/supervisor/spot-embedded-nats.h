@@ -12,6 +12,8 @@
 
 #include <gio/gio.h>
 
+#include "supervisor/spot-supervisor.h"
+
 G_BEGIN_DECLS
 
 #define SPOT_TYPE_EMBEDDED_NATS (spot_embedded_nats_get_type ())
@@ -39,5 +41,17 @@ GPid spot_embedded_nats_get_pid (SpotEmbeddedNats *self);
 
 /* Sends SIGTERM, waits up to @deadline_ms, then SIGKILL. Synchronous (bounded). */
 void spot_embedded_nats_stop (SpotEmbeddedNats *self, guint deadline_ms);
+
+/* SIGKILL now, no automatic restart (a crash that stays down until the next
+ * start, which reuses the port and store). Synchronous. */
+void spot_embedded_nats_kill (SpotEmbeddedNats *self);
+
+/* The supervisor running nats-server (signals ready/exited, pid, output),
+ * e.g. to watch restarts. Owned by @self. */
+SpotSupervisor *spot_embedded_nats_get_supervisor (SpotEmbeddedNats *self);
+
+/* Environment: SPOT_NATS_SERVER names another nats-server executable. The
+ * child gets SIGKILL if we die (JetStream recovers its file store). After a
+ * stop or kill, start again with spot_embedded_nats_start_async/_sync. */
 
 G_END_DECLS

@@ -12,6 +12,8 @@
 
 #include <gio/gio.h>
 
+#include "supervisor/spot-supervisor.h"
+
 G_BEGIN_DECLS
 
 #define SPOT_TYPE_EMBEDDED_POSTGRES (spot_embedded_postgres_get_type ())
@@ -33,5 +35,26 @@ GPid spot_embedded_postgres_get_pid (SpotEmbeddedPostgres *self);
 
 /* Fast shutdown (SIGINT), waits up to @deadline_ms, then SIGKILL. */
 void spot_embedded_postgres_stop (SpotEmbeddedPostgres *self, guint deadline_ms);
+
+/* SIGKILL the server and its backends now, no automatic restart (a crash
+ * that stays down until the next start). Synchronous, bounded. */
+void spot_embedded_postgres_kill (SpotEmbeddedPostgres *self);
+
+/* FALSE: initdb --no-sync, fsync=off and full_page_writes=off (tests: data
+ * may be lost on an OS crash, never on a kill of the server). Default TRUE.
+ * Call before starting. */
+void spot_embedded_postgres_set_durable (SpotEmbeddedPostgres *self, gboolean durable);
+
+/* The supervisor running `postgres`, e.g. to watch restarts. Owned by @self. */
+SpotSupervisor *spot_embedded_postgres_get_supervisor (SpotEmbeddedPostgres *self);
+
+/* Layout: <state_dir>/postgres (data), <state_dir>/pg-socket (socket, port
+ * 5432 names the socket file only). Environment: SPOT_POSTGRES_BINDIR (else
+ * the highest /usr/lib/postgresql/N/bin, else pg_config --bindir),
+ * SPOT_POSTGRES_USER (as root; default postgres). As root every directory
+ * above <state_dir> must be traversable by that user (not /root, not a 0700
+ * temporary directory); the start fails naming the directory otherwise. The
+ * postmaster gets SIGQUIT (immediate shutdown) if we die. After a stop or
+ * kill, start again with spot_embedded_postgres_start_async/_sync. */
 
 G_END_DECLS

@@ -1,0 +1,319 @@
+/* test-embedded-servers.c: the embedded nats-server and PostgreSQL, started
+ * through the test harness, really serve clients, also after a kill. */
+#include "spot-test-harness.h"
+#include "supervisor/spot-embedded-nats.h"
+#include "supervisor/spot-embedded-postgres.h"
+
+#include <ftw.h>
+#include <glib/gstdio.h>
+#include <stdio.h>
+#include <libpq-fe.h>
+#include <nats/nats.h>
+#include <signal.h>
+#include <string.h>
+
+static int
+remove_entry (const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+  return remove (path);
+}
+
+static void
+remove_tree (const char *path)
+{
+  nftw (path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* ---- NATS helpers ---- */
+
+static natsConnection *
+nats_connect_or_fail (const char *url)
+{
+  natsConnection *nc = NULL;
+  natsStatus s = natsConnection_ConnectTo (&nc, url);
+
+  g_assert_cmpstr (natsStatus_GetText (s), ==, natsStatus_GetText (NATS_OK));
+  return nc;
+}
+
+static void
+assert_publish_subscribe_round_trip (natsConnection *nc, const char *payload)
+{
+  natsSubscription *sub = NULL;
+  natsMsg *msg = NULL;
+
+  g_assert_cmpint (natsConnection_SubscribeSync (&sub, nc, "spot.test.>"), ==, NATS_OK);
+  g_assert_cmpint (natsConnection_Flush (nc), ==, NATS_OK);
+  g_assert_cmpint (natsConnection_PublishString (nc, "spot.test.round-trip", payload), ==, NATS_OK);
+  g_assert_cmpint (natsSubscription_NextMsg (&msg, sub, 5000), ==, NATS_OK);
+  g_assert_cmpstr (natsMsg_GetSubject (msg), ==, "spot.test.round-trip");
+  g_assert_cmpint (natsMsg_GetDataLength (msg), ==, (int) strlen (payload));
+  g_assert_cmpint (memcmp (natsMsg_GetData (msg), payload, strlen (payload)), ==, 0);
+  natsMsg_Destroy (msg);
+  natsSubscription_Destroy (sub);
+}
+
+static kvStore *
+open_kv (jsCtx *js, gboolean create)
+{
+  kvStore *kv = NULL;
+  kvConfig config;
+  jsErrCode jerr = 0;
+
+  if (!create)
+    {
+      g_assert_cmpint (js_KeyValue (&kv, js, "spot_test"), ==, NATS_OK);
+      return kv;
+    }
+  kvConfig_Init (&config);
+  config.Bucket = "spot_test";
+  config.History = 1;
+  config.StorageType = js_FileStorage;
+  g_assert_cmpint (js_CreateKeyValue (&kv, js, &config), ==, NATS_OK);
+  (void) jerr;
+  return kv;
+}
+
+static void
+assert_kv_value (kvStore *kv, const char *key, const char *expected)
+{
+  kvEntry *entry = NULL;
+
+  g_assert_cmpint (kvStore_Get (&entry, kv, key), ==, NATS_OK);
+  g_assert_cmpstr (kvEntry_ValueString (entry), ==, expected);
+  kvEntry_Destroy (entry);
+}
+
+static void
+test_nats_serves_pubsub_and_kv_across_kill (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SpotTestNats) nats = NULL;
+  g_autofree char *url = NULL;
+  natsConnection *nc;
+  jsCtx *js = NULL;
+  kvStore *kv;
+  uint64_t rev = 0;
+  gint64 t0 = g_get_monotonic_time ();
+
+  nats = spot_test_nats_start (&error);
+  g_assert_no_error (error);
+  g_test_message ("nats-server started in %.1f ms", (g_get_monotonic_time () - t0) / 1000.0);
+  url = g_strdup (spot_test_nats_url (nats));
+  g_assert_true (g_str_has_prefix (url, "nats://127.0.0.1:"));
+
+  nc = nats_connect_or_fail (url);
+  assert_publish_subscribe_round_trip (nc, "first");
+  g_assert_cmpint (natsConnection_JetStream (&js, nc, NULL), ==, NATS_OK);
+  kv = open_kv (js, TRUE);
+  g_assert_cmpint (kvStore_PutString (&rev, kv, "BTC-USD.ONE_MINUTE", "{\"close\":\"1\"}"), ==, NATS_OK);
+  g_assert_cmpuint (rev, >=, 1);
+  assert_kv_value (kv, "BTC-USD.ONE_MINUTE", "{\"close\":\"1\"}");
+  kvStore_Destroy (kv);
+  jsCtx_Destroy (js);
+  natsConnection_Destroy (nc);
+
+  spot_test_nats_kill (nats);
+  nc = NULL;
+  g_assert_cmpint (natsConnection_ConnectTo (&nc, url), !=, NATS_OK);
+
+  t0 = g_get_monotonic_time ();
+  g_assert_true (spot_test_nats_restart (nats, &error));
+  g_assert_no_error (error);
+  g_test_message ("nats-server restarted in %.1f ms", (g_get_monotonic_time () - t0) / 1000.0);
+  /* Same URL, so clients reconnect where they were. */
+  g_assert_cmpstr (spot_test_nats_url (nats), ==, url);
+
+  nc = nats_connect_or_fail (url);
+  assert_publish_subscribe_round_trip (nc, "second");
+  g_assert_cmpint (natsConnection_JetStream (&js, nc, NULL), ==, NATS_OK);
+  /* The JetStream store survived the kill. */
+  kv = open_kv (js, FALSE);
+  assert_kv_value (kv, "BTC-USD.ONE_MINUTE", "{\"close\":\"1\"}");
+  g_assert_cmpint (kvStore_PutString (&rev, kv, "BTC-USD.ONE_MINUTE", "{\"close\":\"2\"}"), ==, NATS_OK);
+  assert_kv_value (kv, "BTC-USD.ONE_MINUTE", "{\"close\":\"2\"}");
+  kvStore_Destroy (kv);
+  jsCtx_Destroy (js);
+  natsConnection_Destroy (nc);
+}
+
+/* The supervisor itself restarts a server that dies, on the same port. */
+static void
+on_ready (SpotSupervisor *supervisor, gpointer user_data)
+{
+  gboolean *ready = user_data;
+  *ready = TRUE;
+}
+
+static gboolean
+timeout_cb (gpointer user_data)
+{
+  gboolean *timed_out = user_data;
+  *timed_out = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+static void
+test_nats_is_restarted_on_same_url_after_crash (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("spot-test-nats-crash-XXXXXX", &error);
+  g_autoptr (SpotEmbeddedNats) server = NULL;
+  g_autofree char *url = NULL;
+  gboolean ready = FALSE;
+  gboolean timed_out = FALSE;
+  GPid old_pid;
+  guint timeout_id;
+  natsConnection *nc;
+
+  g_assert_no_error (error);
+  server = spot_embedded_nats_new (dir);
+  g_assert_true (spot_embedded_nats_start_sync (server, 20000, &error));
+  g_assert_no_error (error);
+  url = g_strdup (spot_embedded_nats_get_url (server));
+  g_assert_nonnull (spot_embedded_nats_get_monitor_url (server));
+  old_pid = spot_embedded_nats_get_pid (server);
+
+  g_signal_connect (spot_embedded_nats_get_supervisor (server), "ready", G_CALLBACK (on_ready), &ready);
+  g_assert_cmpint (kill (old_pid, SIGKILL), ==, 0);
+  timeout_id = g_timeout_add (20000, timeout_cb, &timed_out);
+  while (!ready && !timed_out)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_false (timed_out);
+  g_source_remove (timeout_id);
+
+  g_assert_cmpint (spot_embedded_nats_get_pid (server), !=, old_pid);
+  g_assert_cmpstr (spot_embedded_nats_get_url (server), ==, url);
+  nc = nats_connect_or_fail (url);
+  assert_publish_subscribe_round_trip (nc, "after crash");
+  natsConnection_Destroy (nc);
+
+  spot_embedded_nats_stop (server, 5000);
+  g_assert_cmpint (spot_embedded_nats_get_pid (server), ==, 0);
+  g_clear_object (&server);
+  remove_tree (dir);
+}
+
+/* ---- PostgreSQL ---- */
+
+static PGconn *
+pg_connect_or_fail (const char *conninfo)
+{
+  PGconn *conn = PQconnectdb (conninfo);
+
+  if (PQstatus (conn) != CONNECTION_OK)
+    g_error ("cannot connect to %s: %s", conninfo, PQerrorMessage (conn));
+  return conn;
+}
+
+static void
+pg_exec_ok (PGconn *conn, const char *sql, ExecStatusType expected)
+{
+  PGresult *result = PQexec (conn, sql);
+
+  if (PQresultStatus (result) != expected)
+    g_error ("%s: %s", sql, PQresultErrorMessage (result));
+  PQclear (result);
+}
+
+static char *
+pg_query_value (PGconn *conn, const char *sql)
+{
+  PGresult *result = PQexec (conn, sql);
+  char *value;
+
+  if (PQresultStatus (result) != PGRES_TUPLES_OK || PQntuples (result) != 1)
+    g_error ("%s: %s", sql, PQresultErrorMessage (result));
+  value = g_strdup (PQgetvalue (result, 0, 0));
+  PQclear (result);
+  return value;
+}
+
+static void
+test_postgres_serves_sql_across_kill (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SpotTestPostgres) pg = NULL;
+  g_autofree char *value = NULL;
+  g_autofree char *database = NULL;
+  PGconn *conn;
+  gint64 t0 = g_get_monotonic_time ();
+
+  pg = spot_test_postgres_start (&error);
+  g_assert_no_error (error);
+  g_test_message ("PostgreSQL started in %.1f ms", (g_get_monotonic_time () - t0) / 1000.0);
+
+  conn = pg_connect_or_fail (spot_test_postgres_conninfo (pg));
+  database = pg_query_value (conn, "SELECT current_database()");
+  g_assert_cmpstr (database, ==, "spotcanvas");
+  pg_exec_ok (conn, "CREATE TABLE candles (product text PRIMARY KEY, close numeric NOT NULL)", PGRES_COMMAND_OK);
+  pg_exec_ok (conn, "INSERT INTO candles VALUES ('BTC-USD', 68900.50)", PGRES_COMMAND_OK);
+  value = pg_query_value (conn, "SELECT close FROM candles WHERE product = 'BTC-USD'");
+  g_assert_cmpstr (value, ==, "68900.50");
+  g_clear_pointer (&value, g_free);
+  PQfinish (conn);
+
+  spot_test_postgres_kill (pg);
+  conn = PQconnectdb (spot_test_postgres_conninfo (pg));
+  g_assert_cmpint (PQstatus (conn), !=, CONNECTION_OK);
+  PQfinish (conn);
+
+  t0 = g_get_monotonic_time ();
+  g_assert_true (spot_test_postgres_restart (pg, &error));
+  g_assert_no_error (error);
+  g_test_message ("PostgreSQL restarted (crash recovery) in %.1f ms", (g_get_monotonic_time () - t0) / 1000.0);
+
+  conn = pg_connect_or_fail (spot_test_postgres_conninfo (pg));
+  /* Committed before the kill: recovered from the WAL. */
+  value = pg_query_value (conn, "SELECT close FROM candles WHERE product = 'BTC-USD'");
+  g_assert_cmpstr (value, ==, "68900.50");
+  g_clear_pointer (&value, g_free);
+  pg_exec_ok (conn, "INSERT INTO candles VALUES ('ETH-USD', 3500.25)", PGRES_COMMAND_OK);
+  value = pg_query_value (conn, "SELECT count(*) FROM candles");
+  g_assert_cmpstr (value, ==, "2");
+  PQfinish (conn);
+}
+
+static void
+test_postgres_clusters_are_independent (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SpotTestPostgres) a = spot_test_postgres_start (&error);
+  g_autoptr (SpotTestPostgres) b = NULL;
+  PGconn *conn;
+  g_autofree char *value = NULL;
+
+  g_assert_no_error (error);
+  b = spot_test_postgres_start (&error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (spot_test_postgres_conninfo (a), !=, spot_test_postgres_conninfo (b));
+
+  conn = pg_connect_or_fail (spot_test_postgres_conninfo (a));
+  pg_exec_ok (conn, "CREATE TABLE only_in_a (x int)", PGRES_COMMAND_OK);
+  PQfinish (conn);
+  conn = pg_connect_or_fail (spot_test_postgres_conninfo (b));
+  value = pg_query_value (conn, "SELECT count(*) FROM pg_tables WHERE tablename = 'only_in_a'");
+  g_assert_cmpstr (value, ==, "0");
+  PQfinish (conn);
+}
+
+int
+main (int argc, char **argv)
+{
+  int rc;
+
+  g_test_init (&argc, &argv, NULL);
+  /* One test crashes a server on purpose: the supervisor's warning about it
+   * must not abort the program. */
+  g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
+  spot_test_require_program ("nats-server");
+  spot_test_require_program ("postgres");
+
+  g_test_add_func ("/embedded/nats/serves-pubsub-and-kv-across-kill", test_nats_serves_pubsub_and_kv_across_kill);
+  g_test_add_func ("/embedded/nats/restarted-on-same-url-after-crash", test_nats_is_restarted_on_same_url_after_crash);
+  g_test_add_func ("/embedded/postgres/serves-sql-across-kill", test_postgres_serves_sql_across_kill);
+  g_test_add_func ("/embedded/postgres/clusters-are-independent", test_postgres_clusters_are_independent);
+  rc = g_test_run ();
+  nats_CloseAndWait (2000);
+  return rc;
+}
