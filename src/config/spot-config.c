@@ -1055,7 +1055,12 @@ spot_config_args_free (SpotConfigArgs *args)
   if (args == NULL)
     return;
   for (guint i = 0; i < N_VARS; i++)
-    g_free (args->values[i]);
+    {
+      /* A secret given as an option should not linger in freed memory. */
+      if (vars[i].info.secret && args->values[i] != NULL)
+        memset (args->values[i], 0, strlen (args->values[i]));
+      g_free (args->values[i]);
+    }
   g_free (args);
 }
 
