@@ -266,7 +266,14 @@ static void
 on_nats_disconnected (natsConnection *nc, void *closure)
 {
   Shared *shared = closure;
+  gboolean closing;
 
+  /* Our own close also reports a disconnect: not news. */
+  g_mutex_lock (&shared->lock);
+  closing = shared->status.state == SPOT_NATS_STATE_STOPPED;
+  g_mutex_unlock (&shared->lock);
+  if (closing)
+    return;
   /* The library reports a failed initial connect as a disconnect too. */
   set_state (shared, SPOT_NATS_STATE_RECONNECTING, NULL, TRUE, FALSE);
   spot_log_limited (10000, 3, G_LOG_LEVEL_WARNING, NULL, -1, -1,
