@@ -6,6 +6,15 @@
 
 #include "core/spot-error.h"
 
+/* NOTICEs (IF NOT EXISTS skips, the migration's TimescaleDB note) go to the
+ * debug log instead of libpq's default, stderr. */
+static void
+notice_to_debug (void *arg, const char *message)
+{
+  g_autofree char *text = g_strdup (message);
+  g_debug ("PostgreSQL: %s", g_strstrip (text));
+}
+
 PGconn *
 spot_pg_connect (const char *conninfo, const char *application_name, GError **error)
 {
@@ -32,6 +41,7 @@ spot_pg_connect (const char *conninfo, const char *application_name, GError **er
                    "cannot connect to PostgreSQL (%s): %s", where, msg);
       return NULL;
     }
+  PQsetNoticeProcessor (conn, notice_to_debug, NULL);
   return g_steal_pointer (&conn);
 }
 
