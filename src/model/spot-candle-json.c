@@ -21,11 +21,11 @@ append_u64 (GString *out, guint64 v)
 
   do
     {
-      *--p = (char) ('0' + v % 10);
+      *--p = (char)('0' + v % 10);
       v /= 10;
     }
   while (v != 0);
-  g_string_append_len (out, p, (gssize) (tmp + sizeof tmp - p));
+  g_string_append_len (out, p, (gssize)(tmp + sizeof tmp - p));
 }
 
 static void
@@ -34,10 +34,10 @@ append_i64 (GString *out, gint64 v)
   if (v < 0)
     {
       g_string_append_c (out, '-');
-      append_u64 (out, -(guint64) v);
+      append_u64 (out, -(guint64)v);
     }
   else
-    append_u64 (out, (guint64) v);
+    append_u64 (out, (guint64)v);
 }
 
 /* Valid product ids need no escaping; anything else is escaped so the
@@ -48,16 +48,16 @@ append_json_string (GString *out, const char *s, gsize max)
   g_string_append_c (out, '"');
   for (gsize i = 0; i < max && s[i] != '\0'; i++)
     {
-      guchar c = (guchar) s[i];
+      guchar c = (guchar)s[i];
       if (c == '"' || c == '\\')
         {
           g_string_append_c (out, '\\');
-          g_string_append_c (out, (char) c);
+          g_string_append_c (out, (char)c);
         }
       else if (c < 0x20 || c >= 0x7f)
         g_string_append_printf (out, "\\u%04x", c);
       else
-        g_string_append_c (out, (char) c);
+        g_string_append_c (out, (char)c);
     }
   g_string_append_c (out, '"');
 }
@@ -70,7 +70,7 @@ append_decimal_field (GString *out, const char *key, const SpotDecimal *d)
 
   g_string_append (out, key);
   g_string_append_c (out, '"');
-  g_string_append_len (out, buf, (gssize) n);
+  g_string_append_len (out, buf, (gssize)n);
   g_string_append_c (out, '"');
 }
 
@@ -81,8 +81,8 @@ spot_candle_json_append (GString *out, const SpotCandle *c)
   g_return_if_fail (c != NULL);
 
   const char *gname = c->granularity >= 0 && c->granularity < SPOT_GRANULARITY_COUNT
-                        ? spot_granularity_name (c->granularity)
-                        : "INVALID";
+                          ? spot_granularity_name (c->granularity)
+                          : "INVALID";
 
   g_string_append (out, "{\"product_id\":");
   append_json_string (out, c->product_id, sizeof c->product_id);
@@ -109,7 +109,8 @@ spot_candle_json_append (GString *out, const SpotCandle *c)
       append_u64 (out, c->last_trade_id);
       g_string_append_c (out, '"');
     }
-  g_string_append (out, c->complete ? ",\"complete\":true,\"rev\":" : ",\"complete\":false,\"rev\":");
+  g_string_append (out,
+                   c->complete ? ",\"complete\":true,\"rev\":" : ",\"complete\":false,\"rev\":");
   append_u64 (out, c->rev);
   g_string_append (out, ",\"ts\":");
   if (c->ts_ns == SPOT_CANDLE_TS_UNKNOWN)
@@ -119,7 +120,7 @@ spot_candle_json_append (GString *out, const SpotCandle *c)
       char buf[SPOT_TIME_BUFSIZE];
       gsize n = spot_time_format_rfc3339 (c->ts_ns, buf, sizeof buf);
       g_string_append_c (out, '"');
-      g_string_append_len (out, buf, (gssize) n);
+      g_string_append_len (out, buf, (gssize)n);
       g_string_append (out, "\"}");
     }
 }
@@ -157,8 +158,8 @@ node_kind (JsonNode *node)
     }
 }
 
-static gboolean
-field_error (GError **error, const char *field, const char *fmt, ...) G_GNUC_PRINTF (3, 4);
+static gboolean field_error (GError **error, const char *field, const char *fmt, ...)
+    G_GNUC_PRINTF (3, 4);
 
 static gboolean
 field_error (GError **error, const char *field, const char *fmt, ...)
@@ -223,7 +224,11 @@ get_string (JsonObject *obj, const char *name, gboolean nullable, GError **error
 
 /* FALSE with an error, or TRUE with *is_null or *out set. */
 static gboolean
-get_integer (JsonObject *obj, const char *name, gboolean nullable, gint64 *out, gboolean *is_null,
+get_integer (JsonObject *obj,
+             const char *name,
+             gboolean nullable,
+             gint64 *out,
+             gboolean *is_null,
              GError **error)
 {
   JsonNode *node = get_member (obj, name, nullable, is_null, error);
@@ -295,8 +300,8 @@ spot_candle_from_json (const char *json, gssize len, SpotCandle *out, GError **e
     return field_error (error, "granularity", "%s", local->message);
   /* Only the writer's form: one spelling per key keeps stored JSON comparable. */
   if (strcmp (text, spot_granularity_name (c.granularity)) != 0)
-    return field_error (error, "granularity", "must be a Coinbase name such as ONE_MINUTE, not \"%s\"",
-                        text);
+    return field_error (error, "granularity",
+                        "must be a Coinbase name such as ONE_MINUTE, not \"%s\"", text);
 
   if (!get_integer (obj, "start", FALSE, &c.start, &is_null, error))
     return FALSE;
@@ -337,7 +342,7 @@ spot_candle_from_json (const char *json, gssize len, SpotCandle *out, GError **e
     return FALSE;
   if (v < 0)
     return field_error (error, "rev", "must not be negative (%" G_GINT64_FORMAT ")", v);
-  c.rev = (guint64) v;
+  c.rev = (guint64)v;
 
   text = get_string (obj, "ts", TRUE, error, &ok);
   if (!ok)

@@ -13,15 +13,15 @@ invalid (GError **error, const SpotCandle *c, const char *field, const char *why
   g_set_error (error, SPOT_ERROR, SPOT_ERROR_INVALID_ARGUMENT,
                "candle %.33s %s start %" G_GINT64_FORMAT ": %s %s", c->product_id,
                c->granularity >= 0 && c->granularity < SPOT_GRANULARITY_COUNT
-                 ? spot_granularity_name (c->granularity)
-                 : "?",
+                   ? spot_granularity_name (c->granularity)
+                   : "?",
                c->start, field, why);
   return FALSE;
 }
 
 static gboolean
-invalid_decimal (GError **error, const SpotCandle *c, const char *field, const SpotDecimal *d,
-                 const char *why)
+invalid_decimal (
+    GError **error, const SpotCandle *c, const char *field, const SpotDecimal *d, const char *why)
 {
   char buf[SPOT_DECIMAL_BUFSIZE];
   g_autofree char *message = NULL;
@@ -52,11 +52,15 @@ spot_candle_validate (const SpotCandle *c, GError **error)
   if (spot_granularity_align (c->granularity, c->start) != c->start)
     return invalid (error, c, "start", "is not aligned to the granularity");
 
-  const struct {
+  const struct
+  {
     const char *name;
     const SpotDecimal *value;
   } prices[] = {
-    { "open", &c->open }, { "high", &c->high }, { "low", &c->low }, { "close", &c->close },
+    { "open", &c->open },
+    { "high", &c->high },
+    { "low", &c->low },
+    { "close", &c->close },
   };
   for (gsize i = 0; i < G_N_ELEMENTS (prices); i++)
     if (prices[i].value->units <= 0)
@@ -83,8 +87,8 @@ spot_candle_key (const SpotCandle *candle, char *buf, gsize size)
   g_return_val_if_fail (buf != NULL && size > 0, 0);
 
   const char *gname = candle->granularity >= 0 && candle->granularity < SPOT_GRANULARITY_COUNT
-                        ? spot_granularity_name (candle->granularity)
-                        : "INVALID";
+                          ? spot_granularity_name (candle->granularity)
+                          : "INVALID";
   gsize plen = strnlen (candle->product_id, sizeof candle->product_id);
   gsize glen = strlen (gname);
   gsize len = plen + 1 + glen;

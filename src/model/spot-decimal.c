@@ -12,8 +12,8 @@
 
 /* 10^0 ... 10^38; 10^38 still fits a signed 128-bit integer. */
 static const __int128 pow10_table[39] = {
-#define P1 ((__int128) 1)
-#define E18 ((__int128) G_GUINT64_CONSTANT (1000000000000000000))
+#define P1 ((__int128)1)
+#define E18 ((__int128)G_GUINT64_CONSTANT (1000000000000000000))
   P1,
   P1 * 10,
   P1 * 100,
@@ -50,9 +50,9 @@ static const __int128 pow10_table[39] = {
   E18 * 1000000000000000,
   E18 * 10000000000000000,
   E18 * 100000000000000000,
-  E18 * E18,
-  E18 * E18 * 10,
-  E18 * E18 * 100,
+  E18 *E18,
+  E18 *E18 * 10,
+  E18 *E18 * 100,
 #undef P1
 #undef E18
 };
@@ -61,7 +61,7 @@ static void
 set_parse_error (GError **error, gint code, const char *text, gsize len, const char *why)
 {
   g_set_error (error, SPOT_ERROR, code, "\"%.*s%s\" is not a valid decimal: %s",
-               (int) MIN (len, ERROR_TEXT_MAX), text, len > ERROR_TEXT_MAX ? "..." : "", why);
+               (int)MIN (len, ERROR_TEXT_MAX), text, len > ERROR_TEXT_MAX ? "..." : "", why);
 }
 
 gboolean
@@ -70,7 +70,7 @@ spot_decimal_parse (const char *text, gssize len, SpotDecimal *out, GError **err
   g_return_val_if_fail (text != NULL, FALSE);
   g_return_val_if_fail (out != NULL, FALSE);
 
-  gsize n = len < 0 ? strlen (text) : (gsize) len;
+  gsize n = len < 0 ? strlen (text) : (gsize)len;
   const char *p = text;
   const char *end = text + n;
   gboolean negative = FALSE;
@@ -89,16 +89,16 @@ spot_decimal_parse (const char *text, gssize len, SpotDecimal *out, GError **err
   gboolean too_big = FALSE;
 
   const char *int_start = p;
-  while (p < end && (guint) (*p - '0') < 10)
+  while (p < end && (guint)(*p - '0') < 10)
     {
-      guint digit = (guint) (*p - '0');
+      guint digit = (guint)(*p - '0');
       if (G_LIKELY (ndigits < 19))
         small = small * 10 + digit;
       else
         {
           if (ndigits == 19)
             wide = small;
-          if (wide > (unsigned __int128) SPOT_DECIMAL_MAX_UNITS)
+          if (wide > (unsigned __int128)SPOT_DECIMAL_MAX_UNITS)
             too_big = TRUE;
           else
             wide = wide * 10 + digit;
@@ -106,7 +106,7 @@ spot_decimal_parse (const char *text, gssize len, SpotDecimal *out, GError **err
       ndigits++;
       p++;
     }
-  gsize int_digits = (gsize) (p - int_start);
+  gsize int_digits = (gsize)(p - int_start);
 
   if (int_digits == 0)
     {
@@ -126,16 +126,16 @@ spot_decimal_parse (const char *text, gssize len, SpotDecimal *out, GError **err
     {
       p++;
       const char *frac_start = p;
-      while (p < end && (guint) (*p - '0') < 10)
+      while (p < end && (guint)(*p - '0') < 10)
         {
-          guint digit = (guint) (*p - '0');
+          guint digit = (guint)(*p - '0');
           if (G_LIKELY (ndigits < 19))
             small = small * 10 + digit;
           else
             {
               if (ndigits == 19)
                 wide = small;
-              if (wide > (unsigned __int128) SPOT_DECIMAL_MAX_UNITS)
+              if (wide > (unsigned __int128)SPOT_DECIMAL_MAX_UNITS)
                 too_big = TRUE;
               else
                 wide = wide * 10 + digit;
@@ -143,7 +143,7 @@ spot_decimal_parse (const char *text, gssize len, SpotDecimal *out, GError **err
           ndigits++;
           p++;
         }
-      frac_digits = (gsize) (p - frac_start);
+      frac_digits = (gsize)(p - frac_start);
       if (frac_digits == 0)
         {
           set_parse_error (error, SPOT_ERROR_PARSE, text, n, "expected digits after '.'");
@@ -166,20 +166,21 @@ spot_decimal_parse (const char *text, gssize len, SpotDecimal *out, GError **err
 
   __int128 units;
   if (G_LIKELY (ndigits <= 19))
-    units = (__int128) small;
+    units = (__int128)small;
   else
     {
-      if (too_big || wide > (unsigned __int128) SPOT_DECIMAL_MAX_UNITS)
+      if (too_big || wide > (unsigned __int128)SPOT_DECIMAL_MAX_UNITS)
         {
-          set_parse_error (error, SPOT_ERROR_OVERFLOW, text, n,
-                           "more than " G_STRINGIFY (SPOT_DECIMAL_MAX_DIGITS) " significant digits");
+          set_parse_error (
+              error, SPOT_ERROR_OVERFLOW, text, n,
+              "more than " G_STRINGIFY (SPOT_DECIMAL_MAX_DIGITS) " significant digits");
           return FALSE;
         }
-      units = (__int128) wide;
+      units = (__int128)wide;
     }
 
   out->units = negative ? -units : units;
-  out->scale = (guint8) frac_digits;
+  out->scale = (guint8)frac_digits;
   return TRUE;
 }
 
@@ -213,12 +214,12 @@ spot_decimal_compare_slow (const SpotDecimal *a, const SpotDecimal *b)
   if (a->scale < b->scale)
     {
       __int128 ua;
-      if (!scale_up (a->units, (guint) (b->scale - a->scale), &ua))
+      if (!scale_up (a->units, (guint)(b->scale - a->scale), &ua))
         return a->units < 0 ? -1 : 1;
       return (ua > b->units) - (ua < b->units);
     }
   __int128 ub;
-  if (!scale_up (b->units, (guint) (a->scale - b->scale), &ub))
+  if (!scale_up (b->units, (guint)(a->scale - b->scale), &ub))
     return b->units < 0 ? 1 : -1;
   return (a->units > ub) - (a->units < ub);
 }
@@ -232,8 +233,8 @@ set_add_overflow (const SpotDecimal *a, const SpotDecimal *b, GError **error)
   spot_decimal_format (a, abuf, sizeof abuf);
   spot_decimal_format (b, bbuf, sizeof bbuf);
   g_set_error (error, SPOT_ERROR, SPOT_ERROR_OVERFLOW,
-               "%s + %s exceeds " G_STRINGIFY (SPOT_DECIMAL_MAX_DIGITS) " significant digits",
-               abuf, bbuf);
+               "%s + %s exceeds " G_STRINGIFY (SPOT_DECIMAL_MAX_DIGITS) " significant digits", abuf,
+               bbuf);
 }
 
 gboolean
@@ -245,12 +246,12 @@ spot_decimal_add_slow (const SpotDecimal *a, const SpotDecimal *b, SpotDecimal *
 
   /* Only the operand at the smaller scale moves. */
   if (a->scale < b->scale)
-    in_range = scale_up (a->units, (guint) (b->scale - a->scale), &ua);
+    in_range = scale_up (a->units, (guint)(b->scale - a->scale), &ua);
   else if (b->scale < a->scale)
-    in_range = scale_up (b->units, (guint) (a->scale - b->scale), &ub);
+    in_range = scale_up (b->units, (guint)(a->scale - b->scale), &ub);
 
-  if (!in_range || __builtin_add_overflow (ua, ub, &sum)
-      || sum > SPOT_DECIMAL_MAX_UNITS || sum < -SPOT_DECIMAL_MAX_UNITS)
+  if (!in_range || __builtin_add_overflow (ua, ub, &sum) || sum > SPOT_DECIMAL_MAX_UNITS
+      || sum < -SPOT_DECIMAL_MAX_UNITS)
     {
       set_add_overflow (a, b, error);
       return FALSE;
@@ -287,7 +288,7 @@ u64_digits_backwards (guint64 v, char *end, guint min_digits)
 
   do
     {
-      *--p = (char) ('0' + v % 10);
+      *--p = (char)('0' + v % 10);
       v /= 10;
       count++;
     }
@@ -305,29 +306,29 @@ spot_decimal_format (const SpotDecimal *d, char *buf, gsize size)
   char tmp[8 + 39 + 256];
   char *end = tmp + sizeof tmp;
   gboolean negative = d->units < 0;
-  unsigned __int128 mag = negative ? -(unsigned __int128) d->units : (unsigned __int128) d->units;
+  unsigned __int128 mag = negative ? -(unsigned __int128)d->units : (unsigned __int128)d->units;
   const guint64 e18 = G_GUINT64_CONSTANT (1000000000000000000);
   char *p;
 
   /* At most three 64-bit chunks of 18 digits; only values above 10^18 pay
    * for a 128-bit division. */
   if (mag < e18)
-    p = u64_digits_backwards ((guint64) mag, end, 1);
+    p = u64_digits_backwards ((guint64)mag, end, 1);
   else
     {
-      guint64 low = (guint64) (mag % e18);
+      guint64 low = (guint64)(mag % e18);
       unsigned __int128 rest = mag / e18;
       p = u64_digits_backwards (low, end, 18);
       if (rest < e18)
-        p = u64_digits_backwards ((guint64) rest, p, 1);
+        p = u64_digits_backwards ((guint64)rest, p, 1);
       else
         {
-          p = u64_digits_backwards ((guint64) (rest % e18), p, 18);
-          p = u64_digits_backwards ((guint64) (rest / e18), p, 1);
+          p = u64_digits_backwards ((guint64)(rest % e18), p, 18);
+          p = u64_digits_backwards ((guint64)(rest / e18), p, 1);
         }
     }
 
-  gsize ndigits = (gsize) (end - p);
+  gsize ndigits = (gsize)(end - p);
   char *out = tmp;
   if (negative)
     *out++ = '-';
@@ -356,7 +357,7 @@ spot_decimal_format (const SpotDecimal *d, char *buf, gsize size)
       out += ndigits;
     }
 
-  gsize length = (gsize) (out - tmp);
+  gsize length = (gsize)(out - tmp);
   if (length + 1 > size)
     {
       g_critical ("%s: buffer of %" G_GSIZE_FORMAT " bytes is too small", G_STRFUNC, size);

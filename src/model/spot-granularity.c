@@ -7,7 +7,8 @@
 
 #include "core/spot-error.h"
 
-typedef struct {
+typedef struct
+{
   gint64 seconds;
   const char *name;
   const char *short_name;
@@ -17,8 +18,10 @@ typedef struct {
 static const GranularityInfo infos[SPOT_GRANULARITY_COUNT] = {
   [SPOT_GRANULARITY_ONE_MINUTE] = { 60, "ONE_MINUTE", "1m", SPOT_GRANULARITY_INVALID },
   [SPOT_GRANULARITY_FIVE_MINUTE] = { 300, "FIVE_MINUTE", "5m", SPOT_GRANULARITY_ONE_MINUTE },
-  [SPOT_GRANULARITY_FIFTEEN_MINUTE] = { 900, "FIFTEEN_MINUTE", "15m", SPOT_GRANULARITY_FIVE_MINUTE },
-  [SPOT_GRANULARITY_THIRTY_MINUTE] = { 1800, "THIRTY_MINUTE", "30m", SPOT_GRANULARITY_FIFTEEN_MINUTE },
+  [SPOT_GRANULARITY_FIFTEEN_MINUTE]
+  = { 900, "FIFTEEN_MINUTE", "15m", SPOT_GRANULARITY_FIVE_MINUTE },
+  [SPOT_GRANULARITY_THIRTY_MINUTE]
+  = { 1800, "THIRTY_MINUTE", "30m", SPOT_GRANULARITY_FIFTEEN_MINUTE },
   [SPOT_GRANULARITY_ONE_HOUR] = { 3600, "ONE_HOUR", "1h", SPOT_GRANULARITY_THIRTY_MINUTE },
   [SPOT_GRANULARITY_TWO_HOUR] = { 7200, "TWO_HOUR", "2h", SPOT_GRANULARITY_ONE_HOUR },
   [SPOT_GRANULARITY_FOUR_HOUR] = { 14400, "FOUR_HOUR", "4h", SPOT_GRANULARITY_TWO_HOUR },
@@ -26,8 +29,8 @@ static const GranularityInfo infos[SPOT_GRANULARITY_COUNT] = {
   [SPOT_GRANULARITY_ONE_DAY] = { 86400, "ONE_DAY", "1d", SPOT_GRANULARITY_SIX_HOUR },
 };
 
-#define ALLOWED_NAMES                                                                      \
-  "ONE_MINUTE, FIVE_MINUTE, FIFTEEN_MINUTE, THIRTY_MINUTE, ONE_HOUR, TWO_HOUR, FOUR_HOUR, " \
+#define ALLOWED_NAMES                                                                              \
+  "ONE_MINUTE, FIVE_MINUTE, FIFTEEN_MINUTE, THIRTY_MINUTE, ONE_HOUR, TWO_HOUR, FOUR_HOUR, "        \
   "SIX_HOUR, ONE_DAY or 1m, 5m, 15m, 30m, 1h, 2h, 4h, 6h, 1d"
 
 static inline gboolean
@@ -69,18 +72,18 @@ spot_granularity_parse (const char *text, gssize len, SpotGranularity *out, GErr
   g_return_val_if_fail (text != NULL, FALSE);
   g_return_val_if_fail (out != NULL, FALSE);
 
-  gsize n = len < 0 ? strlen (text) : (gsize) len;
+  gsize n = len < 0 ? strlen (text) : (gsize)len;
 
   for (int g = 0; g < SPOT_GRANULARITY_COUNT; g++)
     {
       if (text_equals (text, n, infos[g].name) || text_equals (text, n, infos[g].short_name))
         {
-          *out = (SpotGranularity) g;
+          *out = (SpotGranularity)g;
           return TRUE;
         }
     }
   g_set_error (error, SPOT_ERROR, SPOT_ERROR_PARSE,
-               "unknown granularity \"%.*s\"; allowed: " ALLOWED_NAMES, (int) MIN (n, 64), text);
+               "unknown granularity \"%.*s\"; allowed: " ALLOWED_NAMES, (int)MIN (n, 64), text);
   return FALSE;
 }
 
@@ -103,16 +106,16 @@ spot_granularity_set_parse (const char *text, SpotGranularitySet *out, GError **
   for (;;)
     {
       const char *comma = strchr (p, ',');
-      gsize n = comma != NULL ? (gsize) (comma - p) : strlen (p);
+      gsize n = comma != NULL ? (gsize)(comma - p) : strlen (p);
       SpotGranularity g;
 
       if (n == 0)
         {
-          g_set_error (error, SPOT_ERROR, SPOT_ERROR_PARSE,
-                       "empty item in granularity list \"%s\"", text);
+          g_set_error (error, SPOT_ERROR, SPOT_ERROR_PARSE, "empty item in granularity list \"%s\"",
+                       text);
           return FALSE;
         }
-      if (!spot_granularity_parse (p, (gssize) n, &g, error))
+      if (!spot_granularity_parse (p, (gssize)n, &g, error))
         return FALSE;
       set |= 1u << g;
       if (comma == NULL)
@@ -172,7 +175,7 @@ spot_granularity_parents (SpotGranularity g, SpotGranularity parents[2])
       if (infos[p].child == g)
         {
           g_assert (n < 2);
-          parents[n++] = (SpotGranularity) p;
+          parents[n++] = (SpotGranularity)p;
         }
     }
   return n;

@@ -64,7 +64,7 @@ spot_product_id_hash (const char *id)
   guint32 h = 0x811c9dc5u;
 
   g_return_val_if_fail (id != NULL, h);
-  for (const guchar *p = (const guchar *) id; *p != '\0'; p++)
+  for (const guchar *p = (const guchar *)id; *p != '\0'; p++)
     {
       h ^= *p;
       h *= 0x01000193u;
@@ -105,7 +105,7 @@ spot_product_id_list_parse (const char *text, GError **error)
         }
     }
   g_ptr_array_add (ids, NULL);
-  return (char **) g_ptr_array_free (g_steal_pointer (&ids), FALSE);
+  return (char **)g_ptr_array_free (g_steal_pointer (&ids), FALSE);
 }
 
 SpotProduct *

@@ -35,8 +35,8 @@ days_from_civil (gint64 y, int m, int d)
   if (m <= 2)
     y--;
   gint64 era = (y >= 0 ? y : y - 399) / 400;
-  gint64 year_of_era = y - era * 400;                   /* 0 ... 399 */
-  int month_from_march = m > 2 ? m - 3 : m + 9;         /* 0 ... 11 */
+  gint64 year_of_era = y - era * 400;                            /* 0 ... 399 */
+  int month_from_march = m > 2 ? m - 3 : m + 9;                  /* 0 ... 11 */
   gint64 day_of_year = (153 * month_from_march + 2) / 5 + d - 1; /* 0 ... 365 */
   gint64 day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
   /* 719468 days lie between 0000-03-01 and 1970-01-01. */
@@ -49,12 +49,12 @@ civil_from_days (gint64 days, gint64 *out_y, int *out_m, int *out_d)
   days += 719468;
   gint64 era = (days >= 0 ? days : days - 146096) / 146097;
   gint64 day_of_era = days - era * 146097;
-  gint64 year_of_era =
-    (day_of_era - day_of_era / 1460 + day_of_era / 36524 - day_of_era / 146096) / 365;
+  gint64 year_of_era
+      = (day_of_era - day_of_era / 1460 + day_of_era / 36524 - day_of_era / 146096) / 365;
   gint64 day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
   gint64 month_from_march = (5 * day_of_year + 2) / 153;
-  int d = (int) (day_of_year - (153 * month_from_march + 2) / 5 + 1);
-  int m = (int) (month_from_march < 10 ? month_from_march + 3 : month_from_march - 9);
+  int d = (int)(day_of_year - (153 * month_from_march + 2) / 5 + 1);
+  int m = (int)(month_from_march < 10 ? month_from_march + 3 : month_from_march - 9);
   gint64 y = year_of_era + era * 400 + (m <= 2 ? 1 : 0);
 
   *out_y = y;
@@ -72,10 +72,10 @@ read_digits (const char **p, const char *end, int n, int *out)
     return FALSE;
   for (int i = 0; i < n; i++)
     {
-      guint c = (guint) ((*p)[i] - '0');
+      guint c = (guint)((*p)[i] - '0');
       if (c > 9)
         return FALSE;
-      v = v * 10 + (int) c;
+      v = v * 10 + (int)c;
     }
   *p += n;
   *out = v;
@@ -95,7 +95,7 @@ static gboolean
 fail (GError **error, const char *text, gsize n, const char *why)
 {
   g_set_error (error, SPOT_ERROR, SPOT_ERROR_PARSE, "\"%.*s%s\" is not an RFC 3339 time: %s",
-               (int) MIN (n, 64), text, n > 64 ? "..." : "", why);
+               (int)MIN (n, 64), text, n > 64 ? "..." : "", why);
   return FALSE;
 }
 
@@ -105,7 +105,7 @@ spot_time_parse_rfc3339 (const char *text, gssize len, gint64 *out_ns, GError **
   g_return_val_if_fail (text != NULL, FALSE);
   g_return_val_if_fail (out_ns != NULL, FALSE);
 
-  gsize n = len < 0 ? strlen (text) : (gsize) len;
+  gsize n = len < 0 ? strlen (text) : (gsize)len;
   const char *p = text;
   const char *end = text + n;
   int year, month, day, hour, minute, second;
@@ -125,12 +125,12 @@ spot_time_parse_rfc3339 (const char *text, gssize len, gint64 *out_ns, GError **
   gint64 fraction_ns = 0;
   if (p < end && *p == '.')
     {
-      static const gint64 scale[10] = { 0, 100000000, 10000000, 1000000, 100000,
-                                        10000, 1000, 100, 10, 1 };
+      static const gint64 scale[10]
+          = { 0, 100000000, 10000000, 1000000, 100000, 10000, 1000, 100, 10, 1 };
       int digits = 0;
 
       p++;
-      while (p < end && (guint) (*p - '0') <= 9)
+      while (p < end && (guint)(*p - '0') <= 9)
         {
           if (++digits > 9)
             return fail (error, text, n, "more than 9 fraction digits");
@@ -172,8 +172,8 @@ spot_time_parse_rfc3339 (const char *text, gssize len, gint64 *out_ns, GError **
   if (hour > 23 || minute > 59 || second > 59)
     return fail (error, text, n, "time of day out of range");
 
-  gint64 seconds = days_from_civil (year, month, day) * SECONDS_PER_DAY + hour * 3600
-                   + minute * 60 + second - offset_s;
+  gint64 seconds = days_from_civil (year, month, day) * SECONDS_PER_DAY + hour * 3600 + minute * 60
+                   + second - offset_s;
   gint64 ns;
   /* Borrow a second so the very first representable instant (1677) fits. */
   if (seconds < 0 && fraction_ns > 0)
@@ -192,8 +192,8 @@ spot_time_parse_rfc3339 (const char *text, gssize len, gint64 *out_ns, GError **
 static inline char *
 put2 (char *p, int v)
 {
-  p[0] = (char) ('0' + v / 10);
-  p[1] = (char) ('0' + v % 10);
+  p[0] = (char)('0' + v / 10);
+  p[1] = (char)('0' + v % 10);
   return p + 2;
 }
 
@@ -224,28 +224,28 @@ spot_time_format_rfc3339 (gint64 ns, char *buf, gsize size)
 
   /* 64-bit nanoseconds span 1677 ... 2262, always four year digits. */
   char *p = buf;
-  p = put2 (p, (int) (y / 100));
-  p = put2 (p, (int) (y % 100));
+  p = put2 (p, (int)(y / 100));
+  p = put2 (p, (int)(y % 100));
   *p++ = '-';
   p = put2 (p, m);
   *p++ = '-';
   p = put2 (p, d);
   *p++ = 'T';
-  p = put2 (p, (int) (sod / 3600));
+  p = put2 (p, (int)(sod / 3600));
   *p++ = ':';
-  p = put2 (p, (int) (sod / 60 % 60));
+  p = put2 (p, (int)(sod / 60 % 60));
   *p++ = ':';
-  p = put2 (p, (int) (sod % 60));
+  p = put2 (p, (int)(sod % 60));
   *p++ = '.';
   for (int i = 8; i >= 0; i--)
     {
-      p[i] = (char) ('0' + frac % 10);
+      p[i] = (char)('0' + frac % 10);
       frac /= 10;
     }
   p += 9;
   *p++ = 'Z';
   *p = '\0';
-  return (gsize) (p - buf);
+  return (gsize)(p - buf);
 }
 
 gint64
@@ -254,5 +254,5 @@ spot_time_now_ns (void)
   struct timespec ts;
 
   clock_gettime (CLOCK_REALTIME, &ts);
-  return (gint64) ts.tv_sec * SPOT_NS_PER_SECOND + ts.tv_nsec;
+  return (gint64)ts.tv_sec * SPOT_NS_PER_SECOND + ts.tv_nsec;
 }

@@ -17,7 +17,7 @@ spot_trade_id_parse (const char *text, gssize len, guint64 *out, GError **error)
   g_return_val_if_fail (text != NULL, FALSE);
   g_return_val_if_fail (out != NULL, FALSE);
 
-  gsize n = len < 0 ? strlen (text) : (gsize) len;
+  gsize n = len < 0 ? strlen (text) : (gsize)len;
   guint64 v = 0;
 
   if (n == 0)
@@ -27,20 +27,20 @@ spot_trade_id_parse (const char *text, gssize len, guint64 *out, GError **error)
     }
   for (gsize i = 0; i < n; i++)
     {
-      guint digit = (guint) (text[i] - '0');
+      guint digit = (guint)(text[i] - '0');
 
       if (digit > 9)
         {
           g_set_error (error, SPOT_ERROR, SPOT_ERROR_PARSE,
-                       "trade id \"%.*s\" is not an unsigned decimal number", (int) MIN (n, 64),
+                       "trade id \"%.*s\" is not an unsigned decimal number", (int)MIN (n, 64),
                        text);
           return FALSE;
         }
       if (__builtin_mul_overflow (v, 10, &v) || __builtin_add_overflow (v, digit, &v))
         {
           g_set_error (error, SPOT_ERROR, SPOT_ERROR_PARSE,
-                       "trade id \"%.*s\" is larger than 18446744073709551615",
-                       (int) MIN (n, 64), text);
+                       "trade id \"%.*s\" is larger than 18446744073709551615", (int)MIN (n, 64),
+                       text);
           return FALSE;
         }
     }

@@ -16,9 +16,14 @@ dec (const char *text)
 static SpotCandle
 live_candle (void)
 {
-  SpotCandle c = { .product_id = "BTC-USD", .granularity = SPOT_GRANULARITY_ONE_MINUTE,
-                   .start = 1775521800, .trades = 12, .last_trade_id = 995098701,
-                   .complete = FALSE, .rev = 3, .ts_ns = G_GINT64_CONSTANT (1775521802789012345) };
+  SpotCandle c = { .product_id = "BTC-USD",
+                   .granularity = SPOT_GRANULARITY_ONE_MINUTE,
+                   .start = 1775521800,
+                   .trades = 12,
+                   .last_trade_id = 995098701,
+                   .complete = FALSE,
+                   .rev = 3,
+                   .ts_ns = G_GINT64_CONSTANT (1775521802789012345) };
 
   c.open = dec ("68900.50");
   c.high = dec ("68950.00");
@@ -28,11 +33,11 @@ live_candle (void)
   return c;
 }
 
-static const char live_json[] =
-  "{\"product_id\":\"BTC-USD\",\"granularity\":\"ONE_MINUTE\",\"start\":1775521800,"
-  "\"open\":\"68900.50\",\"high\":\"68950.00\",\"low\":\"68890.1\",\"close\":\"68910.25\","
-  "\"volume\":\"12.34567890\",\"trades\":12,\"last_trade_id\":\"995098701\",\"complete\":false,"
-  "\"rev\":3,\"ts\":\"2026-04-07T00:30:02.789012345Z\"}";
+static const char live_json[]
+    = "{\"product_id\":\"BTC-USD\",\"granularity\":\"ONE_MINUTE\",\"start\":1775521800,"
+      "\"open\":\"68900.50\",\"high\":\"68950.00\",\"low\":\"68890.1\",\"close\":\"68910.25\","
+      "\"volume\":\"12.34567890\",\"trades\":12,\"last_trade_id\":\"995098701\",\"complete\":false,"
+      "\"rev\":3,\"ts\":\"2026-04-07T00:30:02.789012345Z\"}";
 
 static void
 assert_candles_identical (const SpotCandle *a, const SpotCandle *b)
@@ -83,11 +88,12 @@ test_candle_json_writes_nulls_for_rest_candles (void)
   c.granularity = SPOT_GRANULARITY_SIX_HOUR;
   c.start = 1775520000;
   json = spot_candle_to_json (&c);
-  g_assert_cmpstr (json, ==,
-                   "{\"product_id\":\"BTC-USD\",\"granularity\":\"SIX_HOUR\",\"start\":1775520000,"
-                   "\"open\":\"68900.50\",\"high\":\"68950.00\",\"low\":\"68890.1\",\"close\":\"68910.25\","
-                   "\"volume\":\"12.34567890\",\"trades\":null,\"last_trade_id\":null,\"complete\":true,"
-                   "\"rev\":3,\"ts\":null}");
+  g_assert_cmpstr (
+      json, ==,
+      "{\"product_id\":\"BTC-USD\",\"granularity\":\"SIX_HOUR\",\"start\":1775520000,"
+      "\"open\":\"68900.50\",\"high\":\"68950.00\",\"low\":\"68890.1\",\"close\":\"68910.25\","
+      "\"volume\":\"12.34567890\",\"trades\":null,\"last_trade_id\":null,\"complete\":true,"
+      "\"rev\":3,\"ts\":null}");
 }
 
 static void
@@ -102,7 +108,9 @@ test_candle_json_output_stays_json_for_a_corrupt_product_id (void)
   json = spot_candle_to_json (&c);
   g_assert_true (json_parser_load_from_data (parser, json, -1, &error));
   g_assert_no_error (error);
-  g_assert_cmpstr (json_object_get_string_member (json_node_get_object (json_parser_get_root (parser)), "product_id"), ==, c.product_id);
+  g_assert_cmpstr (json_object_get_string_member (
+                       json_node_get_object (json_parser_get_root (parser)), "product_id"),
+                   ==, c.product_id);
   /* ... and reading it back refuses the id. */
   SpotCandle parsed;
   g_assert_false (spot_candle_from_json (json, -1, &parsed, &error));
@@ -129,7 +137,7 @@ test_candle_json_round_trips_live_and_rest_candles (void)
   c.volume = dec ("98765432109876.12345678");
   g_free (json);
   json = spot_candle_to_json (&c);
-  g_assert_true (spot_candle_from_json (json, (gssize) strlen (json), &parsed, &error));
+  g_assert_true (spot_candle_from_json (json, (gssize)strlen (json), &parsed, &error));
   g_assert_no_error (error);
   assert_candles_identical (&c, &parsed);
   g_assert_cmpint (parsed.trades, ==, SPOT_CANDLE_TRADES_UNKNOWN);
@@ -139,11 +147,12 @@ test_candle_json_round_trips_live_and_rest_candles (void)
 static void
 test_candle_json_reads_any_field_order_and_ignores_unknown_fields (void)
 {
-  const char *json =
-    "{\"ts\":null,\"rev\":0,\"complete\":true,\"extra\":[1,2,{}],\"last_trade_id\":null,"
-    "\"trades\":null,\"volume\":\"0\",\"close\":\"0.00000001\",\"low\":\"0.00000001\","
-    "\"high\":\"0.00000002\",\"open\":\"0.00000002\",\"start\":86400,\"granularity\":\"ONE_DAY\","
-    "\"product_id\":\"SHIB-USD\"}";
+  const char *json
+      = "{\"ts\":null,\"rev\":0,\"complete\":true,\"extra\":[1,2,{}],\"last_trade_id\":null,"
+        "\"trades\":null,\"volume\":\"0\",\"close\":\"0.00000001\",\"low\":\"0.00000001\","
+        "\"high\":\"0.00000002\",\"open\":\"0.00000002\",\"start\":86400,\"granularity\":\"ONE_"
+        "DAY\","
+        "\"product_id\":\"SHIB-USD\"}";
   SpotCandle c;
   g_autoptr (GError) error = NULL;
 
@@ -171,7 +180,7 @@ with_field (const char *field, const char *value)
   else
     while (*vend != ',' && *vend != '}')
       vend++;
-  return g_strdup_printf ("%.*s%s%s", (int) (vstart - live_json), live_json, value, vend);
+  return g_strdup_printf ("%.*s%s%s", (int)(vstart - live_json), live_json, value, vend);
 }
 
 static char *
@@ -210,17 +219,21 @@ assert_rejected (const char *json, const char *field)
 static void
 test_candle_json_rejects_wrong_types (void)
 {
-  const struct {
+  const struct
+  {
     const char *field;
     const char *value;
   } cases[] = {
-    { "product_id", "42" },         { "product_id", "null" },      { "granularity", "60" },
-    { "start", "\"1775521800\"" },  { "start", "1775521800.0" },   { "start", "null" },
-    { "open", "68900.50" },         { "high", "null" },            { "low", "true" },
-    { "close", "[\"1\"]" },         { "volume", "{}" },            { "trades", "\"12\"" },
-    { "trades", "12.5" },           { "last_trade_id", "995098701" }, { "complete", "\"false\"" },
-    { "complete", "0" },            { "complete", "null" },        { "rev", "\"3\"" },
-    { "rev", "null" },              { "ts", "1775521802" },
+    { "product_id", "42" },      { "product_id", "null" },
+    { "granularity", "60" },     { "start", "\"1775521800\"" },
+    { "start", "1775521800.0" }, { "start", "null" },
+    { "open", "68900.50" },      { "high", "null" },
+    { "low", "true" },           { "close", "[\"1\"]" },
+    { "volume", "{}" },          { "trades", "\"12\"" },
+    { "trades", "12.5" },        { "last_trade_id", "995098701" },
+    { "complete", "\"false\"" }, { "complete", "0" },
+    { "complete", "null" },      { "rev", "\"3\"" },
+    { "rev", "null" },           { "ts", "1775521802" },
   };
 
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
@@ -234,18 +247,25 @@ test_candle_json_rejects_wrong_types (void)
 static void
 test_candle_json_rejects_bad_values (void)
 {
-  const struct {
+  const struct
+  {
     const char *field;
     const char *value;
   } cases[] = {
-    { "product_id", "\"btc-usd\"" },  { "granularity", "\"ONE_WEEK\"" },
+    { "product_id", "\"btc-usd\"" },
+    { "granularity", "\"ONE_WEEK\"" },
     { "granularity", "\"1m\"" },
-    { "open", "\"1e5\"" },            { "high", "\"NaN\"" },
-    { "low", "\".5\"" },              { "close", "\"\"" },
+    { "open", "\"1e5\"" },
+    { "high", "\"NaN\"" },
+    { "low", "\".5\"" },
+    { "close", "\"\"" },
     { "volume", "\"0.0000000000000000001\"" },
-    { "trades", "-1" },               { "last_trade_id", "\"-5\"" },
-    { "last_trade_id", "\"0\"" },     { "last_trade_id", "\"18446744073709551616\"" },
-    { "rev", "-1" },                  { "ts", "\"2026-02-30T00:00:00Z\"" },
+    { "trades", "-1" },
+    { "last_trade_id", "\"-5\"" },
+    { "last_trade_id", "\"0\"" },
+    { "last_trade_id", "\"18446744073709551616\"" },
+    { "rev", "-1" },
+    { "ts", "\"2026-02-30T00:00:00Z\"" },
     { "ts", "\"yesterday\"" },
   };
 
@@ -260,8 +280,9 @@ test_candle_json_rejects_bad_values (void)
 static void
 test_candle_json_rejects_missing_fields (void)
 {
-  const char *fields[] = { "product_id", "granularity", "start", "open", "high", "low", "close",
-                           "volume", "trades", "last_trade_id", "complete", "rev", "ts" };
+  const char *fields[]
+      = { "product_id", "granularity", "start",         "open",     "high", "low", "close",
+          "volume",     "trades",      "last_trade_id", "complete", "rev",  "ts" };
 
   for (gsize i = 0; i < G_N_ELEMENTS (fields); i++)
     {
@@ -299,15 +320,21 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/candle-json/writes-exact-format", test_candle_json_writes_exact_format);
-  g_test_add_func ("/candle-json/appends-to-existing-text", test_candle_json_appends_to_existing_text);
-  g_test_add_func ("/candle-json/writes-nulls-for-rest-candles", test_candle_json_writes_nulls_for_rest_candles);
-  g_test_add_func ("/candle-json/output-stays-json-for-a-corrupt-product-id", test_candle_json_output_stays_json_for_a_corrupt_product_id);
-  g_test_add_func ("/candle-json/round-trips-live-and-rest-candles", test_candle_json_round_trips_live_and_rest_candles);
-  g_test_add_func ("/candle-json/reads-any-field-order-and-ignores-unknown-fields", test_candle_json_reads_any_field_order_and_ignores_unknown_fields);
+  g_test_add_func ("/candle-json/appends-to-existing-text",
+                   test_candle_json_appends_to_existing_text);
+  g_test_add_func ("/candle-json/writes-nulls-for-rest-candles",
+                   test_candle_json_writes_nulls_for_rest_candles);
+  g_test_add_func ("/candle-json/output-stays-json-for-a-corrupt-product-id",
+                   test_candle_json_output_stays_json_for_a_corrupt_product_id);
+  g_test_add_func ("/candle-json/round-trips-live-and-rest-candles",
+                   test_candle_json_round_trips_live_and_rest_candles);
+  g_test_add_func ("/candle-json/reads-any-field-order-and-ignores-unknown-fields",
+                   test_candle_json_reads_any_field_order_and_ignores_unknown_fields);
   g_test_add_func ("/candle-json/rejects-wrong-types", test_candle_json_rejects_wrong_types);
   g_test_add_func ("/candle-json/rejects-bad-values", test_candle_json_rejects_bad_values);
   g_test_add_func ("/candle-json/rejects-missing-fields", test_candle_json_rejects_missing_fields);
-  g_test_add_func ("/candle-json/rejects-inconsistent-candles", test_candle_json_rejects_inconsistent_candles);
+  g_test_add_func ("/candle-json/rejects-inconsistent-candles",
+                   test_candle_json_rejects_inconsistent_candles);
   g_test_add_func ("/candle-json/rejects-malformed-text", test_candle_json_rejects_malformed_text);
   return g_test_run ();
 }

@@ -14,9 +14,14 @@ dec (const char *text)
 static SpotCandle
 good_candle (void)
 {
-  SpotCandle c = { .product_id = "BTC-USD", .granularity = SPOT_GRANULARITY_ONE_MINUTE,
-                   .start = 1775521800, .trades = 12, .last_trade_id = 995098701,
-                   .complete = FALSE, .rev = 3, .ts_ns = G_GINT64_CONSTANT (1775521802789012345) };
+  SpotCandle c = { .product_id = "BTC-USD",
+                   .granularity = SPOT_GRANULARITY_ONE_MINUTE,
+                   .start = 1775521800,
+                   .trades = 12,
+                   .last_trade_id = 995098701,
+                   .complete = FALSE,
+                   .rev = 3,
+                   .ts_ns = G_GINT64_CONSTANT (1775521802789012345) };
 
   c.open = dec ("68900.50");
   c.high = dec ("68950.00");
@@ -153,20 +158,25 @@ test_candle_update_kinds_have_names (void)
 {
   g_assert_cmpstr (spot_candle_update_kind_to_string (SPOT_CANDLE_UPDATE_LIVE), ==, "live");
   g_assert_cmpstr (spot_candle_update_kind_to_string (SPOT_CANDLE_UPDATE_COMPLETE), ==, "complete");
-  g_assert_cmpstr (spot_candle_update_kind_to_string (SPOT_CANDLE_UPDATE_CORRECTION), ==, "correction");
+  g_assert_cmpstr (spot_candle_update_kind_to_string (SPOT_CANDLE_UPDATE_CORRECTION), ==,
+                   "correction");
   g_assert_cmpstr (spot_candle_update_kind_to_string (SPOT_CANDLE_UPDATE_REPAIR), ==, "repair");
   g_assert_cmpstr (spot_candle_update_kind_to_string (SPOT_CANDLE_UPDATE_SEED), ==, "seed");
-  g_assert_cmpstr (spot_candle_update_kind_to_string ((SpotCandleUpdateKind) 77), ==, "unknown");
+  g_assert_cmpstr (spot_candle_update_kind_to_string ((SpotCandleUpdateKind)77), ==, "unknown");
 }
 
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/candle/validate-accepts-live-and-rest-candles", test_candle_validate_accepts_live_and_rest_candles);
-  g_test_add_func ("/candle/validate-names-the-field-at-fault", test_candle_validate_names_the_field_at_fault);
-  g_test_add_func ("/candle/key-joins-product-and-granularity", test_candle_key_joins_product_and_granularity);
-  g_test_add_func ("/candle/values-equal-compares-numerically", test_candle_values_equal_compares_numerically);
+  g_test_add_func ("/candle/validate-accepts-live-and-rest-candles",
+                   test_candle_validate_accepts_live_and_rest_candles);
+  g_test_add_func ("/candle/validate-names-the-field-at-fault",
+                   test_candle_validate_names_the_field_at_fault);
+  g_test_add_func ("/candle/key-joins-product-and-granularity",
+                   test_candle_key_joins_product_and_granularity);
+  g_test_add_func ("/candle/values-equal-compares-numerically",
+                   test_candle_values_equal_compares_numerically);
   g_test_add_func ("/candle/update-kinds-have-names", test_candle_update_kinds_have_names);
   return g_test_run ();
 }

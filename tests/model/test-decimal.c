@@ -45,7 +45,7 @@ test_decimal_parses_coinbase_strings (void)
   g_assert_true (spot_decimal_is_negative (&d));
 
   d = parse_ok ("1234567890123.12345678");
-  g_assert_true (d.units == (__int128) G_GINT64_CONSTANT (1234567890123) * 100000000 + 12345678);
+  g_assert_true (d.units == (__int128)G_GINT64_CONSTANT (1234567890123) * 100000000 + 12345678);
   g_assert_cmpuint (d.scale, ==, 8);
 }
 
@@ -53,10 +53,20 @@ static void
 test_decimal_round_trips_text_at_own_scale (void)
 {
   const char *texts[] = {
-    "68900.50", "0.00000001", "12", "0", "0.0", "-3.5", "1234567890123.12345678",
-    "100.000000000000000000", "0.000000000000000001", "9999999999999999999",
-    "10000000000000000000", "123456789012345678.123456789012345678",
-    "-999999999999999999999999999999999999", "1000000000000000000000000000000000.00",
+    "68900.50",
+    "0.00000001",
+    "12",
+    "0",
+    "0.0",
+    "-3.5",
+    "1234567890123.12345678",
+    "100.000000000000000000",
+    "0.000000000000000001",
+    "9999999999999999999",
+    "10000000000000000000",
+    "123456789012345678.123456789012345678",
+    "-999999999999999999999999999999999999",
+    "1000000000000000000000000000000000.00",
   };
 
   for (gsize i = 0; i < G_N_ELEMENTS (texts); i++)
@@ -72,7 +82,7 @@ assert_rejected (const char *text, gssize len, gint code)
   g_assert_false (spot_decimal_parse (text, len, &d, &error));
   g_assert_error (error, SPOT_ERROR, code);
   /* The message names the text at fault. */
-  gsize n = len < 0 ? strlen (text) : (gsize) len;
+  gsize n = len < 0 ? strlen (text) : (gsize)len;
   g_autofree char *shown = g_strndup (text, MIN (n, 20));
   g_assert_nonnull (strstr (error->message, shown));
   /* The output is untouched. */
@@ -83,8 +93,8 @@ static void
 test_decimal_rejects_malformed_text (void)
 {
   const char *bad[] = {
-    "", ".5", "5.", "+5", "1e5", "1E5", "1.5e-3", "NaN", "nan", "inf", "-inf", "Infinity",
-    " 5", "5 ", "5 .1", "-", "-.5", "--5", "0x10", "5,0", "1.2.3", "05", "00.5", "abc",
+    "",   ".5", "5.",   "+5", "1e5", "1E5", "1.5e-3", "NaN", "nan",   "inf", "-inf", "Infinity",
+    " 5", "5 ", "5 .1", "-",  "-.5", "--5", "0x10",   "5,0", "1.2.3", "05",  "00.5", "abc",
   };
 
   for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)
@@ -255,12 +265,13 @@ test_decimal_add_detects_overflow (void)
 static void
 test_decimal_normalized_strips_trailing_zeros (void)
 {
-  const struct {
+  const struct
+  {
     const char *in;
     const char *out;
   } cases[] = {
-    { "1.2300", "1.23" }, { "5.0", "5" }, { "68900.50", "68900.5" }, { "0.000", "0" },
-    { "100", "100" }, { "-2.50", "-2.5" }, { "0.00000001", "0.00000001" },
+    { "1.2300", "1.23" }, { "5.0", "5" },      { "68900.50", "68900.5" },      { "0.000", "0" },
+    { "100", "100" },     { "-2.50", "-2.5" }, { "0.00000001", "0.00000001" },
   };
 
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
@@ -291,18 +302,23 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/decimal/parses-coinbase-strings", test_decimal_parses_coinbase_strings);
-  g_test_add_func ("/decimal/round-trips-text-at-own-scale", test_decimal_round_trips_text_at_own_scale);
+  g_test_add_func ("/decimal/round-trips-text-at-own-scale",
+                   test_decimal_round_trips_text_at_own_scale);
   g_test_add_func ("/decimal/rejects-malformed-text", test_decimal_rejects_malformed_text);
-  g_test_add_func ("/decimal/rejects-too-many-fraction-digits", test_decimal_rejects_too_many_fraction_digits);
+  g_test_add_func ("/decimal/rejects-too-many-fraction-digits",
+                   test_decimal_rejects_too_many_fraction_digits);
   g_test_add_func ("/decimal/rejects-too-many-digits", test_decimal_rejects_too_many_digits);
   g_test_add_func ("/decimal/negative-zero-is-zero", test_decimal_negative_zero_is_zero);
   g_test_add_func ("/decimal/parses-explicit-length", test_decimal_parses_explicit_length);
   g_test_add_func ("/decimal/compares-across-scales", test_decimal_compares_across_scales);
-  g_test_add_func ("/decimal/sum-of-ten-million-satoshis-is-exact", test_decimal_sum_of_ten_million_satoshis_is_exact);
+  g_test_add_func ("/decimal/sum-of-ten-million-satoshis-is-exact",
+                   test_decimal_sum_of_ten_million_satoshis_is_exact);
   g_test_add_func ("/decimal/adds-at-larger-scale", test_decimal_adds_at_larger_scale);
-  g_test_add_func ("/decimal/meme-coin-volume-above-1e13-is-exact", test_decimal_meme_coin_volume_above_1e13_is_exact);
+  g_test_add_func ("/decimal/meme-coin-volume-above-1e13-is-exact",
+                   test_decimal_meme_coin_volume_above_1e13_is_exact);
   g_test_add_func ("/decimal/add-detects-overflow", test_decimal_add_detects_overflow);
-  g_test_add_func ("/decimal/normalized-strips-trailing-zeros", test_decimal_normalized_strips_trailing_zeros);
+  g_test_add_func ("/decimal/normalized-strips-trailing-zeros",
+                   test_decimal_normalized_strips_trailing_zeros);
   g_test_add_func ("/decimal/from-int-formats-plainly", test_decimal_from_int_formats_plainly);
   return g_test_run ();
 }

@@ -6,7 +6,8 @@
 static void
 test_granularity_sizes_and_names_are_coinbase_ones (void)
 {
-  const struct {
+  const struct
+  {
     SpotGranularity g;
     gint64 seconds;
     const char *name;
@@ -77,7 +78,9 @@ test_granularity_set_parses_mixed_names (void)
 
   g_assert_true (spot_granularity_set_parse ("ONE_MINUTE,5m,ONE_DAY,1m", &set, &error));
   g_assert_no_error (error);
-  g_assert_cmpuint (set, ==, (1u << SPOT_GRANULARITY_ONE_MINUTE) | (1u << SPOT_GRANULARITY_FIVE_MINUTE) | (1u << SPOT_GRANULARITY_ONE_DAY));
+  g_assert_cmpuint (set, ==,
+                    (1u << SPOT_GRANULARITY_ONE_MINUTE) | (1u << SPOT_GRANULARITY_FIVE_MINUTE)
+                        | (1u << SPOT_GRANULARITY_ONE_DAY));
   text = spot_granularity_set_to_string (set);
   g_assert_cmpstr (text, ==, "ONE_MINUTE,FIVE_MINUTE,ONE_DAY");
 }
@@ -103,10 +106,15 @@ test_granularity_default_set_omits_four_hour (void)
 {
   g_autofree char *text = spot_granularity_set_to_string (SPOT_GRANULARITY_SET_DEFAULT);
 
-  g_assert_cmpstr (text, ==, "ONE_MINUTE,FIVE_MINUTE,FIFTEEN_MINUTE,THIRTY_MINUTE,ONE_HOUR,TWO_HOUR,SIX_HOUR,ONE_DAY");
-  g_assert_false (spot_granularity_set_contains (SPOT_GRANULARITY_SET_DEFAULT, SPOT_GRANULARITY_FOUR_HOUR));
-  g_assert_true (spot_granularity_set_contains (SPOT_GRANULARITY_SET_ALL, SPOT_GRANULARITY_FOUR_HOUR));
-  g_assert_false (spot_granularity_set_contains (SPOT_GRANULARITY_SET_ALL, SPOT_GRANULARITY_INVALID));
+  g_assert_cmpstr (
+      text, ==,
+      "ONE_MINUTE,FIVE_MINUTE,FIFTEEN_MINUTE,THIRTY_MINUTE,ONE_HOUR,TWO_HOUR,SIX_HOUR,ONE_DAY");
+  g_assert_false (
+      spot_granularity_set_contains (SPOT_GRANULARITY_SET_DEFAULT, SPOT_GRANULARITY_FOUR_HOUR));
+  g_assert_true (
+      spot_granularity_set_contains (SPOT_GRANULARITY_SET_ALL, SPOT_GRANULARITY_FOUR_HOUR));
+  g_assert_false (
+      spot_granularity_set_contains (SPOT_GRANULARITY_SET_ALL, SPOT_GRANULARITY_INVALID));
   g_assert_false (spot_granularity_set_contains (SPOT_GRANULARITY_SET_ALL, SPOT_GRANULARITY_COUNT));
 }
 
@@ -115,9 +123,12 @@ test_granularity_align_day_boundaries (void)
 {
   /* 2026-04-07T00:00:00Z = 1775520000. */
   g_assert_cmpint (spot_granularity_align (SPOT_GRANULARITY_ONE_DAY, 1775520000), ==, 1775520000);
-  g_assert_cmpint (spot_granularity_align (SPOT_GRANULARITY_ONE_DAY, 1775520000 + 86399), ==, 1775520000);
-  g_assert_cmpint (spot_granularity_align (SPOT_GRANULARITY_ONE_DAY, 1775520000 - 1), ==, 1775520000 - 86400);
-  g_assert_cmpint (spot_granularity_align (SPOT_GRANULARITY_ONE_DAY, 1775521800 + 2), ==, 1775520000);
+  g_assert_cmpint (spot_granularity_align (SPOT_GRANULARITY_ONE_DAY, 1775520000 + 86399), ==,
+                   1775520000);
+  g_assert_cmpint (spot_granularity_align (SPOT_GRANULARITY_ONE_DAY, 1775520000 - 1), ==,
+                   1775520000 - 86400);
+  g_assert_cmpint (spot_granularity_align (SPOT_GRANULARITY_ONE_DAY, 1775521800 + 2), ==,
+                   1775520000);
 }
 
 static void
@@ -129,15 +140,22 @@ test_granularity_align_six_and_four_hour_boundaries (void)
   for (int h = 0; h < 24; h++)
     {
       gint64 t = day + h * 3600 + 1799;
-      g_assert_cmpint (spot_granularity_align (SPOT_GRANULARITY_SIX_HOUR, t), ==, day + (h / 6) * 6 * 3600);
-      g_assert_cmpint (spot_granularity_align (SPOT_GRANULARITY_FOUR_HOUR, t), ==, day + (h / 4) * 4 * 3600);
-      g_assert_cmpint (spot_granularity_align (SPOT_GRANULARITY_TWO_HOUR, t), ==, day + (h / 2) * 2 * 3600);
+      g_assert_cmpint (spot_granularity_align (SPOT_GRANULARITY_SIX_HOUR, t), ==,
+                       day + (h / 6) * 6 * 3600);
+      g_assert_cmpint (spot_granularity_align (SPOT_GRANULARITY_FOUR_HOUR, t), ==,
+                       day + (h / 4) * 4 * 3600);
+      g_assert_cmpint (spot_granularity_align (SPOT_GRANULARITY_TWO_HOUR, t), ==,
+                       day + (h / 2) * 2 * 3600);
     }
   g_assert_cmpint (spot_granularity_align (SPOT_GRANULARITY_SIX_HOUR, day + 6 * 3600 - 1), ==, day);
-  g_assert_cmpint (spot_granularity_align (SPOT_GRANULARITY_SIX_HOUR, day + 6 * 3600), ==, day + 6 * 3600);
-  g_assert_cmpint (spot_granularity_align (SPOT_GRANULARITY_FOUR_HOUR, day + 4 * 3600 - 1), ==, day);
-  g_assert_cmpint (spot_granularity_align (SPOT_GRANULARITY_FOUR_HOUR, day + 4 * 3600), ==, day + 4 * 3600);
-  g_assert_cmpint (spot_granularity_align (SPOT_GRANULARITY_ONE_MINUTE, 1775521859), ==, 1775521800);
+  g_assert_cmpint (spot_granularity_align (SPOT_GRANULARITY_SIX_HOUR, day + 6 * 3600), ==,
+                   day + 6 * 3600);
+  g_assert_cmpint (spot_granularity_align (SPOT_GRANULARITY_FOUR_HOUR, day + 4 * 3600 - 1), ==,
+                   day);
+  g_assert_cmpint (spot_granularity_align (SPOT_GRANULARITY_FOUR_HOUR, day + 4 * 3600), ==,
+                   day + 4 * 3600);
+  g_assert_cmpint (spot_granularity_align (SPOT_GRANULARITY_ONE_MINUTE, 1775521859), ==,
+                   1775521800);
 }
 
 static void
@@ -155,11 +173,16 @@ test_granularity_tree_children_and_parents (void)
 {
   SpotGranularity parents[2];
 
-  g_assert_cmpint (spot_granularity_child (SPOT_GRANULARITY_ONE_MINUTE), ==, SPOT_GRANULARITY_INVALID);
-  g_assert_cmpint (spot_granularity_child (SPOT_GRANULARITY_FIVE_MINUTE), ==, SPOT_GRANULARITY_ONE_MINUTE);
-  g_assert_cmpint (spot_granularity_child (SPOT_GRANULARITY_FOUR_HOUR), ==, SPOT_GRANULARITY_TWO_HOUR);
-  g_assert_cmpint (spot_granularity_child (SPOT_GRANULARITY_SIX_HOUR), ==, SPOT_GRANULARITY_TWO_HOUR);
-  g_assert_cmpint (spot_granularity_child (SPOT_GRANULARITY_ONE_DAY), ==, SPOT_GRANULARITY_SIX_HOUR);
+  g_assert_cmpint (spot_granularity_child (SPOT_GRANULARITY_ONE_MINUTE), ==,
+                   SPOT_GRANULARITY_INVALID);
+  g_assert_cmpint (spot_granularity_child (SPOT_GRANULARITY_FIVE_MINUTE), ==,
+                   SPOT_GRANULARITY_ONE_MINUTE);
+  g_assert_cmpint (spot_granularity_child (SPOT_GRANULARITY_FOUR_HOUR), ==,
+                   SPOT_GRANULARITY_TWO_HOUR);
+  g_assert_cmpint (spot_granularity_child (SPOT_GRANULARITY_SIX_HOUR), ==,
+                   SPOT_GRANULARITY_TWO_HOUR);
+  g_assert_cmpint (spot_granularity_child (SPOT_GRANULARITY_ONE_DAY), ==,
+                   SPOT_GRANULARITY_SIX_HOUR);
 
   g_assert_cmpuint (spot_granularity_parents (SPOT_GRANULARITY_TWO_HOUR, parents), ==, 2);
   g_assert_cmpint (parents[0], ==, SPOT_GRANULARITY_FOUR_HOUR);
@@ -174,8 +197,9 @@ test_granularity_tree_children_and_parents (void)
   /* Every size divides its parent's. */
   for (int g = SPOT_GRANULARITY_FIVE_MINUTE; g < SPOT_GRANULARITY_COUNT; g++)
     {
-      SpotGranularity c = spot_granularity_child ((SpotGranularity) g);
-      g_assert_cmpint (spot_granularity_seconds ((SpotGranularity) g) % spot_granularity_seconds (c), ==, 0);
+      SpotGranularity c = spot_granularity_child ((SpotGranularity)g);
+      g_assert_cmpint (spot_granularity_seconds ((SpotGranularity)g) % spot_granularity_seconds (c),
+                       ==, 0);
     }
 }
 
@@ -183,15 +207,22 @@ int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/granularity/sizes-and-names-are-coinbase-ones", test_granularity_sizes_and_names_are_coinbase_ones);
-  g_test_add_func ("/granularity/parse-rejects-unknown-names", test_granularity_parse_rejects_unknown_names);
+  g_test_add_func ("/granularity/sizes-and-names-are-coinbase-ones",
+                   test_granularity_sizes_and_names_are_coinbase_ones);
+  g_test_add_func ("/granularity/parse-rejects-unknown-names",
+                   test_granularity_parse_rejects_unknown_names);
   g_test_add_func ("/granularity/parse-honours-length", test_granularity_parse_honours_length);
   g_test_add_func ("/granularity/set-parses-mixed-names", test_granularity_set_parses_mixed_names);
-  g_test_add_func ("/granularity/set-rejects-empty-and-unknown-items", test_granularity_set_rejects_empty_and_unknown_items);
-  g_test_add_func ("/granularity/default-set-omits-four-hour", test_granularity_default_set_omits_four_hour);
+  g_test_add_func ("/granularity/set-rejects-empty-and-unknown-items",
+                   test_granularity_set_rejects_empty_and_unknown_items);
+  g_test_add_func ("/granularity/default-set-omits-four-hour",
+                   test_granularity_default_set_omits_four_hour);
   g_test_add_func ("/granularity/align-day-boundaries", test_granularity_align_day_boundaries);
-  g_test_add_func ("/granularity/align-six-and-four-hour-boundaries", test_granularity_align_six_and_four_hour_boundaries);
-  g_test_add_func ("/granularity/align-floors-negative-times", test_granularity_align_floors_negative_times);
-  g_test_add_func ("/granularity/tree-children-and-parents", test_granularity_tree_children_and_parents);
+  g_test_add_func ("/granularity/align-six-and-four-hour-boundaries",
+                   test_granularity_align_six_and_four_hour_boundaries);
+  g_test_add_func ("/granularity/align-floors-negative-times",
+                   test_granularity_align_floors_negative_times);
+  g_test_add_func ("/granularity/tree-children-and-parents",
+                   test_granularity_tree_children_and_parents);
   return g_test_run ();
 }

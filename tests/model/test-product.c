@@ -6,8 +6,8 @@
 static void
 test_product_id_accepts_coinbase_ids (void)
 {
-  const char *good[] = { "BTC-USD", "ETH-EUR", "1INCH-USD", "A-B", "SHIB-USDC",
-                         "ABCDEFGHIJKLMNOP-0123456789ABCDEF" };
+  const char *good[] = { "BTC-USD", "ETH-EUR",   "1INCH-USD",
+                         "A-B",     "SHIB-USDC", "ABCDEFGHIJKLMNOP-0123456789ABCDEF" };
 
   for (gsize i = 0; i < G_N_ELEMENTS (good); i++)
     {
@@ -21,9 +21,24 @@ test_product_id_accepts_coinbase_ids (void)
 static void
 test_product_id_rejects_anything_else (void)
 {
-  const char *bad[] = { "", "BTC", "BTC-", "-USD", "btc-usd", "BTC_USD", "BTC-USD-X", "BTC.USD",
-                        "BTC-US D", " BTC-USD", "BTC-USD ", "BTC-USD\n", "BTC*-USD", "BTC->",
-                        "ABCDEFGHIJKLMNOPQ-USD", "BTC-ABCDEFGHIJKLMNOPQ", "BTC--USD", "BTÇ-USD" };
+  const char *bad[] = { "",
+                        "BTC",
+                        "BTC-",
+                        "-USD",
+                        "btc-usd",
+                        "BTC_USD",
+                        "BTC-USD-X",
+                        "BTC.USD",
+                        "BTC-US D",
+                        " BTC-USD",
+                        "BTC-USD ",
+                        "BTC-USD\n",
+                        "BTC*-USD",
+                        "BTC->",
+                        "ABCDEFGHIJKLMNOPQ-USD",
+                        "BTC-ABCDEFGHIJKLMNOPQ",
+                        "BTC--USD",
+                        "BTÇ-USD" };
 
   for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)
     {
@@ -56,7 +71,8 @@ static void
 test_product_list_parse_dedupes_keeping_order (void)
 {
   g_autoptr (GError) error = NULL;
-  g_auto (GStrv) ids = spot_product_id_list_parse (" ETH-USD, BTC-USD ,ETH-USD,SOL-USD , BTC-USD", &error);
+  g_auto (GStrv) ids
+      = spot_product_id_list_parse (" ETH-USD, BTC-USD ,ETH-USD,SOL-USD , BTC-USD", &error);
 
   g_assert_no_error (error);
   g_assert_nonnull (ids);
@@ -80,7 +96,8 @@ test_product_list_parse_blank_is_empty (void)
 static void
 test_product_list_parse_rejects_bad_items (void)
 {
-  const char *bad[] = { "BTC-USD,,ETH-USD", "BTC-USD,", ",BTC-USD", "BTC-USD,eth-usd", "BTC-USD ETH-USD" };
+  const char *bad[]
+      = { "BTC-USD,,ETH-USD", "BTC-USD,", ",BTC-USD", "BTC-USD,eth-usd", "BTC-USD ETH-USD" };
 
   for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)
     {
@@ -123,9 +140,11 @@ main (int argc, char **argv)
   g_test_add_func ("/product/id-accepts-coinbase-ids", test_product_id_accepts_coinbase_ids);
   g_test_add_func ("/product/id-rejects-anything-else", test_product_id_rejects_anything_else);
   g_test_add_func ("/product/id-hash-is-fnv1a-32", test_product_id_hash_is_fnv1a_32);
-  g_test_add_func ("/product/list-parse-dedupes-keeping-order", test_product_list_parse_dedupes_keeping_order);
+  g_test_add_func ("/product/list-parse-dedupes-keeping-order",
+                   test_product_list_parse_dedupes_keeping_order);
   g_test_add_func ("/product/list-parse-blank-is-empty", test_product_list_parse_blank_is_empty);
-  g_test_add_func ("/product/list-parse-rejects-bad-items", test_product_list_parse_rejects_bad_items);
+  g_test_add_func ("/product/list-parse-rejects-bad-items",
+                   test_product_list_parse_rejects_bad_items);
   g_test_add_func ("/product/copy-is-deep", test_product_copy_is_deep);
   return g_test_run ();
 }

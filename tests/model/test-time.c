@@ -64,9 +64,12 @@ test_time_handles_leap_years (void)
 {
   g_assert_cmpint (parse_ok ("2024-02-29T00:00:00Z"), ==, 1709164800 * NS);
   g_assert_cmpint (parse_ok ("2000-02-29T23:59:59Z"), ==, 951868799 * NS);
-  g_assert_cmpint (parse_ok ("2024-03-01T00:00:00Z") - parse_ok ("2024-02-28T00:00:00Z"), ==, 2 * 86400 * NS);
-  g_assert_cmpint (parse_ok ("2100-03-01T00:00:00Z") - parse_ok ("2100-02-28T00:00:00Z"), ==, 86400 * NS);
-  g_assert_cmpint (parse_ok ("2025-01-01T00:00:00Z") - parse_ok ("2024-01-01T00:00:00Z"), ==, 366 * 86400 * NS);
+  g_assert_cmpint (parse_ok ("2024-03-01T00:00:00Z") - parse_ok ("2024-02-28T00:00:00Z"), ==,
+                   2 * 86400 * NS);
+  g_assert_cmpint (parse_ok ("2100-03-01T00:00:00Z") - parse_ok ("2100-02-28T00:00:00Z"), ==,
+                   86400 * NS);
+  g_assert_cmpint (parse_ok ("2025-01-01T00:00:00Z") - parse_ok ("2024-01-01T00:00:00Z"), ==,
+                   366 * 86400 * NS);
 }
 
 static void
@@ -75,8 +78,8 @@ test_time_rejects_invalid_text (void)
   const char *bad[] = {
     "",
     "2026-04-07",
-    "2026-04-07T14:30:02",            /* no zone */
-    "2026-04-07 14:30:02Z",           /* space separator */
+    "2026-04-07T14:30:02",  /* no zone */
+    "2026-04-07 14:30:02Z", /* space separator */
     "2026-04-07T14:30Z",
     "2026-4-07T14:30:02Z",
     "26-04-07T14:30:02Z",
@@ -101,7 +104,7 @@ test_time_rejects_invalid_text (void)
     "2026-04-07T24:00:00Z",
     "2026-04-07T23:60:00Z",
     "2026-04-07T23:59:60Z",
-    "2300-01-01T00:00:00Z",           /* beyond 64-bit nanoseconds */
+    "2300-01-01T00:00:00Z", /* beyond 64-bit nanoseconds */
     "1600-01-01T00:00:00Z",
     "-026-04-07T14:30:02Z",
     "2026-04-07T14:30:02.5ZZ",
@@ -134,7 +137,8 @@ test_time_formats_nine_digits_utc (void)
 {
   char buf[SPOT_TIME_BUFSIZE];
 
-  g_assert_cmpuint (spot_time_format_rfc3339 (1775572202 * NS + 789012345, buf, sizeof buf), ==, 30);
+  g_assert_cmpuint (spot_time_format_rfc3339 (1775572202 * NS + 789012345, buf, sizeof buf), ==,
+                    30);
   g_assert_cmpstr (buf, ==, "2026-04-07T14:30:02.789012345Z");
   spot_time_format_rfc3339 (0, buf, sizeof buf);
   g_assert_cmpstr (buf, ==, "1970-01-01T00:00:00.000000000Z");
@@ -182,7 +186,8 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/time/parses-coinbase-timestamps", test_time_parses_coinbase_timestamps);
-  g_test_add_func ("/time/parses-one-to-nine-fraction-digits", test_time_parses_one_to_nine_fraction_digits);
+  g_test_add_func ("/time/parses-one-to-nine-fraction-digits",
+                   test_time_parses_one_to_nine_fraction_digits);
   g_test_add_func ("/time/applies-numeric-offsets", test_time_applies_numeric_offsets);
   g_test_add_func ("/time/handles-leap-years", test_time_handles_leap_years);
   g_test_add_func ("/time/rejects-invalid-text", test_time_rejects_invalid_text);

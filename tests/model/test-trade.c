@@ -22,7 +22,15 @@ test_trade_id_parses_numbers (void)
 static void
 test_trade_id_rejects_signs_empty_and_overflow (void)
 {
-  const char *bad[] = { "", "-1", "+1", " 1", "1 ", "1a", "0x10", "1.0", "18446744073709551616",
+  const char *bad[] = { "",
+                        "-1",
+                        "+1",
+                        " 1",
+                        "1 ",
+                        "1a",
+                        "0x10",
+                        "1.0",
+                        "18446744073709551616",
                         "99999999999999999999999" };
 
   for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)
@@ -41,7 +49,8 @@ test_trade_id_rejects_signs_empty_and_overflow (void)
 static SpotTrade
 good_trade (void)
 {
-  SpotTrade t = { .product_id = "BTC-USD", .trade_id = 995098700,
+  SpotTrade t = { .product_id = "BTC-USD",
+                  .trade_id = 995098700,
                   .time_ns = G_GINT64_CONSTANT (1775572202) * SPOT_NS_PER_SECOND,
                   .side = SPOT_TRADE_SIDE_BUY };
 
@@ -128,8 +137,10 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/trade/id-parses-numbers", test_trade_id_parses_numbers);
-  g_test_add_func ("/trade/id-rejects-signs-empty-and-overflow", test_trade_id_rejects_signs_empty_and_overflow);
+  g_test_add_func ("/trade/id-rejects-signs-empty-and-overflow",
+                   test_trade_id_rejects_signs_empty_and_overflow);
   g_test_add_func ("/trade/validate-checks-every-field", test_trade_validate_checks_every_field);
-  g_test_add_func ("/trade/compare-orders-by-time-then-numeric-id", test_trade_compare_orders_by_time_then_numeric_id);
+  g_test_add_func ("/trade/compare-orders-by-time-then-numeric-id",
+                   test_trade_compare_orders_by_time_then_numeric_id);
   return g_test_run ();
 }
