@@ -155,3 +155,32 @@ nats_test_remove_tree (const char *path)
     }
   g_rmdir (path);
 }
+
+typedef struct {
+  SpotNatsConnection *conn;
+  guint64 reconnects;
+} ReconnectWait;
+
+static gboolean
+reconnected (gpointer data)
+{
+  ReconnectWait *w = data;
+  SpotNatsStatus status;
+  gboolean done;
+
+  spot_nats_connection_get_status (w->conn, &status);
+  done = status.state == SPOT_NATS_STATE_CONNECTED && status.reconnects >= w->reconnects;
+  spot_nats_status_clear (&status);
+  return done;
+}
+
+gboolean
+nats_test_wait_reconnected (SpotNatsConnection *conn, guint64 reconnects, guint timeout_ms)
+{
+  ReconnectWait w = { conn, reconnects };
+  guint tick = g_timeout_add (10, poll_tick, NULL);
+  gboolean ok = nats_test_wait_until (reconnected, &w, timeout_ms);
+
+  g_source_remove (tick);
+  return ok;
+}

@@ -48,3 +48,11 @@ G_BEGIN_DECLS
 void nats_test_remove_tree (const char *path);
 
 G_END_DECLS
+
+G_BEGIN_DECLS
+
+/* Iterates the default context until the connection is connected after at
+ * least @reconnects reconnects. */
+gboolean nats_test_wait_reconnected (SpotNatsConnection *conn, guint64 reconnects, guint timeout_ms);
+
+G_END_DECLS
