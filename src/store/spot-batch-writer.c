@@ -32,7 +32,8 @@ struct _SpotBatchWriter {
   guint64 drained_seq;      /* every row up to here is in the database */
   gboolean closing;
   gint64 close_deadline_us;
-  gboolean force_flush;
+  guint64 flush_requested; /* flush_sync generations */
+  guint64 flush_done;
   gboolean finished;
   guint64 close_journaled;
   guint64 close_lost;
@@ -374,7 +375,7 @@ journal_everything (SpotBatchWriter *self)
 }
 
 static void
-publish_stats (SpotBatchWriter *self, guint64 seq, gboolean input_empty)
+publish_stats (SpotBatchWriter *self, guint64 seq, guint64 flush_gen, gboolean input_empty)
 {
   gint64 now = g_get_monotonic_time ();
   guint64 mem = g_hash_table_size (self->pending);
@@ -402,6 +403,7 @@ publish_stats (SpotBatchWriter *self, guint64 seq, gboolean input_empty)
   if (mem == 0 && jr == 0 && input_empty)
     {
       self->drained_seq = seq;
+      self->flush_done = MAX (self->flush_done, flush_gen);
       g_cond_broadcast (&self->done);
     }
   g_mutex_unlock (&self->lock);
@@ -420,12 +422,12 @@ writer_thread (gpointer data)
     note_success (self);
   else
     note_failure (self, error);
-  publish_stats (self, 0, TRUE);
+  publish_stats (self, 0, 0, FALSE);
 
   for (;;)
     {
       gboolean closing, force, deadline_passed, input_empty;
-      guint64 seq;
+      guint64 seq, flush_gen;
       gint64 now;
       GArray *tmp;
 
@@ -438,13 +440,15 @@ writer_thread (gpointer data)
           now = g_get_monotonic_time ();
           if (self->input->len > 0 || (self->closing && !closing_seen))
             break;
+          if (!has_work && self->flush_requested > self->flush_done)
+            break; /* report the drained state to flush_sync */
           if (self->closing && (!has_work || now >= self->close_deadline_us))
             break;
           if (has_work)
             {
               if (self->retry_at_us > now)
                 wake = self->retry_at_us;
-              else if (self->force_flush || self->closing || n_mem >= self->config.batch_size
+              else if (self->flush_requested > self->flush_done || self->closing || n_mem >= self->config.batch_size
                        || journal_rows (self) > 0)
                 wake = now;
               else
@@ -465,7 +469,8 @@ writer_thread (gpointer data)
       seq = self->submit_seq;
       closing = self->closing;
       closing_seen = closing;
-      force = self->force_flush;
+      flush_gen = self->flush_requested;
+      force = flush_gen > self->flush_done;
       deadline_passed = closing && g_get_monotonic_time () >= self->close_deadline_us;
       g_mutex_unlock (&self->lock);
 
@@ -475,7 +480,7 @@ writer_thread (gpointer data)
       if (deadline_passed)
         {
           journal_everything (self);
-          publish_stats (self, seq, TRUE);
+          publish_stats (self, seq, flush_gen, TRUE);
           break;
         }
 
@@ -491,11 +496,8 @@ writer_thread (gpointer data)
 
       g_mutex_lock (&self->lock);
       input_empty = self->input->len == 0;
-      /* flush_sync's request holds until everything is written. */
-      if (force && input_empty && g_hash_table_size (self->pending) == 0 && journal_rows (self) == 0)
-        self->force_flush = FALSE;
       g_mutex_unlock (&self->lock);
-      publish_stats (self, seq, input_empty);
+      publish_stats (self, seq, flush_gen, input_empty);
       if (closing && input_empty && g_hash_table_size (self->pending) == 0
           && journal_rows (self) == 0)
         break;
@@ -625,19 +627,16 @@ spot_batch_writer_flush_sync (SpotBatchWriter *self, guint timeout_ms)
 {
   gint64 end = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
   gboolean ok = TRUE;
-  guint64 target;
+  guint64 gen;
 
   g_mutex_lock (&self->lock);
-  target = self->submit_seq;
-  self->force_flush = TRUE;
+  /* Done when the thread has seen this request and then found memory,
+   * journal and input empty: everything submitted before is written. */
+  gen = ++self->flush_requested;
   g_cond_signal (&self->wake);
-  while (ok && self->drained_seq < target && !self->finished)
+  while (ok && self->flush_done < gen && !self->finished)
     ok = g_cond_wait_until (&self->done, &self->lock, end);
-  /* drained_seq only moves when memory and journal are empty; with nothing
-   * new submitted (target 0) also wait for that. */
-  while (ok && target == 0 && (self->stats.memory_rows > 0 || self->stats.journal_rows > 0))
-    ok = g_cond_wait_until (&self->done, &self->lock, end);
-  ok = self->drained_seq >= target && self->stats.journal_rows == 0 && self->stats.memory_rows == 0;
+  ok = self->flush_done >= gen;
   g_mutex_unlock (&self->lock);
   return ok;
 }

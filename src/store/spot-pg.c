@@ -36,7 +36,8 @@ spot_pg_connect (const char *conninfo, const char *application_name, GError **er
     {
       g_autofree char *where = spot_pg_describe_conninfo (conninfo);
       g_autofree char *msg = g_strdup (PQerrorMessage (conn));
-      g_strstrip (msg);
+      /* One log line: libpq splits its hints over several. */
+      g_strdelimit (g_strstrip (msg), "\n\t", ' ');
       g_set_error (error, SPOT_ERROR, SPOT_ERROR_DATABASE,
                    "cannot connect to PostgreSQL (%s): %s", where, msg);
       return NULL;
