@@ -14,7 +14,7 @@ market_new (guint64 seed, guint n, double tps, guint history)
 {
   SpotSimMarketConfig c = {
     .seed = seed, .n_products = n, .trades_per_second = tps, .history_minutes = history,
-    .snapshot_trades = 100000, .horizon_minutes = 27 * 60,
+    .snapshot_trades = 100, .horizon_minutes = 27 * 60,
   };
   g_autoptr (GError) error = NULL;
   SpotSimMarket *m = spot_sim_market_new (&c, T0_US, &error);
