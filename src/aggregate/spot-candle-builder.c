@@ -58,6 +58,7 @@ typedef struct {
   gint64 next_event_ns;    /* tick skips the product before this */
   guint32 live_epoch;
   guint32 live_idx[N_LEVELS];
+  guint32 complete_epoch[N_LEVELS]; /* output epoch of the last complete-class update */
   gint64 released_before[N_LEVELS];
   Slot *hot[N_LEVELS];     /* the bucket of the latest trade, per level */
   Slot *levels[N_LEVELS];  /* into slots[] */
@@ -206,6 +207,7 @@ release_slot (SpotCandleBuilder *b, Product *p, guint l, Slot *s)
 }
 
 static gboolean has_dirty_in (Product *p, gint64 start, gint64 size);
+static void tick_product (SpotCandleBuilder *b, Product *p, gint64 now);
 
 /* Creates the slot of a bucket; NULL when a newer alive bucket holds it
  * (cannot happen with the computed capacities; counted as late). */
@@ -214,6 +216,12 @@ create_slot (SpotCandleBuilder *b, Product *p, guint l, gint64 start)
 {
   Slot *s = slot_at (b, p, l, start);
 
+  if (s->start != 0 && s->start < start && p->state == PRODUCT_LIVE)
+    {
+      /* The caller has not ticked for a while: complete and release what
+       * is due first, so nothing is lost. */
+      tick_product (b, p, builder_now (b));
+    }
   if (s->start != 0)
     {
       if (s->start > start)
@@ -231,9 +239,10 @@ create_slot (SpotCandleBuilder *b, Product *p, guint l, gint64 start)
   if (now >= due)
     {
       /* Created by a late trade or a repair after its due time: it is
-       * complete at once (its updates are corrections). */
+       * complete at once (its updates are corrections), and its window
+       * runs from its due time as if it had completed then. */
       s->flags |= SLOT_COMPLETE;
-      s->completed_at_ns = now;
+      s->completed_at_ns = due;
     }
   if (l == SPOT_GRANULARITY_FIVE_MINUTE && has_dirty_in (p, start, b->size[l]))
     s->flags |= SLOT_HAD_DIRTY;
@@ -281,25 +290,17 @@ product_free (gpointer data)
   g_free (p);
 }
 
-/* Start of the in-memory range of a fresh product: nothing before the open
- * parent buckets (or own bucket for roots) is known. */
+/* Start of the in-memory range of a fresh product: the buckets holding
+ * "now" and later. Earlier ones were never seen (seeding lowers this for the
+ * buckets it loads), so nothing is ever recomputed from children that were
+ * never in memory. */
 static void
 product_init_range (SpotCandleBuilder *b, Product *p)
 {
   gint64 now_s = align_down (builder_now (b), NS) / NS;
 
   for (guint l = 0; l < N_LEVELS; l++)
-    {
-      SpotGranularity parents[2];
-      guint n = spot_granularity_parents ((SpotGranularity) l, parents);
-      gint64 from = align_down (now_s, b->size[l]);
-      for (guint i = 0; i < n; i++)
-        from = MIN (from, align_down (now_s, b->size[parents[i]]));
-      /* Buckets still inside their correction window stay reachable. */
-      gint64 back = (b->grace_ns + b->wait_ns + b->window_ns) / NS + b->size[l];
-      from = MIN (from, align_down (now_s - back, b->size[l]));
-      p->released_before[l] = from;
-    }
+    p->released_before[l] = align_down (now_s, b->size[l]);
 }
 
 static Product *
@@ -466,6 +467,11 @@ emit (SpotCandleBuilder *b, Product *p, guint l, Slot *s, SpotCandleUpdateKind k
 
   count_kind (b, kind);
   if (kind != SPOT_CANDLE_UPDATE_LIVE)
+    p->complete_epoch[l] = b->output_epoch;
+  /* Live entries are delivered before complete ones; a live change that
+   * follows a complete-class one of the same key in this output goes after
+   * it, in the complete array, so revisions stay in order. */
+  if (kind != SPOT_CANDLE_UPDATE_LIVE || p->complete_epoch[l] == b->output_epoch)
     {
       SpotCandleUpdate *u;
       g_array_set_size (b->output.complete, b->output.complete->len + 1);
@@ -837,7 +843,9 @@ compare_divergence (SpotCandleBuilder *b, Product *p, Slot *s)
   if (spot_divergence_differs (&ours, &exchange, &field))
     {
       b->stats.divergence_count++;
-      spot_log_limited (60000, 5, G_LOG_LEVEL_WARNING, p->product_id, -1, -1,
+      /* Counted for metrics; a message, not a warning: the exchange's own
+       * candle can lag its trades. */
+      spot_log_limited (60000, 5, G_LOG_LEVEL_MESSAGE, p->product_id, -1, -1,
                         "FIVE_MINUTE %" G_GINT64_FORMAT " differs from the exchange's in %s",
                         s->start, field);
     }
@@ -926,8 +934,10 @@ tick_product (SpotCandleBuilder *b, Product *p, gint64 now)
                 }
               b->stats.completions_timed_out++;
             }
+          /* The correction window runs from the due time (a late tick
+           * does not stretch it), or from now after waiting for repairs. */
           s->flags |= SLOT_COMPLETE;
-          s->completed_at_ns = now;
+          s->completed_at_ns = (s->flags & SLOT_WAITED) ? now : due;
           emit (b, p, l, s, SPOT_CANDLE_UPDATE_COMPLETE);
           if (l == SPOT_GRANULARITY_FIVE_MINUTE)
             compare_divergence (b, p, s);

@@ -11,7 +11,10 @@
  * builder's output (spot_candle_builder_get_output()); the caller hands that
  * to a sink and calls spot_candle_builder_clear_output(). Live updates are
  * coalesced per (product, granularity) until the output is cleared; complete
- * updates are never coalesced. Only granularities in options->output are
+ * updates are never coalesced. Deliver output->live before output->complete:
+ * then every bucket's revisions arrive in increasing order (a live change
+ * that follows a complete-class one of the same key in the same output is
+ * placed in output->complete, after it). Only granularities in options->output are
  * emitted; every level is built.
  *
  * Times: trades carry nanoseconds; bucket starts are epoch seconds. "now" is
@@ -37,7 +40,8 @@ typedef struct _SpotCandleBuilder SpotCandleBuilder;
 
 typedef struct {
   GArray *live;     /* SpotCandleUpdate (LIVE), one per key at most */
-  GArray *complete; /* SpotCandleUpdate (COMPLETE, CORRECTION, REPAIR, SEED), in order */
+  GArray *complete; /* SpotCandleUpdate (COMPLETE, CORRECTION, REPAIR, SEED; rarely LIVE,
+                       see above), in order */
   GArray *dirty;    /* SpotDirtyRange: dirty minutes that closed since the last clear */
 } SpotCandleOutput;
 

@@ -48,12 +48,14 @@ emit_output (SpotShardWorker *w)
 {
   SpotCandleOutput *out = spot_candle_builder_get_output (w->builder);
 
-  if (out->complete->len > 0 && w->sink.emit_complete != NULL)
-    w->sink.emit_complete (w->sink.user_data, w->index,
-                           (const SpotCandleUpdate *) out->complete->data, out->complete->len);
+  /* Live first: within one cycle a bucket's live revisions all precede its
+   * completion, so each bucket's revisions reach the sink in order. */
   if (out->live->len > 0 && w->sink.emit_live != NULL)
     w->sink.emit_live (w->sink.user_data, w->index, (const SpotCandleUpdate *) out->live->data,
                        out->live->len);
+  if (out->complete->len > 0 && w->sink.emit_complete != NULL)
+    w->sink.emit_complete (w->sink.user_data, w->index,
+                           (const SpotCandleUpdate *) out->complete->data, out->complete->len);
   if (out->dirty->len > 0 && w->sink.emit_dirty != NULL)
     w->sink.emit_dirty (w->sink.user_data, w->index, (const SpotDirtyRange *) out->dirty->data,
                         out->dirty->len);
