@@ -28,12 +28,27 @@ static guint n_renders = 50;
 static gint64 samples_ns[N_SAMPLES];
 
 static gint64
-now_ns (void)
+clock_ns (clockid_t clock)
 {
   struct timespec ts;
 
-  clock_gettime (CLOCK_MONOTONIC, &ts);
+  clock_gettime (clock, &ts);
   return (gint64)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* The machine is shared and has 2 cores: the calling thread's CPU clock
+ * leaves out the time it was descheduled; the wall clock is printed beside
+ * it. */
+static gint64
+cpu_ns (void)
+{
+  return clock_ns (CLOCK_THREAD_CPUTIME_ID);
+}
+
+static gint64
+wall_ns (void)
+{
+  return clock_ns (CLOCK_MONOTONIC);
 }
 
 static int
@@ -45,17 +60,26 @@ compare_doubles (const void *a, const void *b)
   return (x > y) - (x < y);
 }
 
-static void
-report (const char *what, const char *unit, double runs[N_RUNS])
+static double
+median (const double runs[N_RUNS])
 {
   double sorted[N_RUNS];
 
   memcpy (sorted, runs, sizeof sorted);
   qsort (sorted, N_RUNS, sizeof (double), compare_doubles);
-  printf ("%-44s %9.2f %s  [", what, sorted[N_RUNS / 2], unit);
+  return sorted[N_RUNS / 2];
+}
+
+static void
+report (const char *what,
+        const char *unit,
+        const double cpu_runs[N_RUNS],
+        const double wall_runs[N_RUNS])
+{
+  printf ("%-44s %8.2f %-5s cpu [", what, median (cpu_runs), unit);
   for (guint i = 0; i < N_RUNS; i++)
-    printf ("%s%.2f", i > 0 ? " " : "", runs[i]);
-  printf ("]\n");
+    printf ("%s%.2f", i > 0 ? " " : "", cpu_runs[i]);
+  printf ("]  wall %.2f\n", median (wall_runs));
   fflush (stdout);
 }
 
@@ -72,14 +96,16 @@ typedef struct
   SpotCounter *counter;
   SpotHistogram *histogram;
   guint64 n;
-  gint64 elapsed_ns;
+  gint64 cpu_elapsed_ns;
+  gint64 wall_elapsed_ns;
 } Job;
 
 static gpointer
 run_job (gpointer data)
 {
   Job *job = data;
-  gint64 start = now_ns ();
+  gint64 cpu_start = cpu_ns ();
+  gint64 wall_start = wall_ns ();
 
   switch (job->op)
     {
@@ -98,13 +124,14 @@ run_job (gpointer data)
     default:
       g_assert_not_reached ();
     }
-  job->elapsed_ns = now_ns () - start;
+  job->cpu_elapsed_ns = cpu_ns () - cpu_start;
+  job->wall_elapsed_ns = wall_ns () - wall_start;
   return NULL;
 }
 
 /* Nanoseconds per operation seen by each thread (the mean over threads). */
-static double
-measure (Op op, guint n_threads)
+static void
+measure (Op op, guint n_threads, double *cpu, double *wall)
 {
   g_autoptr (SpotCounter) counter = spot_counter_new (1);
   guint n_bounds;
@@ -113,28 +140,29 @@ measure (Op op, guint n_threads)
       = spot_histogram_new (bounds, n_bounds, SPOT_HISTOGRAM_SCALE_US, NULL);
   Job jobs[2];
   GThread *threads[2];
-  double total = 0;
 
   g_assert (n_threads <= G_N_ELEMENTS (jobs));
   for (guint t = 0; t < n_threads; t++)
     {
-      jobs[t] = (Job){ op, counter, histogram, n_ops / n_threads, 0 };
+      jobs[t] = (Job){ op, counter, histogram, n_ops / n_threads, 0, 0 };
       threads[t] = n_threads == 1 ? NULL : g_thread_new ("bench", run_job, &jobs[t]);
     }
   if (n_threads == 1)
     run_job (&jobs[0]);
+  *cpu = 0;
+  *wall = 0;
   for (guint t = 0; t < n_threads; t++)
     {
       if (threads[t] != NULL)
         g_thread_join (threads[t]);
-      total += (double)jobs[t].elapsed_ns / (double)jobs[t].n;
+      *cpu += (double)jobs[t].cpu_elapsed_ns / (double)jobs[t].n / n_threads;
+      *wall += (double)jobs[t].wall_elapsed_ns / (double)jobs[t].n / n_threads;
     }
   /* Keep the result observable. */
   if (op == OP_COUNTER && spot_counter_get_units (counter) != jobs[0].n * n_threads)
     g_error ("counter lost increments");
   if (op != OP_COUNTER && spot_histogram_get_count (histogram) != jobs[0].n * n_threads)
     g_error ("histogram lost observations");
-  return total / n_threads;
 }
 
 static guint
@@ -143,8 +171,8 @@ fixed_length (gpointer user_data)
   return GPOINTER_TO_UINT (user_data);
 }
 
-static double
-measure_render (gsize *out_bytes, guint *out_series)
+static void
+measure_render (gsize *out_bytes, guint *out_series, double *cpu_ms, double *wall_ms)
 {
   g_autoptr (SpotMetricRegistry) registry = spot_metric_registry_new ();
   g_autoptr (SpotMetrics) m = spot_metrics_new (registry, TRUE);
@@ -157,8 +185,8 @@ measure_render (gsize *out_bytes, guint *out_series)
   SpotMetricOptions options = { .max_series = N_PRODUCTS * N_GRANULARITIES };
   SpotMetricFamily *per_product;
   g_autoptr (GString) out = g_string_sized_new (1 << 20);
-  gint64 start;
-  gint64 elapsed;
+  gint64 cpu_start;
+  gint64 wall_start;
 
   per_product = spot_metric_registry_add_family (
       registry, SPOT_METRIC_GAUGE, "bench_candle_close",
@@ -192,20 +220,22 @@ measure_render (gsize *out_bytes, guint *out_series)
   for (gsize i = 0; i < out->len; i++)
     if (out->str[i] == '\n' && i + 1 < out->len && out->str[i + 1] != '#')
       (*out_series)++;
-  start = now_ns ();
+  cpu_start = cpu_ns ();
+  wall_start = wall_ns ();
   for (guint i = 0; i < n_renders; i++)
     {
       g_string_truncate (out, 0);
       spot_metrics_render (m, out);
     }
-  elapsed = now_ns () - start;
-  return (double)elapsed / n_renders / 1e6;
+  *cpu_ms = (double)(cpu_ns () - cpu_start) / n_renders / 1e6;
+  *wall_ms = (double)(wall_ns () - wall_start) / n_renders / 1e6;
 }
 
 int
 main (int argc, char **argv)
 {
-  double runs[N_RUNS];
+  double cpu[N_RUNS];
+  double wall[N_RUNS];
   gsize bytes = 0;
   guint lines = 0;
   GRand *rand = g_rand_new_with_seed (42);
@@ -221,26 +251,26 @@ main (int argc, char **argv)
   g_rand_free (rand);
 
   printf ("spot-bench-metrics: %" G_GUINT64_FORMAT
-          " operations per run, median of %d runs [runs]\n",
+          " operations per run, median of %d runs [each run], thread CPU time and wall clock\n",
           n_ops, N_RUNS);
   for (guint r = 0; r < N_RUNS; r++)
-    runs[r] = measure (OP_COUNTER, 1);
-  report ("counter inc, uncontended", "ns/op", runs);
+    measure (OP_COUNTER, 1, &cpu[r], &wall[r]);
+  report ("counter inc, uncontended", "ns/op", cpu, wall);
   for (guint r = 0; r < N_RUNS; r++)
-    runs[r] = measure (OP_COUNTER, 2);
-  report ("counter inc, 2 threads on one counter", "ns/op", runs);
+    measure (OP_COUNTER, 2, &cpu[r], &wall[r]);
+  report ("counter inc, 2 threads on one counter", "ns/op", cpu, wall);
   for (guint r = 0; r < N_RUNS; r++)
-    runs[r] = measure (OP_HISTOGRAM_NS, 1);
-  report ("histogram observe_ns, uncontended", "ns/op", runs);
+    measure (OP_HISTOGRAM_NS, 1, &cpu[r], &wall[r]);
+  report ("histogram observe_ns, uncontended", "ns/op", cpu, wall);
   for (guint r = 0; r < N_RUNS; r++)
-    runs[r] = measure (OP_HISTOGRAM_DOUBLE, 1);
-  report ("histogram observe (double), uncontended", "ns/op", runs);
+    measure (OP_HISTOGRAM_DOUBLE, 1, &cpu[r], &wall[r]);
+  report ("histogram observe (double), uncontended", "ns/op", cpu, wall);
   for (guint r = 0; r < N_RUNS; r++)
-    runs[r] = measure (OP_HISTOGRAM_NS, 2);
-  report ("histogram observe_ns, 2 threads on one", "ns/op", runs);
+    measure (OP_HISTOGRAM_NS, 2, &cpu[r], &wall[r]);
+  report ("histogram observe_ns, 2 threads on one", "ns/op", cpu, wall);
   for (guint r = 0; r < N_RUNS; r++)
-    runs[r] = measure_render (&bytes, &lines);
-  report ("render defaults + 500x8 per-product series", "ms", runs);
+    measure_render (&bytes, &lines, &cpu[r], &wall[r]);
+  report ("render defaults + 500x8 per-product series", "ms", cpu, wall);
   printf ("render output: %zu bytes, %u sample lines\n", bytes, lines);
   return 0;
 }

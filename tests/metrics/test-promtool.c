@@ -1,4 +1,4 @@
-/* test-metrics-promtool.c: the full default families, populated, pass
+/* test-promtool.c: the full default families, populated, pass
  * `promtool check metrics` (Debian's prometheus package). Exits 77 (skipped)
  * when promtool is not installed. */
 #define G_LOG_DOMAIN "spot-test"
