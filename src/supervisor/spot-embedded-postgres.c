@@ -366,8 +366,10 @@ run_initdb (SpotEmbeddedPostgres *self, GError **error)
   /* Socket-only server: trust the (private, 0700) socket, refuse TCP. */
   g_strv_builder_add_many (builder, initdb, "-D", self->initdb_dir, "-U", PG_SUPERUSER, "--auth-local=trust",
                            "--auth-host=reject", "-E", "UTF8", "--locale=C", "--no-instructions", NULL);
+  /* Throw-away clusters: 1 MiB WAL segments keep a new cluster (and the
+   * harness's copies of one) small. */
   if (!self->durable)
-    g_strv_builder_add (builder, "--no-sync");
+    g_strv_builder_add_many (builder, "--no-sync", "--wal-segsize=1", NULL);
   argv = g_strv_builder_end (builder);
 
   g_clear_object (&self->initdb);

@@ -88,6 +88,7 @@ enum {
   SIGNAL_READY,
   SIGNAL_EXITED,
   SIGNAL_SPAWN_FAILED,
+  SIGNAL_RESTART_SCHEDULED,
   N_SIGNALS,
 };
 static guint signals[N_SIGNALS];
@@ -134,9 +135,19 @@ static int
 open_pidfd (GPid pid)
 {
 #ifdef SYS_pidfd_open
-  return (int) syscall (SYS_pidfd_open, pid, 0);
+  static gboolean unavailable = FALSE; /* main thread only */
+  int fd;
+
+  if (unavailable)
+    return -1;
+  fd = (int) syscall (SYS_pidfd_open, pid, 0);
+  if (fd < 0 && (errno == ENOSYS || errno == EPERM))
+    {
+      g_debug ("pidfd_open unavailable (%s): polling for child exits", g_strerror (errno));
+      unavailable = TRUE;
+    }
+  return fd;
 #else
-  errno = ENOSYS;
   return -1;
 #endif
 }
@@ -533,6 +544,8 @@ schedule_restart (SpotSupervisor *self)
   g_info ("%s will be restarted in %" G_GUINT64_FORMAT " ms", self->name, delay_ms);
   clear_source (&self->restart_timer);
   self->restart_timer = attach_timeout (self, (guint) delay_ms, restart_timer_cb);
+  if (!self->disposing)
+    g_signal_emit (self, signals[SIGNAL_RESTART_SCHEDULED], 0, (guint) delay_ms);
 }
 
 static void
@@ -822,7 +835,9 @@ spot_supervisor_set_ready_pattern (SpotSupervisor *self, const char *pattern, GE
   g_return_val_if_fail (SPOT_IS_SUPERVISOR (self), FALSE);
   if (pattern != NULL)
     {
-      regex = g_regex_new (pattern, G_REGEX_OPTIMIZE, 0, &local_error);
+      /* No G_REGEX_OPTIMIZE: PCRE's JIT buys nothing for a few lines and
+       * confuses valgrind. */
+      regex = g_regex_new (pattern, 0, 0, &local_error);
       if (regex == NULL)
         {
           g_set_error (error, SPOT_ERROR, SPOT_ERROR_INVALID_ARGUMENT, "%s: bad ready pattern “%s”: %s", self->name,
@@ -984,6 +999,9 @@ spot_supervisor_class_init (SpotSupervisorClass *klass)
                                          NULL, G_TYPE_NONE, 1, G_TYPE_INT);
   signals[SIGNAL_SPAWN_FAILED] = g_signal_new ("spawn-failed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
                                                NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_ERROR);
+  signals[SIGNAL_RESTART_SCHEDULED] = g_signal_new ("restart-scheduled", G_TYPE_FROM_CLASS (klass),
+                                                    G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 1,
+                                                    G_TYPE_UINT);
 }
 
 static void

@@ -130,6 +130,8 @@ void spot_supervisor_probe_tcp_connect (SpotSupervisor *supervisor,
  *                                           the child exited; wait_status as from waitpid()
  *                                           (-1 when unknown); emitted before any restart
  *                                           is scheduled
+ *   restart-scheduled (SpotSupervisor *self, guint delay_ms)
+ *                                           the child will be spawned again in delay_ms
  *   spawn-failed (SpotSupervisor *self, GError *error)
  *                                           a restart could not spawn the child; it is
  *                                           retried with backoff

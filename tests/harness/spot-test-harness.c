@@ -4,7 +4,9 @@
  * Speed: nats-server starts in a fresh directory each time (tens of ms).
  * PostgreSQL clusters are not initdb'd per test: the first start in a build
  * tree makes a template cluster (initdb --no-sync, database spotcanvas,
- * clean shutdown) under $SPOT_BUILD_ROOT/tests/harness/pg-template, and every
+ * clean shutdown) under $SPOT_BUILD_ROOT/tests/harness/pg-template-1 (the
+ * suffix versions the recipe; without SPOT_BUILD_ROOT, in the temporary
+ * directory), and every
  * later cluster is a copy of it (tens of ms instead of about a second). The
  * test clusters run with fsync=off and full_page_writes=off: fine for
  * throw-away data (an OS crash could corrupt them; a kill of the server
@@ -185,8 +187,8 @@ template_path (void)
   const char *build_root = g_getenv ("SPOT_BUILD_ROOT");
 
   if (build_root != NULL && g_file_test (build_root, G_FILE_TEST_IS_DIR))
-    return g_build_filename (build_root, "tests", "harness", "pg-template", NULL);
-  return g_strdup_printf ("%s/spot-test-pg-template-%u", tmp_base (), (unsigned) geteuid ());
+    return g_build_filename (build_root, "tests", "harness", "pg-template-1", NULL);
+  return g_strdup_printf ("%s/spot-test-pg-template-1-%u", tmp_base (), (unsigned) geteuid ());
 }
 
 /* cp -a keeps the owner (postgres, as root) and modes. */

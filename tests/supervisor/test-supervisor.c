@@ -24,7 +24,15 @@ typedef struct {
   int last_status;
   GArray *spawn_times_us; /* gint64, at each ::ready (immediate without readiness checks) */
   GArray *exit_times_us;  /* gint64 */
+  GArray *delays_ms;      /* guint, from ::restart-scheduled */
 } Events;
+
+static void
+on_restart_scheduled (SpotSupervisor *supervisor, guint delay_ms, gpointer user_data)
+{
+  Events *events = user_data;
+  g_array_append_val (events->delays_ms, delay_ms);
+}
 
 static void
 on_ready (SpotSupervisor *supervisor, gpointer user_data)
@@ -54,6 +62,8 @@ events_init (Events *events, SpotSupervisor *supervisor)
   events->last_status = -2;
   events->spawn_times_us = g_array_new (FALSE, FALSE, sizeof (gint64));
   events->exit_times_us = g_array_new (FALSE, FALSE, sizeof (gint64));
+  events->delays_ms = g_array_new (FALSE, FALSE, sizeof (guint));
+  g_signal_connect (supervisor, "restart-scheduled", G_CALLBACK (on_restart_scheduled), events);
   g_signal_connect (supervisor, "ready", G_CALLBACK (on_ready), events);
   g_signal_connect (supervisor, "exited", G_CALLBACK (on_exited), events);
 }
@@ -63,6 +73,7 @@ events_clear (Events *events)
 {
   g_array_unref (events->spawn_times_us);
   g_array_unref (events->exit_times_us);
+  g_array_unref (events->delays_ms);
 }
 
 static gboolean
@@ -230,9 +241,11 @@ test_restarts_with_growing_backoff (void)
 {
   g_autoptr (SpotSupervisor) sup = new_shell ("crashing-child", "exit 3");
   g_autoptr (GError) error = NULL;
-  const guint base_ms = 40;
+  /* Large enough that the doubling dominates spawn overhead, which under
+   * valgrind is a few hundred ms and varies. */
+  const guint base_ms = 150;
   Events events;
-  gint64 previous_gap = 0;
+  gint64 first_gap = 0;
 
   events_init (&events, sup);
   spot_supervisor_set_backoff (sup, base_ms, 60000, 60000);
@@ -244,15 +257,22 @@ test_restarts_with_growing_backoff (void)
   g_assert_cmpuint (events.exited_count, >=, 4);
   for (guint i = 1; i < 5; i++)
     {
-      gint64 gap = g_array_index (events.spawn_times_us, gint64, i) - g_array_index (events.spawn_times_us, gint64, i - 1);
-      /* Restart i waited base * 2^(i-1) after the exit that preceded it;
-       * a slow machine only lengthens the gaps. */
-      g_test_message ("restart %u after %.1f ms", i, gap / 1000.0);
+      gint64 spawn_gap = g_array_index (events.spawn_times_us, gint64, i) - g_array_index (events.spawn_times_us, gint64, i - 1);
+      gint64 gap = g_array_index (events.spawn_times_us, gint64, i) - g_array_index (events.exit_times_us, gint64, i - 1);
+
+      g_test_message ("restart %u: %.1f ms after the exit, %.1f ms after the previous spawn", i, gap / 1000.0,
+                      spawn_gap / 1000.0);
+      /* Restart i waits base * 2^(i-1) after the exit before it; a slow
+       * machine only lengthens the wait. */
       g_assert_cmpint (gap, >=, (gint64) (base_ms << (i - 1)) * 1000);
-      g_assert_cmpint (gap, >, previous_gap);
-      previous_gap = gap;
+      if (i == 1)
+        first_gap = spawn_gap;
     }
-  g_assert_cmpuint (spot_supervisor_get_spawn_count (sup), >=, 5);
+  for (guint i = 0; i < 4; i++)
+    g_assert_cmpuint (g_array_index (events.delays_ms, guint, i), ==, base_ms << i);
+  /* The last wait alone (8 * base) outgrows the first run plus its wait. */
+  g_assert_cmpint (g_array_index (events.spawn_times_us, gint64, 4) - g_array_index (events.spawn_times_us, gint64, 3), >,
+                   first_gap);
   events_clear (&events);
 }
 
@@ -272,15 +292,31 @@ test_backoff_resets_after_stable_run (void)
   wait_for_count (&events.ready_count, 4);
   spot_supervisor_stop_sync (sup, 1000);
 
-  for (guint i = 1; i < 4; i++)
+  g_assert_cmpuint (events.delays_ms->len, >=, 3);
+  for (guint i = 0; i < 3; i++)
     {
-      gint64 gap = g_array_index (events.spawn_times_us, gint64, i) - g_array_index (events.exit_times_us, gint64, i - 1);
-      g_test_message ("restart %u, %.1f ms after the exit", i, gap / 1000.0);
-      g_assert_cmpint (gap, >=, (gint64) base_ms * 1000 - 1000);
-      /* Without the reset the third wait would be 4 * base. */
-      if (i == 3)
-        g_assert_cmpint (gap, <, (gint64) base_ms * 4 * 1000);
+      gint64 gap = g_array_index (events.spawn_times_us, gint64, i + 1) - g_array_index (events.exit_times_us, gint64, i);
+      g_assert_cmpuint (g_array_index (events.delays_ms, guint, i), ==, base_ms);
+      g_assert_cmpint (gap, >=, (gint64) base_ms * 1000);
     }
+  events_clear (&events);
+}
+
+static void
+test_backoff_is_capped (void)
+{
+  g_autoptr (SpotSupervisor) sup = new_shell ("capped-child", "exit 1");
+  g_autoptr (GError) error = NULL;
+  const guint expected[] = { 20, 40, 50, 50 };
+  Events events;
+
+  events_init (&events, sup);
+  spot_supervisor_set_backoff (sup, 20, 50, 60000);
+  g_assert_true (spot_supervisor_start (sup, &error));
+  wait_for_count (&events.ready_count, 5);
+  spot_supervisor_stop_sync (sup, 1000);
+  for (guint i = 0; i < G_N_ELEMENTS (expected); i++)
+    g_assert_cmpuint (g_array_index (events.delays_ms, guint, i), ==, expected[i]);
   events_clear (&events);
 }
 
@@ -589,6 +625,7 @@ main (int argc, char **argv)
   g_test_add_func ("/supervisor/ready-via-tcp-probe", test_ready_via_tcp_probe);
   g_test_add_func ("/supervisor/restarts-with-growing-backoff", test_restarts_with_growing_backoff);
   g_test_add_func ("/supervisor/backoff-resets-after-stable-run", test_backoff_resets_after_stable_run);
+  g_test_add_func ("/supervisor/backoff-is-capped", test_backoff_is_capped);
   g_test_add_func ("/supervisor/stop-kills-child-ignoring-sigterm", test_stop_kills_child_ignoring_sigterm);
   g_test_add_func ("/supervisor/stop-async-kills-child-ignoring-sigterm", test_stop_async_kills_child_ignoring_sigterm);
   g_test_add_func ("/supervisor/stop-uses-configured-signal", test_stop_uses_configured_signal);
