@@ -216,13 +216,14 @@ sync_timeout_cb (gpointer user_data)
 gboolean
 spot_database_start_sync (SpotDatabase *self, guint timeout_ms, GError **error)
 {
-  g_autoptr (GMainContext) ctx = g_main_context_new ();
+  /* The thread-default context: the supervisor keeps watching the embedded
+   * server through it after the start. */
+  g_autoptr (GMainContext) ctx = g_main_context_ref_thread_default ();
   g_autoptr (GCancellable) cancel = g_cancellable_new ();
   g_autoptr (GAsyncResult) result = NULL;
   g_autoptr (GSource) timer = g_timeout_source_new (timeout_ms);
   gboolean ok;
 
-  g_main_context_push_thread_default (ctx);
   g_source_set_callback (timer, sync_timeout_cb, cancel, NULL);
   g_source_attach (timer, ctx);
   spot_database_start_async (self, cancel, sync_done_cb, &result);
@@ -230,7 +231,6 @@ spot_database_start_sync (SpotDatabase *self, guint timeout_ms, GError **error)
     g_main_context_iteration (ctx, TRUE);
   g_source_destroy (timer);
   ok = spot_database_start_finish (self, result, error);
-  g_main_context_pop_thread_default (ctx);
   return ok;
 }
 

@@ -36,7 +36,7 @@ void spot_database_start_async (SpotDatabase *self,
                                GAsyncReadyCallback callback,
                                gpointer user_data);
 gboolean spot_database_start_finish (SpotDatabase *self, GAsyncResult *result, GError **error);
-/* Iterates the thread-default main context until started (tests, `migrate`). */
+/* Iterates the thread-default main context until started (tests, tools). */
 gboolean spot_database_start_sync (SpotDatabase *self, guint timeout_ms, GError **error);
 
 gboolean spot_database_is_embedded (SpotDatabase *self);
