@@ -43,7 +43,8 @@ G_DECLARE_FINAL_TYPE (
 typedef guint (*SpotQueueLengthFunc) (gpointer user_data);
 typedef struct _SpotMonitoredQueue SpotMonitoredQueue;
 
-/* @interval_ms: sampling period; 0 samples only on spot_backpressure_monitor_sample(). */
+/* @metrics must outlive the monitor (the default one lives forever).
+ * @interval_ms: sampling period; 0 samples only on spot_backpressure_monitor_sample(). */
 SpotBackpressureMonitor *spot_backpressure_monitor_new (SpotMetrics *metrics, guint interval_ms);
 
 /* @threshold in (0, 1]; @sustain_samples >= 1; @warning_interval_s between
