@@ -1,0 +1,304 @@
+/* bench-store: throughput of the candle upsert strategies.
+ *
+ * Workload (issue 6): batches of 1,000 rows over 4,000 live keys (500
+ * products x 8 granularities); in each batch 90% are updates of existing live
+ * keys (higher rev) and 10% are new complete rows. Every strategy runs the
+ * same pre-generated batches against a table reset to the same 4,000 live
+ * rows. The floor is a raw COPY of the same rows, in the same batches, into
+ * an empty table without indexes, measured in the same run; the per-row
+ * UpsertLiveCandle figure (one statement and transaction per row) is beside
+ * them. Figures are medians of --runs runs.
+ *
+ * Usage: bench-store [--runs N] [--batches N] [--batch-size N]
+ *                    [--per-row N] [--conninfo STR]
+ * Without --conninfo it starts a throw-away PostgreSQL with the test harness
+ * (fsync=off, synchronous_commit=off, full_page_writes=off).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "spot-test-harness.h"
+#include "store/spot-migrations.h"
+#include "store/spot-pg.h"
+#include "store/spot-store-queries.h"
+
+#define N_PRODUCTS 500
+#define N_GRANULARITIES 8
+
+static const SpotGranularity granularities[N_GRANULARITIES] = {
+  SPOT_GRANULARITY_ONE_MINUTE, SPOT_GRANULARITY_FIVE_MINUTE, SPOT_GRANULARITY_FIFTEEN_MINUTE,
+  SPOT_GRANULARITY_THIRTY_MINUTE, SPOT_GRANULARITY_ONE_HOUR, SPOT_GRANULARITY_TWO_HOUR,
+  SPOT_GRANULARITY_SIX_HOUR, SPOT_GRANULARITY_ONE_DAY,
+};
+
+static int runs = 5;
+static int n_batches = 50;
+static int batch_size = 1000;
+static int per_row = 3000;
+static char *conninfo_opt;
+
+static const GOptionEntry entries[] = {
+  { "runs", 0, 0, G_OPTION_ARG_INT, &runs, "Runs per strategy (median reported)", "N" },
+  { "batches", 0, 0, G_OPTION_ARG_INT, &n_batches, "Batches per run", "N" },
+  { "batch-size", 0, 0, G_OPTION_ARG_INT, &batch_size, "Rows per batch", "N" },
+  { "per-row", 0, 0, G_OPTION_ARG_INT, &per_row, "Rows for the per-row upsert figure", "N" },
+  { "conninfo", 0, 0, G_OPTION_ARG_STRING, &conninfo_opt, "Use this server instead of a harness one", "STR" },
+  { NULL },
+};
+
+static void
+die (const char *what, GError *error)
+{
+  fprintf (stderr, "bench-store: %s: %s\n", what, error != NULL ? error->message : "failed");
+  exit (1);
+}
+
+static SpotCandle
+candle (int product, int g, gint64 start, guint64 rev, gboolean complete, guint32 *seed)
+{
+  SpotCandle c;
+  char price[32], vol[32];
+  guint32 r = (*seed = *seed * 1664525u + 1013904223u);
+
+  memset (&c, 0, sizeof c);
+  g_snprintf (c.product_id, sizeof c.product_id, "P%03d-USD", product);
+  c.granularity = granularities[g];
+  c.start = spot_granularity_align (c.granularity, start);
+  g_snprintf (price, sizeof price, "%u.%02u", 100 + r % 9000, (r >> 8) % 100);
+  g_snprintf (vol, sizeof vol, "%u.%08u", (r >> 4) % 1000, r % 100000000);
+  spot_decimal_parse (price, -1, &c.open, NULL);
+  c.high = c.low = c.close = c.open;
+  spot_decimal_parse (vol, -1, &c.volume, NULL);
+  c.trades = 1 + r % 500;
+  c.last_trade_id = 900000000 + rev * 1000 + r % 1000;
+  c.complete = complete;
+  c.rev = rev;
+  c.ts_ns = c.start * G_GINT64_CONSTANT (1000000000) + 5000;
+  return c;
+}
+
+/* The initial 4,000 live rows and the batches, same for every strategy. */
+static GArray *initial;
+static GArray **batches;
+
+static void
+generate (void)
+{
+  const gint64 now = 1775521800 + 86400 * 10;
+  guint32 seed = 42;
+  guint64 revs[N_PRODUCTS * N_GRANULARITIES] = { 0 };
+  gint64 next_complete = now - 86400 * 400;
+  int n_update = batch_size * 9 / 10;
+
+  initial = g_array_new (FALSE, FALSE, sizeof (SpotCandle));
+  for (int p = 0; p < N_PRODUCTS; p++)
+    for (int g = 0; g < N_GRANULARITIES; g++)
+      {
+        SpotCandle c = candle (p, g, now, 0, FALSE, &seed);
+        g_array_append_val (initial, c);
+      }
+  batches = g_new0 (GArray *, n_batches);
+  for (int b = 0; b < n_batches; b++)
+    {
+      g_autofree int *keys = g_new (int, N_PRODUCTS * N_GRANULARITIES);
+      batches[b] = g_array_sized_new (FALSE, FALSE, sizeof (SpotCandle), batch_size);
+      for (int k = 0; k < N_PRODUCTS * N_GRANULARITIES; k++)
+        keys[k] = k;
+      /* 90%: distinct live keys (partial Fisher-Yates), rev + 1. */
+      for (int i = 0; i < n_update && i < N_PRODUCTS * N_GRANULARITIES; i++)
+        {
+          int j = i + (int) ((seed = seed * 1664525u + 1013904223u) % (guint32) (N_PRODUCTS * N_GRANULARITIES - i));
+          int k = keys[j];
+          keys[j] = keys[i];
+          keys[i] = k;
+          SpotCandle c = candle (k / N_GRANULARITIES, k % N_GRANULARITIES, now, ++revs[k], FALSE, &seed);
+          g_array_append_val (batches[b], c);
+        }
+      /* 10%: new complete minutes of past days. */
+      while ((int) batches[b]->len < batch_size)
+        {
+          int p = (int) ((seed = seed * 1664525u + 1013904223u) % N_PRODUCTS);
+          SpotCandle c = candle (p, 0, next_complete, 3, TRUE, &seed);
+          next_complete += 60;
+          g_array_append_val (batches[b], c);
+        }
+    }
+}
+
+static void
+reset_table (PGconn *conn)
+{
+  g_autoptr (GError) error = NULL;
+  if (!spot_pg_exec (conn, "TRUNCATE candles", &error)
+      || !spot_store_upsert_candles (conn, SPOT_STORE_STRATEGY_UNNEST, (SpotCandle *) initial->data,
+                                     initial->len, NULL, &error)
+      || !spot_pg_exec (conn, "VACUUM ANALYZE candles", &error))
+    die ("reset", error);
+}
+
+static double
+run_strategy (PGconn *conn, SpotStoreStrategy s)
+{
+  gint64 t0;
+  guint64 rows = 0;
+
+  reset_table (conn);
+  t0 = g_get_monotonic_time ();
+  for (int b = 0; b < n_batches; b++)
+    {
+      g_autoptr (GError) error = NULL;
+      guint applied = 0;
+      if (!spot_store_upsert_candles (conn, s, (SpotCandle *) batches[b]->data, batches[b]->len,
+                                      &applied, &error))
+        die (spot_store_strategy_name (s), error);
+      if (applied != batches[b]->len)
+        {
+          fprintf (stderr, "bench-store: %s applied %u of %u rows\n", spot_store_strategy_name (s),
+                   applied, batches[b]->len);
+          exit (1);
+        }
+      rows += batches[b]->len;
+    }
+  return rows / ((g_get_monotonic_time () - t0) / 1e6);
+}
+
+static double
+run_copy_floor (PGconn *conn)
+{
+  g_autoptr (GError) error = NULL;
+  gint64 t0;
+  guint64 rows = 0;
+
+  if (!spot_pg_exec (conn, "DROP TABLE IF EXISTS candles_copy_floor; "
+                           "CREATE TABLE candles_copy_floor (LIKE candles INCLUDING DEFAULTS)",
+                     &error))
+    die ("copy floor table", error);
+  t0 = g_get_monotonic_time ();
+  for (int b = 0; b < n_batches; b++)
+    {
+      g_autoptr (GString) buf = g_string_sized_new (batches[b]->len * 120);
+      g_autoptr (PGresult) res = NULL;
+      PGresult *r;
+      for (guint i = 0; i < batches[b]->len; i++)
+        {
+          SpotStoreCandleParams p;
+          spot_store_candle_params (&g_array_index (batches[b], SpotCandle, i), &p);
+          spot_store_copy_append (buf, &p);
+        }
+      res = PQexec (conn, "COPY candles_copy_floor (product_id, granularity, start, open, high, low, "
+                          "close, volume, trades, last_trade_id, complete, rev, ts) FROM STDIN");
+      if (PQresultStatus (res) != PGRES_COPY_IN || PQputCopyData (conn, buf->str, (int) buf->len) != 1
+          || PQputCopyEnd (conn, NULL) != 1)
+        die ("copy floor", NULL);
+      while ((r = PQgetResult (conn)) != NULL)
+        {
+          if (PQresultStatus (r) != PGRES_COMMAND_OK)
+            die ("copy floor", NULL);
+          PQclear (r);
+        }
+      rows += batches[b]->len;
+    }
+  return rows / ((g_get_monotonic_time () - t0) / 1e6);
+}
+
+static double
+run_per_row (PGconn *conn)
+{
+  gint64 t0;
+  int done = 0;
+
+  reset_table (conn);
+  t0 = g_get_monotonic_time ();
+  for (int b = 0; b < n_batches && done < per_row; b++)
+    for (guint i = 0; i < batches[b]->len && done < per_row; i++, done++)
+      {
+        g_autoptr (GError) error = NULL;
+        if (!spot_store_upsert_candle (conn, &g_array_index (batches[b], SpotCandle, i), NULL, &error))
+          die ("per-row upsert", error);
+      }
+  return done / ((g_get_monotonic_time () - t0) / 1e6);
+}
+
+static int
+cmp_double (const void *a, const void *b)
+{
+  double x = *(const double *) a, y = *(const double *) b;
+  return x < y ? -1 : x > y;
+}
+
+static double
+median (double *v, int n)
+{
+  qsort (v, (size_t) n, sizeof *v, cmp_double);
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+int
+main (int argc, char **argv)
+{
+  g_autoptr (GOptionContext) ctx = g_option_context_new ("- benchmark candle upserts");
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SpotTestPostgres) pg = NULL;
+  g_autoptr (PGconn) conn = NULL;
+  g_autoptr (GPtrArray) migrations = NULL;
+  const char *conninfo;
+  enum { VALUES, UNNEST, COPY, FLOOR, PER_ROW, N_KINDS };
+  static const char *const names[N_KINDS] = { "batch multi-row VALUES", "batch unnest arrays",
+                                             "batch COPY temp + merge", "raw COPY (floor)",
+                                             "per-row UpsertLiveCandle" };
+  double *results[N_KINDS];
+  double med[N_KINDS];
+
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  if (!g_option_context_parse (ctx, &argc, &argv, &error))
+    die ("options", error);
+  if (runs < 1 || n_batches < 1 || batch_size < 10 || batch_size > 5000 || per_row < 1)
+    {
+      fprintf (stderr, "bench-store: --runs, --batches >= 1, --batch-size 10..5000\n");
+      return 2;
+    }
+  if (conninfo_opt != NULL)
+    conninfo = conninfo_opt;
+  else
+    {
+      pg = spot_test_postgres_start (&error);
+      if (pg == NULL)
+        die ("cannot start PostgreSQL", error);
+      conninfo = spot_test_postgres_conninfo (pg);
+    }
+  conn = spot_pg_connect (conninfo, "bench-store", &error);
+  if (conn == NULL)
+    die ("connect", error);
+  migrations = spot_migrations_load_builtin (&error);
+  if (migrations == NULL || !spot_migrations_up (conn, migrations, 0, NULL, &error))
+    die ("migrate", error);
+
+  generate ();
+  printf ("workload: %d batches x %d rows per run (90%% updates of %d live keys, 10%% new complete rows), %d runs\n",
+          n_batches, batch_size, N_PRODUCTS * N_GRANULARITIES, runs);
+  for (int k = 0; k < N_KINDS; k++)
+    results[k] = g_new (double, runs);
+  for (int r = 0; r < runs; r++)
+    {
+      /* Interleaved so that machine noise hits every strategy alike. */
+      results[FLOOR][r] = run_copy_floor (conn);
+      results[VALUES][r] = run_strategy (conn, SPOT_STORE_STRATEGY_VALUES);
+      results[UNNEST][r] = run_strategy (conn, SPOT_STORE_STRATEGY_UNNEST);
+      results[COPY][r] = run_strategy (conn, SPOT_STORE_STRATEGY_COPY);
+      results[PER_ROW][r] = run_per_row (conn);
+      printf ("run %d: floor %.0f, values %.0f, unnest %.0f, copy %.0f, per-row %.0f rows/s\n", r + 1,
+              results[FLOOR][r], results[VALUES][r], results[UNNEST][r], results[COPY][r],
+              results[PER_ROW][r]);
+      fflush (stdout);
+    }
+  printf ("\n%-28s %12s %10s\n", "median of runs", "rows/s", "vs floor");
+  for (int k = 0; k < N_KINDS; k++)
+    med[k] = median (results[k], runs);
+  for (int k = 0; k < N_KINDS; k++)
+    printf ("%-28s %12.0f %9.2fx\n", names[k], med[k], med[k] / med[FLOOR]);
+  spot_pg_exec (conn, "DROP TABLE IF EXISTS candles_copy_floor; TRUNCATE candles", NULL);
+  for (int k = 0; k < N_KINDS; k++)
+    g_free (results[k]);
+  return 0;
+}
