@@ -21,9 +21,15 @@ spot_pg_connect (const char *conninfo, const char *application_name, GError **er
   g_autofree char *timeout = g_strdup_printf ("%d", SPOT_PG_CONNECT_TIMEOUT_S);
   /* With expand_dbname the "dbname" entry is parsed as a full conninfo and its
    * settings override the earlier entries, so the caller's wins. */
-  const char *keywords[] = { "connect_timeout", "application_name", "dbname", NULL };
+  /* Over TCP, a server that vanished without closing the connection is
+   * noticed within about 30 s instead of the kernel's minutes (ignored for
+   * unix sockets). */
+  const char *keywords[] = { "connect_timeout", "application_name", "keepalives_idle",
+                             "keepalives_interval", "keepalives_count", "tcp_user_timeout",
+                             "dbname", NULL };
   const char *values[] = { timeout,
                            application_name != NULL ? application_name : "spot-canvas",
+                           "10", "5", "3", "30000",
                            conninfo != NULL ? conninfo : "", NULL };
   g_autoptr (PGconn) conn = PQconnectdbParams (keywords, values, 1);
 
