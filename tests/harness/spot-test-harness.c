@@ -25,12 +25,14 @@
 #include "supervisor/spot-embedded-postgres.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <glib/gstdio.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -243,46 +245,94 @@ start_postgres_in (SpotTestPostgres *pg, GError **error)
   return spot_embedded_postgres_start_sync (pg->server, PG_START_TIMEOUT_MS, error);
 }
 
+/* Serialises template making between test programs that meson runs in
+ * parallel: one initdb, the others wait and copy. The kernel drops the lock
+ * if its holder is killed. Returns the locked fd, or -1 (then unserialised). */
+static int
+lock_template (const char *template)
+{
+  g_autofree char *parent = g_path_get_dirname (template);
+  g_autofree char *lock_path = g_strdup_printf ("%s.lock", template);
+  int fd;
+
+  g_mkdir_with_parents (parent, 0755);
+  fd = open (lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0)
+    return -1;
+  while (flock (fd, LOCK_EX) != 0)
+    if (errno != EINTR)
+      {
+        close (fd);
+        return -1;
+      }
+  return fd;
+}
+
+static gboolean
+start_from_template (SpotTestPostgres *pg, const char *template, GError **error)
+{
+  g_autofree char *template_version = g_build_filename (template, "PG_VERSION", NULL);
+  g_autofree char *data = g_build_filename (pg->dir, "postgres", NULL);
+
+  if (!g_file_test (template_version, G_FILE_TEST_EXISTS))
+    {
+      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_NOENT, "no template cluster in %s", template);
+      return FALSE;
+    }
+  if (copy_tree (template, data, error) && start_postgres_in (pg, error))
+    return TRUE;
+  if (pg->server != NULL)
+    spot_embedded_postgres_stop (pg->server, STOP_DEADLINE_MS);
+  g_clear_object (&pg->server);
+  remove_tree (data);
+  return FALSE;
+}
+
 SpotTestPostgres *
 spot_test_postgres_start (GError **error)
 {
   g_autoptr (SpotTestPostgres) pg = g_new0 (SpotTestPostgres, 1);
   g_autofree char *template = template_path ();
-  g_autofree char *template_version = g_build_filename (template, "PG_VERSION", NULL);
-  g_autofree char *data = NULL;
   g_autoptr (GError) local_error = NULL;
   gint64 started = g_get_monotonic_time ();
+  int lock_fd;
 
   pg->dir = make_test_dir (error);
   if (pg->dir == NULL)
     return NULL;
-  data = g_build_filename (pg->dir, "postgres", NULL);
 
-  if (g_file_test (template_version, G_FILE_TEST_EXISTS) && copy_tree (template, data, &local_error))
+  /* Fast path, no lock: the template exists (copies only read it). */
+  if (start_from_template (pg, template, &local_error))
     {
-      if (start_postgres_in (pg, &local_error))
-        {
-          g_debug ("test PostgreSQL (from template) ready in %.0f ms", (g_get_monotonic_time () - started) / 1000.0);
-          return g_steal_pointer (&pg);
-        }
-      /* Stale template (e.g. another PostgreSQL version): rebuild it. */
-      g_message ("PostgreSQL template %s did not start (%s): making a new one", template, local_error->message);
-      spot_embedded_postgres_stop (pg->server, STOP_DEADLINE_MS);
-      g_clear_object (&pg->server);
-      remove_tree (data);
-      remove_tree (template);
+      g_debug ("test PostgreSQL (from template) ready in %.0f ms", (g_get_monotonic_time () - started) / 1000.0);
+      return g_steal_pointer (&pg);
     }
+  g_debug ("no usable PostgreSQL template: %s", local_error->message);
   g_clear_error (&local_error);
 
-  if (!start_postgres_in (pg, error))
-    return NULL;
-  if (!g_file_test (template_version, G_FILE_TEST_EXISTS))
+  lock_fd = lock_template (template);
+  /* Another test program may have made it while we waited. */
+  if (start_from_template (pg, template, &local_error))
     {
-      spot_embedded_postgres_stop (pg->server, STOP_DEADLINE_MS);
-      save_template (pg);
-      if (!spot_embedded_postgres_start_sync (pg->server, PG_START_TIMEOUT_MS, error))
-        return NULL;
+      if (lock_fd >= 0)
+        close (lock_fd);
+      g_debug ("test PostgreSQL (from template) ready in %.0f ms", (g_get_monotonic_time () - started) / 1000.0);
+      return g_steal_pointer (&pg);
     }
+  /* Missing, or stale (e.g. another PostgreSQL version): make it anew. */
+  remove_tree (template);
+  if (!start_postgres_in (pg, error))
+    {
+      if (lock_fd >= 0)
+        close (lock_fd);
+      return NULL;
+    }
+  spot_embedded_postgres_stop (pg->server, STOP_DEADLINE_MS);
+  save_template (pg);
+  if (lock_fd >= 0)
+    close (lock_fd);
+  if (!spot_embedded_postgres_start_sync (pg->server, PG_START_TIMEOUT_MS, error))
+    return NULL;
   g_debug ("test PostgreSQL (initdb) ready in %.0f ms", (g_get_monotonic_time () - started) / 1000.0);
   return g_steal_pointer (&pg);
 }

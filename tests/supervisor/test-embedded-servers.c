@@ -11,6 +11,7 @@
 #include <nats/nats.h>
 #include <signal.h>
 #include <string.h>
+#include <unistd.h>
 
 static int
 remove_entry (const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -157,7 +158,10 @@ static void
 test_nats_is_restarted_on_same_url_after_crash (void)
 {
   g_autoptr (GError) error = NULL;
-  g_autofree char *dir = g_dir_make_tmp ("spot-test-nats-crash-XXXXXX", &error);
+  /* Named like the harness's directories, so that a later harness start
+   * removes it if this test is killed. */
+  g_autofree char *name = g_strdup_printf ("spot-test-%d-XXXXXX", (int) getpid ());
+  g_autofree char *dir = g_dir_make_tmp (name, &error);
   g_autoptr (SpotEmbeddedNats) server = NULL;
   g_autofree char *url = NULL;
   gboolean ready = FALSE;
