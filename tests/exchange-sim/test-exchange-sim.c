@@ -903,6 +903,31 @@ test_faults_leave_rest_candles_truthful (void)
                      <, g_ascii_strtoll (json_object_get_string_member (json_array_get_object_element (mins, i - 1), "start"), NULL, 10));
 }
 
+static void
+test_faults_from_command_line_hit_every_connection (void)
+{
+  Sim *sim = sim_start ((const char *[]){ "--products=2", "--trades-per-second=40", "--fault=newest-first",
+                                          "--fault=close1001", "--fault-after=1", NULL });
+  g_autoptr (SimClient) c = sim_client_connect (sim);
+  subscribe (c, "market_trades", "\"BTC-USD\"");
+  g_assert_true (sim_wait (client_closed, c, 4000));
+  g_assert_cmpuint (c->close_code, ==, 1001);
+  guint multi = 0;
+  for (guint i = 0; i < c->msgs->len; i++)
+    {
+      SimMsg *m = g_ptr_array_index (c->msgs, i);
+      if (g_strcmp0 (sim_msg_channel (m), "market_trades") != 0
+          || g_strcmp0 (json_object_get_string_member (sim_msg_event (m, 0), "type"), "update") != 0)
+        continue;
+      JsonArray *ts = event_trades (m);
+      if (json_array_get_length (ts) > 1 && trade_id (json_array_get_object_element (ts, 0)) > trade_id (json_array_get_object_element (ts, 1)))
+        multi++;
+    }
+  g_assert_cmpuint (multi, >, 0);
+  g_clear_pointer (&c, sim_client_free);
+  sim_stop (sim);
+}
+
 /* ---- JWT ---------------------------------------------------------------- */
 
 static char *
@@ -1110,6 +1135,7 @@ main (int argc, char **argv)
                    test_fault_heartbeat_counter_alternates_string_and_number);
   g_test_add_func ("/exchange-sim/fault/clock-skew", test_fault_clock_skew);
   g_test_add_func ("/exchange-sim/fault/rest-candles-stay-truthful", test_faults_leave_rest_candles_truthful);
+  g_test_add_func ("/exchange-sim/fault/from-command-line-hit-every-connection", test_faults_from_command_line_hit_every_connection);
   g_test_add_func ("/exchange-sim/jwt-es256-and-ed25519-accepted-bad-refused", test_jwt_es256_and_ed25519_accepted_bad_refused);
 
   fault_sim = sim_start ((const char *[]){ "--products=6", "--trades-per-second=20", "--history-minutes=5", NULL });
