@@ -4,15 +4,31 @@
 
 #include <string.h>
 
+/* The struct and its first trades share one allocation (one malloc per
+ * message on the parse lanes); growing moves the trades out. */
+typedef struct {
+  SpotTradeBatch batch;
+  SpotTrade inline_trades[];
+} BatchBlock;
+
 SpotTradeBatch *
 spot_trade_batch_new (guint capacity)
 {
-  SpotTradeBatch *batch = g_new0 (SpotTradeBatch, 1);
+  capacity = MAX (capacity, 1);
+  BatchBlock *block = g_malloc (sizeof (BatchBlock) + capacity * sizeof (SpotTrade));
+  SpotTradeBatch *batch = &block->batch;
 
-  batch->capacity = MAX (capacity, 1);
-  batch->trades = g_new0 (SpotTrade, batch->capacity);
+  memset (batch, 0, sizeof *batch);
+  batch->capacity = capacity;
+  batch->trades = block->inline_trades;
   batch->connection_id = -1;
   return batch;
+}
+
+static gboolean
+is_inline (SpotTradeBatch *batch)
+{
+  return batch->trades == ((BatchBlock *) batch)->inline_trades;
 }
 
 void
@@ -20,7 +36,8 @@ spot_trade_batch_free (SpotTradeBatch *batch)
 {
   if (batch == NULL)
     return;
-  g_free (batch->trades);
+  if (!is_inline (batch))
+    g_free (batch->trades);
   g_free (batch);
 }
 
@@ -31,8 +48,18 @@ spot_trade_batch_add (SpotTradeBatch *batch)
 
   if (batch->n_trades == batch->capacity)
     {
-      batch->capacity *= 2;
-      batch->trades = g_renew (SpotTrade, batch->trades, batch->capacity);
+      guint capacity = batch->capacity * 2;
+      if (is_inline (batch))
+        {
+          SpotTrade *trades = g_new (SpotTrade, capacity);
+          memcpy (trades, batch->trades, batch->n_trades * sizeof (SpotTrade));
+          batch->trades = trades;
+        }
+      else
+        {
+          batch->trades = g_renew (SpotTrade, batch->trades, capacity);
+        }
+      batch->capacity = capacity;
     }
   SpotTrade *trade = &batch->trades[batch->n_trades++];
   memset (trade, 0, sizeof *trade);
