@@ -34,6 +34,17 @@ spot_histogram_latency_bounds (guint *n_bounds)
   return latency_bounds;
 }
 
+/* Converting a double outside the int64 range is undefined behaviour. */
+static gint64
+clamp_to_int64 (double value)
+{
+  if (value >= 9223372036854775807.0)
+    return G_MAXINT64;
+  if (value <= -9223372036854775808.0)
+    return G_MININT64;
+  return (gint64)value;
+}
+
 SpotHistogram *
 spot_histogram_new (const double *bounds, guint n_bounds, double scale, GError **error)
 {
@@ -69,7 +80,7 @@ spot_histogram_new (const double *bounds, guint n_bounds, double scale, GError *
   histogram->bounds = g_memdup2 (bounds, sizeof (double) * n_bounds);
   histogram->unit_bounds = g_new (gint64, MAX (n_bounds, 1));
   for (guint i = 0; i < n_bounds; i++)
-    histogram->unit_bounds[i] = (gint64)floor (bounds[i] * scale);
+    histogram->unit_bounds[i] = clamp_to_int64 (floor (bounds[i] * scale));
   histogram->buckets
       = g_aligned_alloc0 (n_bounds + 1, sizeof (_Atomic guint64), SPOT_HISTOGRAM_ALIGN);
   for (guint i = 0; i <= n_bounds; i++)
@@ -156,7 +167,8 @@ spot_histogram_observe (SpotHistogram *histogram, double value)
         hi = mid;
     }
   atomic_fetch_add_explicit (&histogram->buckets[lo], 1, memory_order_relaxed);
-  atomic_fetch_add_explicit (&histogram->sum_units, (gint64)llround (value * histogram->scale),
+  atomic_fetch_add_explicit (&histogram->sum_units,
+                             clamp_to_int64 (nearbyint (value * histogram->scale)),
                              memory_order_relaxed);
 }
 

@@ -88,6 +88,20 @@ test_histogram_nan_counts_without_sum (void)
 }
 
 static void
+test_histogram_clamps_huge_values_in_sum (void)
+{
+  const double huge_bounds[] = { 1.0, 1e300 };
+  g_autoptr (SpotHistogram) h
+      = spot_histogram_new (huge_bounds, G_N_ELEMENTS (huge_bounds), SPOT_HISTOGRAM_SCALE_US, NULL);
+
+  spot_histogram_observe (h, 1e200);
+  g_assert_cmpuint (spot_histogram_get_bucket (h, 1), ==, 1);
+  g_assert_cmpint (spot_histogram_get_sum_units (h), ==, G_MAXINT64);
+  spot_histogram_observe_units (h, 5);
+  g_assert_cmpuint (spot_histogram_get_bucket (h, 0), ==, 1);
+}
+
+static void
 test_histogram_rejects_unordered_or_infinite_bounds (void)
 {
   const double unordered[] = { 1.0, 1.0 };
@@ -156,6 +170,8 @@ main (int argc, char **argv)
                    test_histogram_integer_paths_match_double_path);
   g_test_add_func ("/metrics/histogram/uses-binary-search-for-many-bounds",
                    test_histogram_uses_binary_search_for_many_bounds);
+  g_test_add_func ("/metrics/histogram/clamps-huge-values-in-sum",
+                   test_histogram_clamps_huge_values_in_sum);
   g_test_add_func ("/metrics/histogram/nan-counts-without-sum",
                    test_histogram_nan_counts_without_sum);
   g_test_add_func ("/metrics/histogram/rejects-unordered-or-infinite-bounds",
