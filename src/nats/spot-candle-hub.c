@@ -8,8 +8,8 @@
 
 #include "core/spot-error.h"
 #include "core/spot-log.h"
-#include "model/spot-candle-json.h"
 #include "nats/spot-candle-coalescer.h"
+#include "nats/spot-candle-decode.h"
 #include "nats/spot-nats-subject.h"
 
 typedef struct {
@@ -38,6 +38,14 @@ struct _SpotCandleHub {
   guint next_id;
   guint64 batches;
   guint64 delivered;
+
+  /* What clients want, read by the subscription thread so unwanted messages
+   * are not even decoded: per product, and for all products, a count of
+   * clients per granularity. */
+  GRWLock interest_lock;
+  GHashTable *interest; /* char* product -> guint[SPOT_GRANULARITY_COUNT] */
+  guint interest_all[SPOT_GRANULARITY_COUNT];
+  atomic_uint_fast64_t filtered;
 
   natsSubscription *sub;
   GMutex complete_lock;
@@ -70,8 +78,50 @@ client_unref (gpointer data)
 }
 
 static void
+interest_add (SpotCandleHub *self, Client *client, gint delta)
+{
+  g_rw_lock_writer_lock (&self->interest_lock);
+  for (guint i = 0; client->product_ids == NULL ? i < 1 : client->product_ids[i] != NULL; i++)
+    {
+      guint *counts;
+
+      if (client->product_ids == NULL)
+        counts = self->interest_all;
+      else
+        {
+          counts = g_hash_table_lookup (self->interest, client->product_ids[i]);
+          if (counts == NULL)
+            {
+              counts = g_new0 (guint, SPOT_GRANULARITY_COUNT);
+              g_hash_table_insert (self->interest, g_strdup (client->product_ids[i]), counts);
+            }
+        }
+      for (gint g = 0; g < SPOT_GRANULARITY_COUNT; g++)
+        if (spot_granularity_set_contains (client->granularities, g))
+          counts[g] = (guint) ((gint) counts[g] + delta);
+    }
+  g_rw_lock_writer_unlock (&self->interest_lock);
+}
+
+/* Any thread. */
+static gboolean
+interested (SpotCandleHub *self, const char *product_id, SpotGranularity g)
+{
+  gboolean wanted;
+  guint *counts;
+
+  g_rw_lock_reader_lock (&self->interest_lock);
+  wanted = self->interest_all[g] > 0;
+  if (!wanted && (counts = g_hash_table_lookup (self->interest, product_id)) != NULL)
+    wanted = counts[g] > 0;
+  g_rw_lock_reader_unlock (&self->interest_lock);
+  return wanted;
+}
+
+static void
 index_client (SpotCandleHub *self, Client *client)
 {
+  interest_add (self, client, 1);
   if (client->product_ids == NULL)
     {
       g_ptr_array_add (self->all_products, client_ref (client));
@@ -93,6 +143,7 @@ index_client (SpotCandleHub *self, Client *client)
 static void
 unindex_client (SpotCandleHub *self, Client *client)
 {
+  interest_add (self, client, -1);
   if (client->product_ids == NULL)
     {
       g_ptr_array_remove (self->all_products, client);
@@ -223,6 +274,8 @@ spot_candle_hub_init (SpotCandleHub *self)
   self->next_id = 1;
   g_mutex_init (&self->complete_lock);
   g_cond_init (&self->complete_cond);
+  g_rw_lock_init (&self->interest_lock);
+  self->interest = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
 }
 
 static void
@@ -256,6 +309,8 @@ spot_candle_hub_finalize (GObject *object)
   g_ptr_array_unref (self->touched);
   g_mutex_clear (&self->complete_lock);
   g_cond_clear (&self->complete_cond);
+  g_hash_table_unref (self->interest);
+  g_rw_lock_clear (&self->interest_lock);
   g_main_context_unref (self->context);
   G_OBJECT_CLASS (spot_candle_hub_parent_class)->finalize (object);
 }
@@ -303,16 +358,26 @@ spot_candle_hub_push (SpotCandleHub *self, const SpotCandle *candles, guint n)
     }
 }
 
-/* The subscription's delivery thread. */
+/* The subscription's delivery thread. The subject says which key a message
+ * is for, so messages no client wants are dropped before decoding. */
 static void
 on_message (natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
 {
   SpotCandleHub *self = closure;
   g_autoptr (GError) error = NULL;
+  char product_id[SPOT_PRODUCT_ID_SIZE];
+  SpotGranularity g;
   SpotCandleUpdate update;
 
-  if (spot_candle_from_json (natsMsg_GetData (msg), natsMsg_GetDataLength (msg), &update.candle,
-                             &error))
+  if (!spot_nats_subject_parse (natsMsg_GetSubject (msg), product_id, &g, &error))
+    {
+      atomic_fetch_add (&self->parse_errors, 1);
+      spot_log_limited (10000, 3, G_LOG_LEVEL_WARNING, NULL, -1, -1, "%s", error->message);
+    }
+  else if (!interested (self, product_id, g))
+    atomic_fetch_add (&self->filtered, 1);
+  else if (spot_candle_decode (natsMsg_GetData (msg), (gsize) natsMsg_GetDataLength (msg), &update.candle,
+                               &error))
     {
       update.kind = update.candle.complete ? SPOT_CANDLE_UPDATE_COMPLETE : SPOT_CANDLE_UPDATE_LIVE;
       spot_candle_coalescer_submit (self->queue, &update, 1);
@@ -452,7 +517,8 @@ spot_candle_hub_get_stats (SpotCandleHub *self, SpotCandleHubStats *out)
   spot_candle_coalescer_get_stats (self->queue, &qs);
   memset (out, 0, sizeof *out);
   out->parse_errors = atomic_load (&self->parse_errors);
-  out->received = qs.submitted + out->parse_errors;
+  out->filtered = atomic_load (&self->filtered);
+  out->received = qs.submitted + out->parse_errors + out->filtered;
   out->coalesced = qs.coalesced;
   out->dropped = qs.dropped + qs.dropped_ordered;
   /* The owner-thread counters are read without a lock: a torn read on

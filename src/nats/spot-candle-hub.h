@@ -7,6 +7,9 @@
  * one call per batch. While the main loop is busy, live updates of a key are
  * coalesced (latest wins); complete candles are kept in order.
  *
+ * Messages for keys no client selected are dropped on the subscription
+ * thread by subject, before their JSON is read.
+ *
  * A client selects products (or all) and a set of granularities. Its callback
  * gets an array of candles valid for the duration of the call, in arrival
  * order per key. A callback may subscribe or unsubscribe anything, itself
@@ -31,6 +34,7 @@ typedef void (*SpotCandleHubFunc) (const SpotCandle *candles, guint n, gpointer 
 typedef struct {
   guint64 received;      /* messages taken from NATS or push */
   guint64 parse_errors;  /* NATS messages that were not a candle */
+  guint64 filtered;      /* NATS messages no client wanted (not decoded) */
   guint64 coalesced;     /* live updates replaced while the loop was busy */
   guint64 dropped;       /* lost to a full queue */
   guint64 batches;       /* main-context wake-ups */

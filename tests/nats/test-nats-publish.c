@@ -280,6 +280,38 @@ test_live_cache_sees_updates_within_staleness_bound (Fixture *f, gconstpointer d
   g_source_remove (tick_id);
 }
 
+static void
+test_hub_delivers_only_selected_keys_and_skips_the_rest_undecoded (Fixture *f, gconstpointer data)
+{
+  const char *eth[] = { "ETH-USD", NULL };
+  g_autoptr (GArray) eth_got = g_array_new (FALSE, FALSE, sizeof (SpotCandle));
+  g_autoptr (SpotCandleHub) hub = spot_candle_hub_new (0);
+  g_autoptr (GError) error = NULL;
+  SpotCandleUpdate updates[4];
+  CountWait w = { f->got, 4 };
+  SpotCandleHubStats stats;
+
+  g_assert_true (spot_candle_hub_attach (hub, spot_nats_connection_get_nc (f->conn), &error));
+  spot_candle_hub_subscribe (hub, eth, 1u << SPOT_GRANULARITY_ONE_MINUTE, on_candles, eth_got, NULL);
+  g_assert_cmpint (natsConnection_FlushTimeout (spot_nats_connection_get_nc (f->conn), 5000), ==, NATS_OK);
+  updates[0] = nats_test_update ("BTC-USD", SPOT_GRANULARITY_ONE_MINUTE, 1775521800, 1, SPOT_CANDLE_UPDATE_LIVE);
+  updates[1] = nats_test_update ("ETH-USD", SPOT_GRANULARITY_FIVE_MINUTE, 1775521800, 1, SPOT_CANDLE_UPDATE_LIVE);
+  updates[2] = nats_test_update ("ETH-USD", SPOT_GRANULARITY_ONE_MINUTE, 1775521800, 1, SPOT_CANDLE_UPDATE_LIVE);
+  updates[3] = nats_test_update ("SOL-USD", SPOT_GRANULARITY_ONE_MINUTE, 1775521800, 1, SPOT_CANDLE_UPDATE_LIVE);
+  spot_publisher_submit (f->publisher, updates, 4);
+  /* The fixture's catch-all client seeing all four means all have arrived. */
+  g_assert_true (nats_test_wait_until (got_at_least, &w, 5000));
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  g_assert_cmpuint (eth_got->len, ==, 1);
+  g_assert_cmpstr (g_array_index (eth_got, SpotCandle, 0).product_id, ==, "ETH-USD");
+  g_assert_cmpint (g_array_index (eth_got, SpotCandle, 0).granularity, ==, SPOT_GRANULARITY_ONE_MINUTE);
+  spot_candle_hub_get_stats (hub, &stats);
+  g_assert_cmpuint (stats.filtered, ==, 3);
+  g_assert_cmpuint (stats.received, ==, 4);
+  g_assert_cmpuint (stats.parse_errors, ==, 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -293,6 +325,8 @@ main (int argc, char **argv)
               test_kv_after_burst_holds_newest_candle_of_greatest_start, fixture_teardown);
   g_test_add ("/nats/publish/live-cache-follows", Fixture, NULL, fixture_setup,
               test_live_cache_sees_updates_within_staleness_bound, fixture_teardown);
+  g_test_add ("/nats/publish/hub-filters-by-subject", Fixture, NULL, fixture_setup,
+              test_hub_delivers_only_selected_keys_and_skips_the_rest_undecoded, fixture_teardown);
   ret = g_test_run ();
   nats_CloseAndWait (5000);
   return ret;
