@@ -238,6 +238,8 @@ generate_one (SpotSimMarket *market, Product *p, SpotSimTrade *out)
   p->next_time_us += 1 + (gint64) rng_below (&p->rng, (guint64) (2 * p->mean_gap_us));
 }
 
+static guint64 advance (SpotSimMarket *market, gint64 now_us, gboolean keep_batch);
+
 SpotSimMarket *
 spot_sim_market_new (const SpotSimMarketConfig *config, gint64 now_us, GError **error)
 {
@@ -339,7 +341,8 @@ spot_sim_market_new (const SpotSimMarketConfig *config, gint64 now_us, GError **
       p->next_time_us = start_us + (gint64) rng_below (&p->rng, (guint64) p->mean_gap_us);
       p->last_time_us = start_us;
     }
-  spot_sim_market_advance (market, now_us);
+  /* History is logged, never sent: no batch. */
+  advance (market, now_us, FALSE);
   return g_steal_pointer (&market);
 }
 
@@ -376,13 +379,20 @@ spot_sim_market_find (SpotSimMarket *market, const char *product_id)
   return -1;
 }
 
-guint64
-spot_sim_market_advance (SpotSimMarket *market, gint64 now_us)
+static guint64
+advance (SpotSimMarket *market, gint64 now_us, gboolean keep_batch)
 {
   guint64 total = 0;
   for (guint i = 0; i < market->n_products; i++)
     {
       Product *p = &market->products[i];
+      /* A batch after a stall of the loop can be huge: do not keep its
+       * allocation for ever. */
+      if (p->batch->len > 65536)
+        {
+          g_array_unref (p->batch);
+          p->batch = g_array_new (FALSE, FALSE, sizeof (SpotSimTrade));
+        }
       g_array_set_size (p->batch, 0);
       /* A clock that went back (skew changed) resumes from the last trade. */
       while (p->next_time_us <= now_us)
@@ -390,11 +400,18 @@ spot_sim_market_advance (SpotSimMarket *market, gint64 now_us)
           SpotSimTrade t;
           generate_one (market, p, &t);
           append_trade (market, p, &t);
-          g_array_append_val (p->batch, t);
+          if (keep_batch)
+            g_array_append_val (p->batch, t);
+          total++;
         }
-      total += p->batch->len;
     }
   return total;
+}
+
+guint64
+spot_sim_market_advance (SpotSimMarket *market, gint64 now_us)
+{
+  return advance (market, now_us, TRUE);
 }
 
 void
