@@ -311,7 +311,8 @@ update_server_argv (SpotEmbeddedPostgres *self)
    * acknowledged (WAL still in shared memory), which tests of crash
    * behaviour must not see. fsync=off only risks an OS crash. */
   if (!self->durable)
-    g_strv_builder_add_many (builder, "-c", "fsync=off", "-c", "full_page_writes=off", NULL);
+    g_strv_builder_add_many (builder, "-c", "fsync=off", "-c", "full_page_writes=off", "-c", "min_wal_size=2MB",
+                             NULL);
   argv = g_strv_builder_end (builder);
   spot_supervisor_set_argv (self->supervisor, (const char *const *) argv);
 }

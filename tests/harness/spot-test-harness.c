@@ -2,18 +2,18 @@
  * supervisor's embedded servers.
  *
  * Speed: nats-server starts in a fresh directory each time (tens of ms).
- * PostgreSQL clusters are not initdb'd per test: the first start in a build
- * tree makes a template cluster (initdb --no-sync, database spotcanvas,
- * clean shutdown) under $SPOT_BUILD_ROOT/tests/harness/pg-template-1 (the
- * suffix versions the recipe; without SPOT_BUILD_ROOT, in the temporary
- * directory), and every
- * later cluster is a copy of it (tens of ms instead of about a second). The
- * test clusters run with fsync=off and full_page_writes=off: fine for
- * throw-away data (an OS crash could corrupt them; a kill of the server
- * loses nothing committed). A template that no longer
- * starts (PostgreSQL upgraded) is replaced transparently.
+ * PostgreSQL clusters are not initdb'd per test: the first start makes a
+ * template cluster (initdb --no-sync --wal-segsize=1, database spotcanvas,
+ * clean shutdown) in <tmp>/spot-test-pg-template-2-<uid> under a file lock
+ * (test programs run in parallel wait for one initdb; the number versions
+ * the recipe), and every later cluster is a copy of it (a few hundred ms on
+ * tmpfs instead of one to several seconds of initdb). A template that no
+ * longer starts (PostgreSQL upgraded) is replaced. The test clusters run
+ * with fsync=off and full_page_writes=off: fine for throw-away data (an OS
+ * crash could corrupt them; a kill of the server loses nothing committed).
  *
- * Directories: <tmp>/spot-test-<pid>-XXXXXX. As root they get mode 0711 so
+ * Directories: <tmp>/spot-test-<pid>-XXXXXX, <tmp> as spot_test_tmp_dir()
+ * says (/dev/shm when it has 2 GiB free). As root they get mode 0711 so
  * that the `postgres` user can traverse them; directories left by killed
  * test programs (their pid is gone) are removed by the next harness start.
  */
@@ -34,11 +34,13 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #define NATS_START_TIMEOUT_MS 20000
 #define PG_START_TIMEOUT_MS 60000
 #define STOP_DEADLINE_MS 5000
+#define SHM_MIN_FREE (G_GUINT64_CONSTANT (2) << 30)
 
 struct _SpotTestNats {
   char *dir;
@@ -66,28 +68,51 @@ remove_tree (const char *path)
     nftw (path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* Where the harness makes its directories: $SPOT_TEST_TMPDIR, else /dev/shm
+ * when it is a roomy tmpfs (copying a cluster and running it there does not
+ * wait for a disk shared with parallel builds), else the usual temporary
+ * directory. As root the result must be traversable by the postgres user. */
+static char *
+choose_tmp_dir (void)
+{
+  const char *env = g_getenv ("SPOT_TEST_TMPDIR");
+  const char *tmp = g_get_tmp_dir ();
+  struct statvfs vfs;
+  struct stat st;
+
+  if (env != NULL && *env != '\0')
+    return g_strdup (env);
+  if (statvfs ("/dev/shm", &vfs) == 0 && (guint64) vfs.f_bavail * vfs.f_frsize >= SHM_MIN_FREE &&
+      access ("/dev/shm", W_OK | X_OK) == 0)
+    return g_strdup ("/dev/shm");
+  if (geteuid () == 0 && (stat (tmp, &st) != 0 || (st.st_mode & S_IXOTH) == 0))
+    return g_strdup ("/tmp");
+  return g_strdup (tmp);
+}
+
+const char *
+spot_test_tmp_dir (void)
+{
+  static char *dir = NULL;
+
+  if (g_once_init_enter (&dir))
+    g_once_init_leave (&dir, choose_tmp_dir ());
+  return dir;
+}
+
 static const char *
 tmp_base (void)
 {
-  const char *base = g_get_tmp_dir ();
-  struct stat st;
-
-  /* As root the postgres user must traverse it. */
-  if (geteuid () == 0 && (stat (base, &st) != 0 || (st.st_mode & S_IXOTH) == 0))
-    return "/tmp";
-  return base;
+  return spot_test_tmp_dir ();
 }
 
 static void
 remove_abandoned_dirs (void)
 {
-  static gsize done = 0;
   const char *base = tmp_base ();
   g_autoptr (GDir) dir = NULL;
   const char *name;
 
-  if (!g_once_init_enter (&done))
-    return;
   dir = g_dir_open (base, 0, NULL);
   while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
     {
@@ -108,7 +133,6 @@ remove_abandoned_dirs (void)
           remove_tree (path);
         }
     }
-  g_once_init_leave (&done, 1);
 }
 
 static char *
@@ -155,6 +179,12 @@ spot_test_nats_url (SpotTestNats *nats)
   return nats->url;
 }
 
+GPid
+spot_test_nats_pid (SpotTestNats *nats)
+{
+  return spot_embedded_nats_get_pid (nats->server);
+}
+
 void
 spot_test_nats_kill (SpotTestNats *nats)
 {
@@ -183,14 +213,13 @@ spot_test_nats_free (SpotTestNats *nats)
 
 /* ---- PostgreSQL ---- */
 
+/* Beside the test directories, so that copies stay on one (ideally tmpfs)
+ * file system; shared by every build tree of this user. The number versions
+ * the recipe: bump it when the cluster options change. */
 static char *
 template_path (void)
 {
-  const char *build_root = g_getenv ("SPOT_BUILD_ROOT");
-
-  if (build_root != NULL && g_file_test (build_root, G_FILE_TEST_IS_DIR))
-    return g_build_filename (build_root, "tests", "harness", "pg-template-1", NULL);
-  return g_strdup_printf ("%s/spot-test-pg-template-1-%u", tmp_base (), (unsigned) geteuid ());
+  return g_strdup_printf ("%s/spot-test-pg-template-2-%u", tmp_base (), (unsigned) geteuid ());
 }
 
 /* cp -a keeps the owner (postgres, as root) and modes. */
@@ -341,6 +370,12 @@ const char *
 spot_test_postgres_conninfo (SpotTestPostgres *pg)
 {
   return spot_embedded_postgres_get_conninfo (pg->server);
+}
+
+GPid
+spot_test_postgres_pid (SpotTestPostgres *pg)
+{
+  return spot_embedded_postgres_get_pid (pg->server);
 }
 
 void

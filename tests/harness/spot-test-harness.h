@@ -25,6 +25,8 @@ const char *spot_test_nats_url (SpotTestNats *nats);
 void spot_test_nats_kill (SpotTestNats *nats);
 gboolean spot_test_nats_restart (SpotTestNats *nats, GError **error);
 void spot_test_nats_free (SpotTestNats *nats);
+/* The running nats-server's pid, 0 while killed. */
+GPid spot_test_nats_pid (SpotTestNats *nats);
 
 /* A PostgreSQL cluster with database "spotcanvas". As root it runs as the
  * `postgres` user. */
@@ -33,9 +35,16 @@ const char *spot_test_postgres_conninfo (SpotTestPostgres *pg);
 void spot_test_postgres_kill (SpotTestPostgres *pg);
 gboolean spot_test_postgres_restart (SpotTestPostgres *pg, GError **error);
 void spot_test_postgres_free (SpotTestPostgres *pg);
+/* The running postmaster's pid, 0 while killed. */
+GPid spot_test_postgres_pid (SpotTestPostgres *pg);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SpotTestNats, spot_test_nats_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SpotTestPostgres, spot_test_postgres_free)
+
+/* Where the harness makes its temporary directories (named
+ * spot-test-<pid>-XXXXXX): $SPOT_TEST_TMPDIR, else /dev/shm when it is a
+ * tmpfs with 2 GiB free, else the temporary directory. */
+const char *spot_test_tmp_dir (void);
 
 /* Exits the test program with 77 (meson: skipped) when @program is not on
  * PATH, printing why. */

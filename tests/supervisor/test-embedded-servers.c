@@ -6,11 +6,13 @@
 
 #include <ftw.h>
 #include <glib/gstdio.h>
+#include <poll.h>
 #include <stdio.h>
 #include <libpq-fe.h>
 #include <nats/nats.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static int
@@ -161,7 +163,7 @@ test_nats_is_restarted_on_same_url_after_crash (void)
   /* Named like the harness's directories, so that a later harness start
    * removes it if this test is killed. */
   g_autofree char *name = g_strdup_printf ("spot-test-%d-XXXXXX", (int) getpid ());
-  g_autofree char *dir = g_dir_make_tmp (name, &error);
+  g_autofree char *dir = g_build_filename (spot_test_tmp_dir (), name, NULL);
   g_autoptr (SpotEmbeddedNats) server = NULL;
   g_autofree char *url = NULL;
   gboolean ready = FALSE;
@@ -170,7 +172,7 @@ test_nats_is_restarted_on_same_url_after_crash (void)
   guint timeout_id;
   natsConnection *nc;
 
-  g_assert_no_error (error);
+  g_assert_nonnull (g_mkdtemp (dir));
   server = spot_embedded_nats_new (dir);
   g_assert_true (spot_embedded_nats_start_sync (server, 20000, &error));
   g_assert_no_error (error);
@@ -301,10 +303,123 @@ test_postgres_clusters_are_independent (void)
   PQfinish (conn);
 }
 
+/* ---- servers die with a killed test program ---- */
+
+#define HELPER_FLAG "--helper-start-servers"
+
+static char *self_exe;
+
+/* Helper mode: start both servers through the harness, print their pids,
+ * wait to be killed. */
+static int
+run_helper (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SpotTestNats) nats = spot_test_nats_start (&error);
+  g_autoptr (SpotTestPostgres) pg = NULL;
+
+  if (nats == NULL || (pg = spot_test_postgres_start (&error)) == NULL)
+    {
+      fprintf (stderr, "helper: %s\n", error->message);
+      return 1;
+    }
+  printf ("PIDS %d %d\n", (int) spot_test_nats_pid (nats), (int) spot_test_postgres_pid (pg));
+  fflush (stdout);
+  for (;;)
+    pause ();
+  return 0;
+}
+
+static gboolean
+process_alive (GPid pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", (int) pid);
+  g_autofree char *stat = NULL;
+  const char *state;
+
+  if (!g_file_get_contents (path, &stat, NULL, NULL))
+    return FALSE;
+  state = strrchr (stat, ')');
+  return state != NULL && state[2] != 'Z' && state[2] != 'X';
+}
+
+static gboolean
+helper_dirs_exist (GPid helper)
+{
+  g_autofree char *prefix = g_strdup_printf ("spot-test-%d-", (int) helper);
+  g_autoptr (GDir) dir = g_dir_open (spot_test_tmp_dir (), 0, NULL);
+  const char *name;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    if (g_str_has_prefix (name, prefix))
+      return TRUE;
+  return FALSE;
+}
+
+static void
+test_servers_die_with_killed_test_program (void)
+{
+  const char *argv[] = { self_exe, HELPER_FLAG, NULL };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SpotTestNats) other = NULL;
+  GPid helper = 0;
+  int out_fd = -1;
+  char buffer[128] = { 0 };
+  gsize filled = 0;
+  int status = 0;
+  int nats_pid = 0;
+  int pg_pid = 0;
+  gint64 deadline;
+
+  g_assert_true (g_spawn_async_with_pipes_and_fds (NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, -1, -1,
+                                                    -1, NULL, NULL, 0, &helper, NULL, &out_fd, NULL, &error));
+  g_assert_no_error (error);
+  deadline = g_get_monotonic_time () + 120 * G_USEC_PER_SEC;
+  while (strchr (buffer, '\n') == NULL && filled < sizeof buffer - 1 && g_get_monotonic_time () < deadline)
+    {
+      struct pollfd pfd = { .fd = out_fd, .events = POLLIN };
+      ssize_t n;
+
+      if (poll (&pfd, 1, 100) <= 0)
+        continue;
+      n = read (out_fd, buffer + filled, sizeof buffer - 1 - filled);
+      if (n <= 0)
+        break;
+      filled += (gsize) n;
+    }
+  close (out_fd);
+  g_assert_cmpint (sscanf (buffer, "PIDS %d %d", &nats_pid, &pg_pid), ==, 2);
+  g_assert_true (process_alive (nats_pid));
+  g_assert_true (process_alive (pg_pid));
+  g_assert_true (helper_dirs_exist (helper));
+
+  g_assert_cmpint (kill (helper, SIGKILL), ==, 0);
+  g_assert_cmpint (waitpid (helper, &status, 0), ==, helper);
+
+  /* nats-server gets SIGKILL, the postmaster SIGQUIT (immediate shutdown:
+   * it first stops its backends). */
+  deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  while ((process_alive (nats_pid) || process_alive (pg_pid)) && g_get_monotonic_time () < deadline)
+    g_usleep (10000);
+  g_assert_false (process_alive (nats_pid));
+  g_assert_false (process_alive (pg_pid));
+
+  /* The next harness start removes what the killed program left behind. */
+  other = spot_test_nats_start (&error);
+  g_assert_no_error (error);
+  g_assert_false (helper_dirs_exist (helper));
+}
+
 int
 main (int argc, char **argv)
 {
   int rc;
+
+  if (argc >= 2 && strcmp (argv[1], HELPER_FLAG) == 0)
+    return run_helper ();
+  self_exe = g_file_read_link ("/proc/self/exe", NULL);
+  if (self_exe == NULL)
+    self_exe = g_canonicalize_filename (argv[0], NULL);
 
   g_test_init (&argc, &argv, NULL);
   /* One test crashes a server on purpose: the supervisor's warning about it
@@ -317,7 +432,9 @@ main (int argc, char **argv)
   g_test_add_func ("/embedded/nats/restarted-on-same-url-after-crash", test_nats_is_restarted_on_same_url_after_crash);
   g_test_add_func ("/embedded/postgres/serves-sql-across-kill", test_postgres_serves_sql_across_kill);
   g_test_add_func ("/embedded/postgres/clusters-are-independent", test_postgres_clusters_are_independent);
+  g_test_add_func ("/embedded/servers-die-with-killed-test-program", test_servers_die_with_killed_test_program);
   rc = g_test_run ();
   nats_CloseAndWait (2000);
+  g_free (self_exe);
   return rc;
 }
