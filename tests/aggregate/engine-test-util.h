@@ -84,7 +84,8 @@ rest_candle (const char *product,
   return k;
 }
 
-/* 500 realistic Coinbase-style product ids (bases x quotes). */
+/* Realistic Coinbase-style product ids (bases x quotes; 756 of them), then
+ * numbered tokens. */
 static inline GPtrArray *
 realistic_product_ids (guint n)
 {
@@ -105,5 +106,8 @@ realistic_product_ids (guint n)
     for (guint b = 0; b < G_N_ELEMENTS (bases) && ids->len < n; b++)
       if (strcmp (bases[b], quotes[q]) != 0)
         g_ptr_array_add (ids, g_strdup_printf ("%s-%s", bases[b], quotes[q]));
+  /* Beyond the real-looking ones: numbered tokens. */
+  for (guint i = 0; ids->len < n; i++)
+    g_ptr_array_add (ids, g_strdup_printf ("TKN%u-USD", i));
   return ids;
 }
