@@ -214,6 +214,7 @@ struct _SpotNatsConnection {
   char **urls; /* NULL: embedded */
   SpotEmbeddedNats *embedded;
   natsConnection *nc;
+  natsConnection *aux_nc; /* JetStream traffic (KV writes and watches) */
   Shared *shared;
   GMainContext *context;
   gboolean started;
@@ -433,8 +434,23 @@ spot_nats_connection_new (const SpotNatsConfig *config, GError **error)
   return g_steal_pointer (&self);
 }
 
+static void
+on_aux_disconnected (natsConnection *nc, void *closure)
+{
+  g_debug ("NATS JetStream connection disconnected");
+}
+
+static void
+on_aux_reconnected (natsConnection *nc, void *closure)
+{
+  g_debug ("NATS JetStream connection reconnected");
+}
+
+/* @aux: the second connection, for JetStream traffic; its events are only
+ * logged (the primary's status stands for both) and its callbacks use no
+ * state, so they may fire at any time. */
 static natsStatus
-build_options (SpotNatsConnection *self, natsOptions **out, char **urls, GError **error)
+build_options (SpotNatsConnection *self, natsOptions **out, char **urls, gboolean aux, GError **error)
 {
   natsOptions *opts = NULL;
   natsStatus s;
@@ -445,7 +461,12 @@ build_options (SpotNatsConnection *self, natsOptions **out, char **urls, GError 
   if (s == NATS_OK)
     s = natsOptions_SetServers (opts, (const char **) urls, (int) n_urls), what = "servers";
   if (s == NATS_OK)
-    s = natsOptions_SetName (opts, self->config.name != NULL ? self->config.name : "spot-canvas");
+    {
+      g_autofree char *name = g_strdup_printf ("%s%s", self->config.name != NULL ? self->config.name : "spot-canvas",
+                                               aux ? "-js" : "");
+
+      s = natsOptions_SetName (opts, name);
+    }
   if (s == NATS_OK)
     s = natsOptions_SetMaxReconnect (opts, -1);
   if (s == NATS_OK)
@@ -460,15 +481,21 @@ build_options (SpotNatsConnection *self, natsOptions **out, char **urls, GError 
     s = natsOptions_SetPingInterval (opts, 5000);
   if (s == NATS_OK)
     s = natsOptions_SetMaxPingsOut (opts, 3);
-  if (s == NATS_OK)
+  if (s == NATS_OK && aux)
+    s = natsOptions_SetRetryOnFailedConnect (opts, true, NULL, NULL);
+  if (s == NATS_OK && aux)
+    s = natsOptions_SetDisconnectedCB (opts, on_aux_disconnected, NULL);
+  if (s == NATS_OK && aux)
+    s = natsOptions_SetReconnectedCB (opts, on_aux_reconnected, NULL);
+  if (s == NATS_OK && !aux)
     s = natsOptions_SetRetryOnFailedConnect (opts, true, on_nats_connected, self->shared);
-  if (s == NATS_OK)
+  if (s == NATS_OK && !aux)
     s = natsOptions_SetDisconnectedCB (opts, on_nats_disconnected, self->shared);
-  if (s == NATS_OK)
+  if (s == NATS_OK && !aux)
     s = natsOptions_SetReconnectedCB (opts, on_nats_reconnected, self->shared);
-  if (s == NATS_OK)
+  if (s == NATS_OK && !aux)
     s = natsOptions_SetClosedCB (opts, on_nats_closed, self->shared);
-  if (s == NATS_OK)
+  if (s == NATS_OK && !aux)
     s = natsOptions_SetErrorHandler (opts, on_nats_error, self->shared);
   if (s == NATS_OK && self->config.creds_file != NULL)
     s = natsOptions_SetUserCredentialsFromFiles (opts, self->config.creds_file, NULL),
@@ -501,7 +528,9 @@ build_options (SpotNatsConnection *self, natsOptions **out, char **urls, GError 
 
 typedef struct {
   natsOptions *opts;
+  natsOptions *aux_opts;
   natsConnection *nc;
+  natsConnection *aux_nc;
   natsStatus status;
   char *error_text;
 } ConnectData;
@@ -511,8 +540,15 @@ connect_data_free (ConnectData *data)
 {
   if (data->opts != NULL)
     natsOptions_Destroy (data->opts);
+  if (data->aux_opts != NULL)
+    natsOptions_Destroy (data->aux_opts);
   if (data->nc != NULL)
     natsConnection_Destroy (data->nc);
+  if (data->aux_nc != NULL)
+    {
+      natsConnection_Close (data->aux_nc);
+      natsConnection_Destroy (data->aux_nc);
+    }
   g_free (data->error_text);
   g_free (data);
 }
@@ -529,6 +565,16 @@ connect_thread (gpointer user_data)
   data->status = natsConnection_Connect (&data->nc, data->opts);
   if (data->status != NATS_OK && data->status != NATS_NOT_YET_CONNECTED)
     data->error_text = g_strdup (nats_GetLastError (NULL));
+  else
+    {
+      natsStatus s = natsConnection_Connect (&data->aux_nc, data->aux_opts);
+
+      if (s != NATS_OK && s != NATS_NOT_YET_CONNECTED)
+        {
+          data->status = s;
+          data->error_text = g_strdup (nats_GetLastError (NULL));
+        }
+    }
   nats_ReleaseThreadMemory ();
   g_task_return_boolean (task, TRUE);
   g_object_unref (task);
@@ -551,8 +597,11 @@ on_connect_done (GObject *source, GAsyncResult *result, gpointer user_data)
 
       record_error (self->shared, text);
       set_state (self->shared, SPOT_NATS_STATE_STOPPED, NULL, FALSE, FALSE);
-      /* Without a connection object the callbacks never run. */
-      shared_unref (self->shared);
+      /* Without a primary connection object its callbacks never run; with
+       * one (the second connection failed), its closed callback drops the
+       * reference when connect_data_free() destroys it. */
+      if (data->nc == NULL)
+        shared_unref (self->shared);
       g_task_return_new_error (outer, SPOT_ERROR, SPOT_ERROR_NATS, "%s", text);
       return;
     }
@@ -565,6 +614,7 @@ on_connect_done (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     }
   self->nc = g_steal_pointer (&data->nc);
+  self->aux_nc = g_steal_pointer (&data->aux_nc);
   self->started = TRUE;
   if (data->status == NATS_OK)
     set_state (self->shared, SPOT_NATS_STATE_CONNECTED, self->nc, FALSE, FALSE);
@@ -583,7 +633,8 @@ start_connect (SpotNatsConnection *self, GTask *outer, char **urls)
   ConnectData *data = g_new0 (ConnectData, 1);
   GTask *inner;
 
-  if (build_options (self, &data->opts, urls, &error) != NATS_OK)
+  if (build_options (self, &data->opts, urls, FALSE, &error) != NATS_OK
+      || build_options (self, &data->aux_opts, urls, TRUE, &error) != NATS_OK)
     {
       connect_data_free (data);
       g_task_return_error (outer, g_steal_pointer (&error));
@@ -717,6 +768,13 @@ spot_nats_connection_get_nc (SpotNatsConnection *self)
   return self->nc;
 }
 
+natsConnection *
+spot_nats_connection_get_js_nc (SpotNatsConnection *self)
+{
+  g_return_val_if_fail (SPOT_IS_NATS_CONNECTION (self), NULL);
+  return self->aux_nc;
+}
+
 GObject *
 spot_nats_connection_get_embedded (SpotNatsConnection *self)
 {
@@ -771,6 +829,12 @@ spot_nats_connection_close (SpotNatsConnection *self, guint deadline_ms)
       g_mutex_unlock (&shared->closed_lock);
       natsConnection_Destroy (self->nc);
       self->nc = NULL;
+    }
+  if (self->aux_nc != NULL)
+    {
+      natsConnection_Close (self->aux_nc);
+      natsConnection_Destroy (self->aux_nc);
+      self->aux_nc = NULL;
     }
   if (self->embedded != NULL)
     {

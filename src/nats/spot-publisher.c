@@ -39,6 +39,7 @@ struct _SpotPublisher {
   GObject parent_instance;
 
   natsConnection *nc;
+  natsConnection *js_nc; /* KV writes; nc when not set */
   SpotPublisherOptions options;
   char *bucket;
   SpotCandleCoalescer *queue;
@@ -156,17 +157,27 @@ spot_publisher_new (natsConnection *nc, const SpotPublisherOptions *options, GEr
 
   self = g_object_new (SPOT_TYPE_PUBLISHER, NULL);
   self->nc = nc;
+  self->js_nc = nc;
   self->options = *options;
   self->bucket = g_strdup (options->kv_bucket != NULL ? options->kv_bucket : SPOT_NATS_KV_BUCKET_DEFAULT);
   self->options.kv_bucket = self->bucket;
   if (self->options.kv_staleness_ms == 0)
     self->options.kv_staleness_ms = 1;
+  if (self->options.kv_write_interval_ms == 0 || self->options.kv_write_interval_ms > self->options.kv_staleness_ms)
+    self->options.kv_write_interval_ms = MAX (self->options.kv_staleness_ms * 3 / 5, 1);
   if (self->options.kv_max_inflight == 0)
     self->options.kv_max_inflight = 1;
   self->queue = spot_candle_coalescer_new (options->max_pending_updates);
   /* "$KV." + bucket + "." */
   self->kv_prefix_len = 4 + strlen (self->bucket) + 1;
   return self;
+}
+
+void
+spot_publisher_set_js_connection (SpotPublisher *self, natsConnection *js_nc)
+{
+  g_return_if_fail (self->thread == NULL);
+  self->js_nc = js_nc != NULL ? js_nc : self->nc;
 }
 
 void
@@ -205,10 +216,11 @@ on_kv_ack (jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closur
   natsMsg_Destroy (msg);
 }
 
+/* The connection carrying KV writes. */
 static gboolean
 is_connected (SpotPublisher *self)
 {
-  return natsConnection_Status (self->nc) == NATS_CONN_STATUS_CONNECTED;
+  return natsConnection_Status (self->js_nc) == NATS_CONN_STATUS_CONNECTED;
 }
 
 static void
@@ -329,7 +341,7 @@ record_staleness (SpotPublisher *self, gint64 staleness_us, gint64 now)
 static gboolean
 kv_flush (SpotPublisher *self, gint64 now, gboolean force)
 {
-  gint64 interval_us = (gint64) self->options.kv_staleness_ms * 1000 / 2;
+  gint64 interval_us = (gint64) self->options.kv_write_interval_ms * 1000;
   GList *l;
 
   while ((l = self->cooling.head) != NULL)
@@ -424,7 +436,7 @@ publish_batch (SpotPublisher *self, GArray *batch, gint64 now)
 static gint64
 next_wait_us (SpotPublisher *self, gboolean flushed_all, gint64 now)
 {
-  gint64 interval_us = (gint64) self->options.kv_staleness_ms * 1000 / 2;
+  gint64 interval_us = (gint64) self->options.kv_write_interval_ms * 1000;
 
   if (!self->options.kv_enabled)
     return 250 * 1000;
@@ -506,7 +518,7 @@ publisher_thread (gpointer user_data)
       if (atomic_load (&self->kv_inflight) > 0 && is_connected (self))
         js_PublishAsyncComplete (self->js, &wait);
     }
-  if (is_connected (self))
+  if (natsConnection_Status (self->nc) == NATS_CONN_STATUS_CONNECTED)
     natsConnection_FlushTimeout (self->nc, 500);
   g_array_unref (batch);
   nats_ReleaseThreadMemory ();
@@ -531,7 +543,7 @@ spot_publisher_start (SpotPublisher *self, GError **error)
       jo.PublishAsync.StallWait = self->options.kv_stall_wait_ms;
       jo.PublishAsync.AckHandler = on_kv_ack;
       jo.PublishAsync.AckHandlerClosure = self;
-      s = natsConnection_JetStream (&self->js, self->nc, &jo);
+      s = natsConnection_JetStream (&self->js, self->js_nc, &jo);
       if (s != NATS_OK)
         {
           g_set_error (error, SPOT_ERROR, SPOT_ERROR_NATS, "cannot create a JetStream context: %s",

@@ -10,9 +10,10 @@
  *    Updates for an older start reach the subject (and the database, through
  *    the engine's other sink) but never the KV.
  *    KV writes are throttled per key: the first change after a quiet period
- *    is written at once, later ones at most once per kv_staleness_ms / 2, so
- *    the KV value lags the newest update by at most about kv_staleness_ms
- *    while JetStream keeps up. No more than kv_max_inflight writes are
+ *    is written at once, later ones at most once per kv_write_interval_ms
+ *    (default 3/5 of kv_staleness_ms, leaving the rest for the write's
+ *    queueing and acknowledgement), so the KV value lags the newest update
+ *    by at most about kv_staleness_ms while JetStream keeps up. No more than kv_max_inflight writes are
  *    unacknowledged; while the server is unreachable KV writes pause (keys
  *    stay dirty and are written after the reconnect), and a write that fails
  *    or is not acknowledged within kv_ack_wait_ms is retried with the key's
@@ -39,6 +40,7 @@ typedef struct {
   gint kv_replicas;           /* bucket replicas when created; 1 */
   gboolean kv_memory;         /* memory storage when created; FALSE */
   guint kv_staleness_ms;      /* KV_STALENESS_MS, 250 */
+  guint kv_write_interval_ms; /* per-key write spacing; 0: 3/5 of the staleness */
   guint kv_max_inflight;      /* unacknowledged KV writes, 4096 */
   guint kv_stall_wait_ms;     /* jsOptions StallWait, 5 */
   guint kv_ack_wait_ms;       /* jsPubOptions MaxWait, 2000 */
@@ -80,6 +82,11 @@ G_DECLARE_FINAL_TYPE (SpotPublisher, spot_publisher, SPOT, PUBLISHER, GObject)
 SpotPublisher *spot_publisher_new (natsConnection *nc,
                                    const SpotPublisherOptions *options,
                                    GError **error);
+
+/* Before start: send KV writes on @js_nc (spot_nats_connection_get_js_nc())
+ * so core messages never queue behind them on the server. Must outlive the
+ * publisher too. */
+void spot_publisher_set_js_connection (SpotPublisher *self, natsConnection *js_nc);
 
 /* Before start. */
 void spot_publisher_set_latency_func (SpotPublisher *self,

@@ -238,6 +238,7 @@ test_service_keeps_going_when_a_cluster_node_dies (void)
   spot_publisher_options_init (&options);
   options.kv_replicas = 3; /* the bucket survives losing one node */
   publisher = spot_publisher_new (spot_nats_connection_get_nc (conn), &options, &error);
+  spot_publisher_set_js_connection (publisher, spot_nats_connection_get_js_nc (conn));
   g_assert_true (spot_publisher_start (publisher, &error));
   g_assert_true (spot_candle_hub_attach (hub, spot_nats_connection_get_nc (conn), &error));
   spot_candle_hub_subscribe (hub, NULL, SPOT_GRANULARITY_SET_ALL, on_candles, &received, NULL);

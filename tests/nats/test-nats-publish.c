@@ -37,6 +37,7 @@ fixture_setup (Fixture *f, gconstpointer data)
   f->conn = nats_test_connect (spot_test_nats_url (f->server));
   spot_publisher_options_init (&options);
   f->publisher = spot_publisher_new (spot_nats_connection_get_nc (f->conn), &options, &error);
+  spot_publisher_set_js_connection (f->publisher, spot_nats_connection_get_js_nc (f->conn));
   g_assert_no_error (error);
   g_assert_true (spot_publisher_start (f->publisher, &error));
   f->hub = spot_candle_hub_new (0);
@@ -214,7 +215,7 @@ test_kv_after_burst_holds_newest_candle_of_greatest_start (Fixture *f, gconstpoi
     }
 
   /* The live cache, reading the bucket, agrees. */
-  cache = spot_live_cache_new (spot_nats_connection_get_nc (f->conn), NULL);
+  cache = spot_live_cache_new (spot_nats_connection_get_js_nc (f->conn), NULL);
   g_assert_true (spot_live_cache_start (cache, &error));
   g_assert_true (spot_live_cache_wait_synced (cache, 5000));
   for (guint p = 0; p < BURST_PRODUCTS; p++)
@@ -252,7 +253,7 @@ static void
 test_live_cache_sees_updates_within_staleness_bound (Fixture *f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (SpotLiveCache) cache = spot_live_cache_new (spot_nats_connection_get_nc (f->conn), NULL);
+  g_autoptr (SpotLiveCache) cache = spot_live_cache_new (spot_nats_connection_get_js_nc (f->conn), NULL);
   CacheWait w = { cache, 0 };
   guint tick_id = g_timeout_add (5, tick, NULL);
 

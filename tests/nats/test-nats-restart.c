@@ -81,6 +81,7 @@ test_kv_survives_server_restart (void)
   g_assert_no_error (error);
   conn = nats_test_connect (spot_test_nats_url (server));
   publisher = spot_publisher_new (spot_nats_connection_get_nc (conn), NULL, &error);
+  spot_publisher_set_js_connection (publisher, spot_nats_connection_get_js_nc (conn));
   g_assert_true (spot_publisher_start (publisher, &error));
   submit_revs (publisher, 1, 50);
   g_assert_true (spot_publisher_flush (publisher, 5000));
@@ -93,7 +94,7 @@ test_kv_survives_server_restart (void)
   g_assert_cmpuint (reconnects (conn), >=, 1);
 
   /* What was stored before the restart is still there... */
-  cache = spot_live_cache_new (spot_nats_connection_get_nc (conn), NULL);
+  cache = spot_live_cache_new (spot_nats_connection_get_js_nc (conn), NULL);
   g_assert_true (spot_live_cache_start (cache, &error));
   g_assert_true (spot_live_cache_wait_synced (cache, 10000));
   g_assert_true (spot_live_cache_lookup (cache, "BTC-USD", SPOT_GRANULARITY_ONE_MINUTE, &c));
@@ -185,11 +186,12 @@ test_server_killed_mid_stream_publisher_and_subscribers_recover (void)
   g_assert_no_error (error);
   conn = nats_test_connect (spot_test_nats_url (server));
   publisher = spot_publisher_new (spot_nats_connection_get_nc (conn), NULL, &error);
+  spot_publisher_set_js_connection (publisher, spot_nats_connection_get_js_nc (conn));
   g_assert_true (spot_publisher_start (publisher, &error));
   hub = spot_candle_hub_new (0);
   g_assert_true (spot_candle_hub_attach (hub, spot_nats_connection_get_nc (conn), &error));
   spot_candle_hub_subscribe (hub, NULL, SPOT_GRANULARITY_SET_ALL, on_candles, &received, NULL);
-  cache = spot_live_cache_new (spot_nats_connection_get_nc (conn), NULL);
+  cache = spot_live_cache_new (spot_nats_connection_get_js_nc (conn), NULL);
   g_assert_true (spot_live_cache_start (cache, &error));
 
   producer.publisher = publisher;

@@ -30,6 +30,7 @@
 #include "model/spot-candle-json.h"
 #include "model/spot-time.h"
 #include "nats/spot-candle-coalescer.h"
+#include "nats/spot-candle-decode.h"
 #include "nats/spot-candle-hub.h"
 #include "nats/spot-nats-connection.h"
 #include "nats/spot-nats-kv.h"
@@ -66,22 +67,32 @@ static const SpotGranularity grans[8] = {
   SPOT_GRANULARITY_SIX_HOUR, SPOT_GRANULARITY_ONE_DAY,
 };
 
-/* Key index i: product P<i/8>-USD, granularity grans[i % 8]. */
+/* Key index i: product P<i/8>-USD, granularity grans[i % 8]. The decimals
+ * are parsed once: the producer stands for a shard worker, whose cost is
+ * not what is measured here. */
+static SpotCandle template_candle;
+
+static void
+init_template (void)
+{
+  memset (&template_candle, 0, sizeof template_candle);
+  spot_decimal_parse ("68900.50", -1, &template_candle.open, NULL);
+  spot_decimal_parse ("68950.25", -1, &template_candle.high, NULL);
+  spot_decimal_parse ("68850.75", -1, &template_candle.low, NULL);
+  spot_decimal_parse ("68910.00", -1, &template_candle.close, NULL);
+  spot_decimal_parse ("12.34567890", -1, &template_candle.volume, NULL);
+  template_candle.trades = 1234;
+}
+
 static void
 key_candle (SpotCandle *c, guint key, guint64 rev, gint64 now_ns)
 {
   SpotGranularity g = grans[key % 8];
 
-  memset (c, 0, sizeof *c);
+  *c = template_candle;
   g_snprintf (c->product_id, sizeof c->product_id, "P%u-USD", key / 8);
   c->granularity = g;
   c->start = spot_granularity_align (g, 1775521800);
-  spot_decimal_parse ("68900.50", -1, &c->open, NULL);
-  spot_decimal_parse ("68950.25", -1, &c->high, NULL);
-  spot_decimal_parse ("68850.75", -1, &c->low, NULL);
-  spot_decimal_parse ("68910.00", -1, &c->close, NULL);
-  spot_decimal_parse ("12.34567890", -1, &c->volume, NULL);
-  c->trades = 1234;
   c->last_trade_id = 995098700 + rev;
   c->rev = rev;
   c->ts_ns = now_ns;
@@ -236,7 +247,7 @@ watch (gpointer data)
           continue;
         }
       if (kvEntry_Operation (e) == kvOp_Put
-          && spot_candle_from_json (kvEntry_Value (e), kvEntry_ValueLen (e), &c, NULL)
+          && spot_candle_decode (kvEntry_Value (e), (gsize) kvEntry_ValueLen (e), &c, NULL)
           && atomic_load (&w->synced))
         {
           Observation o = { (guint32) ((c.rev - 1) % w->keys), c.rev, spot_time_now_ns () };
@@ -280,6 +291,7 @@ phase_publish (const char *url, const char *bucket, RunResult *r)
 {
   g_autoptr (GError) error = NULL;
   natsConnection *nc = connect_raw (url);
+  natsConnection *jnc = connect_raw (url);
   natsConnection *wnc = connect_raw (url);
   g_autoptr (SpotPublisher) publisher = NULL;
   SpotPublisherOptions options;
@@ -299,6 +311,7 @@ phase_publish (const char *url, const char *bucket, RunResult *r)
   options.kv_enabled = !opt_no_kv;
   publisher = spot_publisher_new (nc, &options, &error);
   g_assert_no_error (error);
+  spot_publisher_set_js_connection (publisher, jnc);
   spot_publisher_start (publisher, &error);
   g_assert_no_error (error);
 
@@ -398,6 +411,7 @@ phase_publish (const char *url, const char *bucket, RunResult *r)
   g_array_unref (w.obs);
   g_free (p.submit_ns);
   natsConnection_Destroy (wnc);
+  natsConnection_Destroy (jnc);
   natsConnection_Destroy (nc);
 }
 
@@ -464,6 +478,7 @@ phase_service_latency (const char *url, const char *bucket, RunResult *r)
 {
   g_autoptr (GError) error = NULL;
   natsConnection *pnc = connect_raw (url);
+  natsConnection *jnc = connect_raw (url);
   natsConnection *snc = connect_raw (url);
   g_autoptr (SpotPublisher) publisher = NULL;
   g_autoptr (SpotCandleHub) hub = spot_candle_hub_new (0);
@@ -475,7 +490,9 @@ phase_service_latency (const char *url, const char *bucket, RunResult *r)
   spot_publisher_options_init (&options);
   options.kv_bucket = bucket;
   options.kv_staleness_ms = opt_staleness_ms;
+  options.kv_enabled = !opt_no_kv;
   publisher = spot_publisher_new (pnc, &options, &error);
+  spot_publisher_set_js_connection (publisher, jnc);
   spot_publisher_start (publisher, &error);
   g_assert_no_error (error);
   spot_candle_hub_attach (hub, snc, &error);
@@ -507,6 +524,7 @@ phase_service_latency (const char *url, const char *bucket, RunResult *r)
   g_clear_object (&hub);
   g_array_unref (sink.lat);
   natsConnection_Destroy (pnc);
+  natsConnection_Destroy (jnc);
   natsConnection_Destroy (snc);
 }
 
@@ -693,6 +711,7 @@ main (int argc, char **argv)
   const char *url = opt_url;
   double col[64];
 
+  init_template ();
   g_option_context_add_main_entries (context, entries, NULL);
   if (!g_option_context_parse (context, &argc, &argv, &error))
     {
