@@ -157,6 +157,9 @@ respond_text (SpotHttpServer *self, SoupServerMessage *msg, guint status, const 
   g_strdelimit (line, "\r", ' ');
   if (status >= 400 && status < 500)
     self->stats.bad_requests++;
+  /* A reason may quote the request: keep browsers from sniffing it as HTML. */
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                "X-Content-Type-Options", "nosniff");
   soup_server_message_set_status (msg, status, NULL);
   soup_server_message_set_response (msg, "text/plain; charset=utf-8", SOUP_MEMORY_TAKE,
                                     g_steal_pointer (&line), strlen (text) + 1);
@@ -962,8 +965,19 @@ spot_http_server_get_port (SpotHttpServer *self)
 void
 spot_http_server_get_stats (SpotHttpServer *self, SpotHttpStats *out)
 {
+  GHashTableIter iter;
+  gpointer client;
+
   *out = self->stats;
   out->sse_clients = g_hash_table_size (self->clients);
+  g_hash_table_iter_init (&iter, self->clients);
+  while (g_hash_table_iter_next (&iter, &client, NULL))
+    {
+      SpotSseClientStats cs;
+
+      spot_sse_client_get_stats (client, &cs);
+      out->sse_coalesced += cs.coalesced;
+    }
 }
 
 static void

@@ -164,7 +164,7 @@ spot_stream_selection_parse (GHashTable *query,
         }
       if (!spot_granularity_set_parse (granularities_text, &out->granularities, &local))
         {
-          set_error (error, "unknown granularity: ", local);
+          set_error (error, "", local);
           return FALSE;
         }
     }
