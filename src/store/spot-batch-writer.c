@@ -238,8 +238,13 @@ write_rows_singly (SpotBatchWriter *self, GPtrArray *entries, const SpotCandle *
       g_autoptr (GError) error = NULL;
       if (!spot_store_upsert_candle (self->conn, &rows[i], NULL, &error))
         {
-          if (spot_pg_connection_lost (self->conn, NULL) || PQstatus (self->conn) != CONNECTION_OK)
-            return FALSE;
+          if (PQstatus (self->conn) != CONNECTION_OK || !spot_pg_error_is_refusal (error))
+            {
+              if (PQstatus (self->conn) != CONNECTION_OK)
+                drop_connection (self);
+              note_failure (self, error);
+              return FALSE;
+            }
           self->local.rows_rejected++;
           spot_log_limited (10000, 5, G_LOG_LEVEL_WARNING, rows[i].product_id, -1, -1,
                             "database rejected a candle, dropping it: %s", error->message);
@@ -283,26 +288,25 @@ write_batch (SpotBatchWriter *self, gboolean from_memory)
     }
   else if (!spot_journal_peek (self->journal, rows, self->config.batch_size, &error))
     {
-      g_warning ("cannot read the journal: %s", error->message);
+      note_failure (self, error); /* back off instead of spinning on it */
       return FALSE;
     }
 
   t0 = g_get_monotonic_time ();
   ok = spot_store_upsert_candles (self->conn, self->config.strategy, (SpotCandle *) rows->data,
                                   rows->len, NULL, &error);
-  if (!ok && !spot_pg_connection_lost (self->conn, NULL) && PQstatus (self->conn) == CONNECTION_OK)
+  if (!ok && PQstatus (self->conn) == CONNECTION_OK && spot_pg_error_is_refusal (error))
     {
       /* A refused statement, not an outage: isolate the bad rows. */
       spot_log_limited (10000, 1, G_LOG_LEVEL_WARNING, NULL, -1, -1,
                         "a batch of %u candles was refused, writing them one by one: %s",
                         rows->len, error->message);
-      if (write_rows_singly (self, entries, (SpotCandle *) rows->data, rows->len))
-        {
-          if (!from_memory)
-            spot_journal_consume (self->journal, NULL);
-          note_success (self);
-          return TRUE;
-        }
+      if (!write_rows_singly (self, entries, (SpotCandle *) rows->data, rows->len))
+        return FALSE;
+      if (!from_memory)
+        spot_journal_consume (self->journal, NULL);
+      note_success (self);
+      return TRUE;
     }
   if (!ok)
     {

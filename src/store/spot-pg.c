@@ -6,6 +6,17 @@
 
 #include "core/spot-error.h"
 
+/* 08: connection exception; 57P0x: shutdown / cannot connect now;
+ * 53: insufficient resources; 40001/40P01: serialization failure / deadlock;
+ * 55P03: lock not available. All worth retrying later. */
+static gboolean
+sqlstate_is_transient (const char *state)
+{
+  return g_str_has_prefix (state, "08") || g_str_has_prefix (state, "57P")
+         || g_str_has_prefix (state, "53") || strncmp (state, "40001", 5) == 0
+         || strncmp (state, "40P01", 5) == 0 || strncmp (state, "55P03", 5) == 0;
+}
+
 /* NOTICEs (IF NOT EXISTS skips, the migration's TimescaleDB note) go to the
  * debug log instead of libpq's default, stderr. */
 static void
@@ -125,11 +136,25 @@ spot_pg_connection_lost (PGconn *conn, const PGresult *result)
   state = PQresultErrorField (result, PG_DIAG_SQLSTATE);
   if (state == NULL)
     return TRUE; /* client-side failure: the socket broke */
-  /* 08: connection exception; 57P0x: shutdown / cannot connect now;
-   * 53: insufficient resources; 40001/40P01: serialization / deadlock. */
-  return g_str_has_prefix (state, "08") || g_str_has_prefix (state, "57P")
-         || g_str_has_prefix (state, "53") || strcmp (state, "40001") == 0
-         || strcmp (state, "40P01") == 0 || strcmp (state, "55P03") == 0;
+  return sqlstate_is_transient (state);
+}
+
+gboolean
+spot_pg_error_is_refusal (const GError *error)
+{
+  const char *tag;
+
+  if (error == NULL || error->domain != SPOT_ERROR)
+    return FALSE;
+  if (error->code == SPOT_ERROR_INVALID_ARGUMENT)
+    return TRUE;
+  if (error->code != SPOT_ERROR_DATABASE)
+    return FALSE;
+  /* spot_pg_set_error() ends the message with the server's SQLSTATE. */
+  tag = g_strrstr (error->message, "(SQLSTATE ");
+  if (tag == NULL || strlen (tag) < strlen ("(SQLSTATE xxxxx)"))
+    return FALSE;
+  return !sqlstate_is_transient (tag + strlen ("(SQLSTATE "));
 }
 
 char *

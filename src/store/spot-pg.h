@@ -46,6 +46,13 @@ void spot_pg_set_error (GError **error, PGconn *conn, const PGresult *result, co
  * away (retry later) rather than a rejected statement (retrying is useless). */
 gboolean spot_pg_connection_lost (PGconn *conn, const PGresult *result);
 
+/* TRUE when @error (set by these helpers or the store) means the server
+ * refused the statement for its content (a constraint, a bad value: retrying
+ * the same rows is useless) rather than the server being unreachable,
+ * shutting down or overloaded (SQLSTATE classes 08, 53, 57P, 40001, 40P01,
+ * 55P03, or no SQLSTATE at all: retry later). */
+gboolean spot_pg_error_is_refusal (const GError *error);
+
 /* A conninfo with any password removed, for logs. */
 char *spot_pg_describe_conninfo (const char *conninfo);
 

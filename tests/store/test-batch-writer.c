@@ -207,6 +207,36 @@ test_invalid_candles_are_refused_at_submit (void)
   g_assert_cmpint (count_rows ("product_id = 'ADA-USD'"), ==, 2);
 }
 
+G_GNUC_UNUSED static void
+test_a_row_the_database_refuses_does_not_block_the_batch (void)
+{
+  SpotBatchWriterConfig config;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SpotBatchWriter) w = NULL;
+  g_autoptr (PGconn) c = connect_test ();
+  SpotCandleUpdate ups[4];
+  SpotBatchWriterStats stats;
+
+  reset ();
+  /* A rule only the server knows: the client's validation lets it through. */
+  g_assert_true (spot_pg_exec (c, "ALTER TABLE candles ADD CONSTRAINT test_no_doge "
+                                  "CHECK (product_id <> 'DOGE-USD')", &error));
+  config_for_test (&config);
+  w = spot_batch_writer_new (&config, &error);
+  ups[0] = update ("LTC-USD", 0, "1", TRUE, 1);
+  ups[1] = update ("DOGE-USD", 0, "1", TRUE, 1);
+  ups[2] = update ("LTC-USD", 60, "1", TRUE, 1);
+  ups[3] = update ("LTC-USD", 120, "1", FALSE, 1);
+  g_assert_cmpuint (spot_batch_writer_submit (w, ups, 4), ==, 4);
+  g_assert_true (spot_batch_writer_flush_sync (w, 10000));
+  spot_batch_writer_get_stats (w, &stats);
+  g_assert_cmpuint (stats.rows_rejected, ==, 1);
+  g_assert_cmpuint (stats.backlog_rows, ==, 0);
+  g_assert_true (stats.connected);
+  g_assert_cmpint (count_rows ("product_id = 'LTC-USD'"), ==, 3);
+  g_assert_true (spot_pg_exec (c, "ALTER TABLE candles DROP CONSTRAINT test_no_doge", &error));
+}
+
 /* A producer thread that keeps submitting while the test kills and restarts
  * PostgreSQL: each tick one complete candle per product for a new minute and
  * a live update of the next minute. */
@@ -419,6 +449,8 @@ main (int argc, char **argv)
                    test_complete_candles_are_never_replaced_by_live_ones);
   g_test_add_func ("/store/batch-writer/invalid candles are refused at submit",
                    test_invalid_candles_are_refused_at_submit);
+  g_test_add_func ("/store/batch-writer/a row the database refuses does not block the batch",
+                   test_a_row_the_database_refuses_does_not_block_the_batch);
   g_test_add_func ("/store/batch-writer/long outage goes through the journal",
                    test_long_outage_goes_through_the_journal);
   g_test_add_func ("/store/batch-writer/shutdown during outage journals and next start replays",

@@ -17,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "spot-test-harness.h"
 #include "store/spot-migrations.h"
@@ -46,6 +48,32 @@ static const GOptionEntry entries[] = {
   { "conninfo", 0, 0, G_OPTION_ARG_STRING, &conninfo_opt, "Use this server instead of a harness one", "STR" },
   { NULL },
 };
+
+/* CPU seconds used so far by the server backend of our connection (from
+ * /proc, readable as root or as the same user) plus this process. On a busy
+ * machine wall-clock rows/s swing with the load; rows per CPU second do not. */
+static int backend_pid;
+
+static double
+cpu_now (void)
+{
+  struct rusage ru;
+  double total = 0;
+  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", backend_pid);
+  g_autofree char *text = NULL;
+
+  getrusage (RUSAGE_SELF, &ru);
+  total = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+  if (backend_pid > 0 && g_file_get_contents (path, &text, NULL, NULL))
+    {
+      /* Fields 14 and 15 (utime, stime) after the ") " that ends the name. */
+      const char *p = strrchr (text, ')');
+      g_auto (GStrv) f = p != NULL ? g_strsplit (p + 2, " ", 16) : NULL;
+      if (f != NULL && g_strv_length (f) >= 13)
+        total += (g_ascii_strtod (f[11], NULL) + g_ascii_strtod (f[12], NULL)) / sysconf (_SC_CLK_TCK);
+    }
+  return total;
+}
 
 static void
 die (const char *what, GError *error)
@@ -137,13 +165,17 @@ reset_table (PGconn *conn)
     die ("reset", error);
 }
 
+static double last_cpu_rate; /* rows per CPU second of the last run */
+
 static double
 run_strategy (PGconn *conn, SpotStoreStrategy s)
 {
   gint64 t0;
   guint64 rows = 0;
+  double c0;
 
   reset_table (conn);
+  c0 = cpu_now ();
   t0 = g_get_monotonic_time ();
   for (int b = 0; b < n_batches; b++)
     {
@@ -160,6 +192,7 @@ run_strategy (PGconn *conn, SpotStoreStrategy s)
         }
       rows += batches[b]->len;
     }
+  last_cpu_rate = rows / MAX (cpu_now () - c0, 1e-3);
   return rows / ((g_get_monotonic_time () - t0) / 1e6);
 }
 
@@ -169,11 +202,13 @@ run_copy_floor (PGconn *conn)
   g_autoptr (GError) error = NULL;
   gint64 t0;
   guint64 rows = 0;
+  double c0;
 
   if (!spot_pg_exec (conn, "DROP TABLE IF EXISTS candles_copy_floor; "
                            "CREATE TABLE candles_copy_floor (LIKE candles INCLUDING DEFAULTS)",
                      &error))
     die ("copy floor table", error);
+  c0 = cpu_now ();
   t0 = g_get_monotonic_time ();
   for (int b = 0; b < n_batches; b++)
     {
@@ -199,6 +234,7 @@ run_copy_floor (PGconn *conn)
         }
       rows += batches[b]->len;
     }
+  last_cpu_rate = rows / MAX (cpu_now () - c0, 1e-3);
   return rows / ((g_get_monotonic_time () - t0) / 1e6);
 }
 
@@ -207,8 +243,10 @@ run_per_row (PGconn *conn)
 {
   gint64 t0;
   int done = 0;
+  double c0;
 
   reset_table (conn);
+  c0 = cpu_now ();
   t0 = g_get_monotonic_time ();
   for (int b = 0; b < n_batches && done < per_row; b++)
     for (guint i = 0; i < batches[b]->len && done < per_row; i++, done++)
@@ -217,6 +255,7 @@ run_per_row (PGconn *conn)
         if (!spot_store_upsert_candle (conn, &g_array_index (batches[b], SpotCandle, i), NULL, &error))
           die ("per-row upsert", error);
       }
+  last_cpu_rate = done / MAX (cpu_now () - c0, 1e-3);
   return done / ((g_get_monotonic_time () - t0) / 1e6);
 }
 
@@ -248,7 +287,8 @@ main (int argc, char **argv)
                                              "batch COPY temp + merge", "raw COPY (floor)",
                                              "per-row UpsertLiveCandle" };
   double *results[N_KINDS];
-  double med[N_KINDS];
+  double *cpu[N_KINDS];
+  double med[N_KINDS], cpu_med[N_KINDS];
 
   g_option_context_add_main_entries (ctx, entries, NULL);
   if (!g_option_context_parse (ctx, &argc, &argv, &error))
@@ -270,6 +310,7 @@ main (int argc, char **argv)
   conn = spot_pg_connect (conninfo, "bench-store", &error);
   if (conn == NULL)
     die ("connect", error);
+  backend_pid = PQbackendPID (conn);
   migrations = spot_migrations_load_builtin (&error);
   if (migrations == NULL || !spot_migrations_up (conn, migrations, 0, NULL, &error))
     die ("migrate", error);
@@ -278,27 +319,45 @@ main (int argc, char **argv)
   printf ("workload: %d batches x %d rows per run (90%% updates of %d live keys, 10%% new complete rows), %d runs\n",
           n_batches, batch_size, N_PRODUCTS * N_GRANULARITIES, runs);
   for (int k = 0; k < N_KINDS; k++)
-    results[k] = g_new (double, runs);
+    {
+      results[k] = g_new (double, runs);
+      cpu[k] = g_new (double, runs);
+    }
   for (int r = 0; r < runs; r++)
     {
       /* Interleaved so that machine noise hits every strategy alike. */
       results[FLOOR][r] = run_copy_floor (conn);
+      cpu[FLOOR][r] = last_cpu_rate;
       results[VALUES][r] = run_strategy (conn, SPOT_STORE_STRATEGY_VALUES);
+      cpu[VALUES][r] = last_cpu_rate;
       results[UNNEST][r] = run_strategy (conn, SPOT_STORE_STRATEGY_UNNEST);
+      cpu[UNNEST][r] = last_cpu_rate;
       results[COPY][r] = run_strategy (conn, SPOT_STORE_STRATEGY_COPY);
+      cpu[COPY][r] = last_cpu_rate;
       results[PER_ROW][r] = run_per_row (conn);
+      cpu[PER_ROW][r] = last_cpu_rate;
       printf ("run %d: floor %.0f, values %.0f, unnest %.0f, copy %.0f, per-row %.0f rows/s\n", r + 1,
               results[FLOOR][r], results[VALUES][r], results[UNNEST][r], results[COPY][r],
               results[PER_ROW][r]);
       fflush (stdout);
     }
-  printf ("\n%-28s %12s %10s\n", "median of runs", "rows/s", "vs floor");
+  printf ("\n%-28s %12s %10s %16s %10s\n", "median of runs", "rows/s", "vs floor",
+          "rows/CPU-second", "vs floor");
   for (int k = 0; k < N_KINDS; k++)
-    med[k] = median (results[k], runs);
+    {
+      med[k] = median (results[k], runs);
+      cpu_med[k] = median (cpu[k], runs);
+    }
   for (int k = 0; k < N_KINDS; k++)
-    printf ("%-28s %12.0f %9.2fx\n", names[k], med[k], med[k] / med[FLOOR]);
+    printf ("%-28s %12.0f %9.2fx %16.0f %9.2fx\n", names[k], med[k], med[k] / med[FLOOR], cpu_med[k],
+            cpu_med[k] / cpu_med[FLOOR]);
+  printf ("(rows/CPU-second: rows per second of CPU used by this process and its server backend;\n"
+          " steadier than wall-clock rows/s on a loaded machine)\n");
   spot_pg_exec (conn, "DROP TABLE IF EXISTS candles_copy_floor; TRUNCATE candles", NULL);
   for (int k = 0; k < N_KINDS; k++)
-    g_free (results[k]);
+    {
+      g_free (results[k]);
+      g_free (cpu[k]);
+    }
   return 0;
 }
