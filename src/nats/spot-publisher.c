@@ -91,7 +91,7 @@ spot_publisher_options_init (SpotPublisherOptions *options)
   options->kv_enabled = TRUE;
   options->kv_replicas = 1;
   options->kv_staleness_ms = 250;
-  options->kv_max_inflight = 4096;
+  options->kv_max_inflight = 2048;
   options->kv_stall_wait_ms = 5;
   options->kv_ack_wait_ms = 2000;
   options->max_pending_updates = SPOT_CANDLE_COALESCER_DEFAULT_MAX_PENDING;
@@ -428,7 +428,14 @@ publish_batch (SpotPublisher *self, GArray *batch, gint64 now)
           && u->candle.ts_ns != SPOT_CANDLE_TS_UNKNOWN)
         self->latency_func (&u->candle, g_get_real_time () * 1000, self->latency_data);
       if (self->options.kv_enabled)
-        kv_track (self, &u->candle, now);
+        {
+          kv_track (self, &u->candle, now);
+          /* A large batch can take tens of ms when the server reads slowly;
+           * keep the KV pipeline fed meanwhile instead of only between
+           * batches. */
+          if (i % 128 == 127)
+            kv_flush (self, g_get_monotonic_time (), FALSE);
+        }
     }
 }
 

@@ -41,7 +41,9 @@ typedef struct {
   gboolean kv_memory;         /* memory storage when created; FALSE */
   guint kv_staleness_ms;      /* KV_STALENESS_MS, 250 */
   guint kv_write_interval_ms; /* per-key write spacing; 0: 3/5 of the staleness */
-  guint kv_max_inflight;      /* unacknowledged KV writes, 4096 */
+  guint kv_max_inflight;      /* unacknowledged KV writes, 2048 (measured best
+                                 of 128/512/2048 here; keys waiting for a slot
+                                 keep coalescing meanwhile) */
   guint kv_stall_wait_ms;     /* jsOptions StallWait, 5 */
   guint kv_ack_wait_ms;       /* jsPubOptions MaxWait, 2000 */
   guint max_pending_updates;  /* coalescer bound, 65536 */

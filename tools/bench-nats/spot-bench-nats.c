@@ -47,6 +47,8 @@ static gint opt_latency_seconds = 3;
 static gint opt_staleness_ms = 250;
 static char *opt_url = NULL;
 static gboolean opt_no_kv = FALSE;
+static gint opt_kv_inflight = 0;
+static gboolean opt_kv_memory = FALSE;
 
 static GOptionEntry entries[] = {
   { "runs", 'n', 0, G_OPTION_ARG_INT, &opt_runs, "Runs (median reported)", "N" },
@@ -56,6 +58,8 @@ static GOptionEntry entries[] = {
   { "latency-rate", 'l', 0, G_OPTION_ARG_INT, &opt_latency_rate, "Updates/s in the latency phases", "R" },
   { "latency-seconds", 0, 0, G_OPTION_ARG_INT, &opt_latency_seconds, "Latency phase length", "S" },
   { "staleness-ms", 0, 0, G_OPTION_ARG_INT, &opt_staleness_ms, "KV_STALENESS_MS", "MS" },
+  { "kv-inflight", 0, 0, G_OPTION_ARG_INT, &opt_kv_inflight, "Publisher kv_max_inflight (0: default)", "N" },
+  { "kv-memory", 0, 0, G_OPTION_ARG_NONE, &opt_kv_memory, "Create the KV bucket with memory storage", NULL },
   { "no-kv", 0, 0, G_OPTION_ARG_NONE, &opt_no_kv, "Publish phase without KV writes", NULL },
   { "url", 'u', 0, G_OPTION_ARG_STRING, &opt_url, "NATS URL (default: embedded nats-server)", "URL" },
   { NULL }
@@ -228,6 +232,7 @@ watch (gpointer data)
   natsConnection_JetStream (&js, w->nc, NULL);
   spot_nats_kv_config_init (&config);
   config.bucket = w->bucket;
+  config.memory = opt_kv_memory;
   kv = spot_nats_kv_open (js, &config, TRUE, NULL);
   g_assert (kv != NULL);
   kvWatchOptions_Init (&wo);
@@ -309,6 +314,9 @@ phase_publish (const char *url, const char *bucket, RunResult *r)
   options.kv_bucket = bucket;
   options.kv_staleness_ms = opt_staleness_ms;
   options.kv_enabled = !opt_no_kv;
+  if (opt_kv_inflight > 0)
+    options.kv_max_inflight = (guint) opt_kv_inflight;
+  options.kv_memory = opt_kv_memory;
   publisher = spot_publisher_new (nc, &options, &error);
   g_assert_no_error (error);
   spot_publisher_set_js_connection (publisher, jnc);
@@ -491,6 +499,9 @@ phase_service_latency (const char *url, const char *bucket, RunResult *r)
   options.kv_bucket = bucket;
   options.kv_staleness_ms = opt_staleness_ms;
   options.kv_enabled = !opt_no_kv;
+  if (opt_kv_inflight > 0)
+    options.kv_max_inflight = (guint) opt_kv_inflight;
+  options.kv_memory = opt_kv_memory;
   publisher = spot_publisher_new (pnc, &options, &error);
   spot_publisher_set_js_connection (publisher, jnc);
   spot_publisher_start (publisher, &error);
