@@ -32,6 +32,7 @@ struct _SpotSupervisor {
   GObject parent_instance;
 
   GMainContext *context;
+  GThread *owner; /* the thread that must spawn: see the header */
   char *name;
 
   /* configuration, applied at each spawn */
@@ -725,6 +726,8 @@ gboolean
 spot_supervisor_start (SpotSupervisor *self, GError **error)
 {
   g_return_val_if_fail (SPOT_IS_SUPERVISOR (self), FALSE);
+  /* The parent-death signal fires when the forking thread ends. */
+  g_return_val_if_fail (g_thread_self () == self->owner, FALSE);
 
   if (self->state == SPOT_SUPERVISOR_STARTING || self->state == SPOT_SUPERVISOR_RUNNING)
     return TRUE;
@@ -1008,6 +1011,7 @@ static void
 spot_supervisor_init (SpotSupervisor *self)
 {
   self->context = g_main_context_ref_thread_default ();
+  self->owner = g_thread_self ();
   self->backoff_base_ms = 100;
   self->backoff_cap_ms = 30000;
   self->stable_ms = 60000;
