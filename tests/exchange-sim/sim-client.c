@@ -62,7 +62,31 @@ sim_start (const char *const *args)
   for (guint i = 0; args != NULL && args[i] != NULL; i++)
     g_ptr_array_add (argv, (gpointer) args[i]);
   g_ptr_array_add (argv, NULL);
-  sim->proc = g_subprocess_newv ((const char *const *) argv->pdata, G_SUBPROCESS_FLAGS_STDOUT_SILENCE, &error);
+  g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
+  const char *asan = g_getenv ("ASAN_OPTIONS");
+  if (asan != NULL)
+    {
+      /* libsoup 3.2.3 never frees the GSocket object of an accepted
+       * connection (its fd is closed; a bare SoupServer shows the same).
+       * Suppress that one leak in the simulator, on top of the project's
+       * list; matching it needs full stacks. */
+      const char *lsan = g_getenv ("LSAN_OPTIONS");
+      const char *supp = lsan != NULL ? strstr (lsan, "suppressions=") : NULL;
+      g_autofree char *project = NULL;
+      if (supp != NULL)
+        {
+          g_autofree char *path = g_strndup (supp + strlen ("suppressions="), strcspn (supp + strlen ("suppressions="), ":"));
+          g_file_get_contents (path, &project, NULL, NULL);
+        }
+      sim->supp = g_build_filename (sim->dir, "lsan.supp", NULL);
+      g_autofree char *text = g_strdup_printf ("%s\nleak:g_socket_accept\n", project != NULL ? project : "");
+      g_assert_true (g_file_set_contents (sim->supp, text, -1, NULL));
+      g_autofree char *asan_opts = g_strdup_printf ("%s:fast_unwind_on_malloc=0", asan);
+      g_autofree char *lsan_opts = g_strdup_printf ("suppressions=%s", sim->supp);
+      g_subprocess_launcher_setenv (launcher, "ASAN_OPTIONS", asan_opts, TRUE);
+      g_subprocess_launcher_setenv (launcher, "LSAN_OPTIONS", lsan_opts, TRUE);
+    }
+  sim->proc = g_subprocess_launcher_spawnv (launcher, (const char *const *) argv->pdata, &error);
   g_assert_no_error (error);
   g_assert_true (sim_wait (file_exists_cb, ports, 20000));
   g_autofree char *line = NULL;
@@ -90,6 +114,9 @@ sim_stop (Sim *sim)
   g_object_unref (sim->proc);
   g_autofree char *ports = g_build_filename (sim->dir, "ports", NULL);
   g_unlink (ports);
+  if (sim->supp != NULL)
+    g_unlink (sim->supp);
+  g_free (sim->supp);
   g_rmdir (sim->dir);
   g_free (sim->dir);
   g_free (sim->ws_url);

@@ -16,6 +16,7 @@ G_BEGIN_DECLS
 typedef struct {
   GSubprocess *proc;
   char *dir;
+  char *supp; /* LSan suppressions for the child, under ASan only */
   guint port;
   char *ws_url;
   char *rest_url;

@@ -193,5 +193,6 @@ main (int argc, char **argv)
   g_source_remove (sigint);
   g_source_remove (sigterm);
   g_message ("stopping");
+  spot_sim_server_stop (server, 1000);
   return 0;
 }

@@ -398,6 +398,7 @@ advance (SpotSimMarket *market, gint64 now_us, gboolean keep_batch)
       while (p->next_time_us <= now_us)
         {
           SpotSimTrade t;
+          memset (&t, 0, sizeof t); /* padding too: trades are compared bytewise */
           generate_one (market, p, &t);
           append_trade (market, p, &t);
           if (keep_batch)

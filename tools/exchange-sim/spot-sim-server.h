@@ -69,6 +69,11 @@ void spot_sim_server_free (SpotSimServer *server);
 
 guint spot_sim_server_port (SpotSimServer *server);
 
+/* Stops generating, closes every connection with 1001 and iterates the
+ * thread-default main context until they are gone or @timeout_ms passed.
+ * For process shutdown, after the main loop has returned. */
+void spot_sim_server_stop (SpotSimServer *server, guint timeout_ms);
+
 /* Applies @kind to connection @connection_id (0: all, and every later one for
  * lasting faults). Returns the number of connections it touched. */
 guint spot_sim_server_apply_fault (SpotSimServer *server,
