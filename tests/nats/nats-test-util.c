@@ -52,16 +52,25 @@ on_timeout (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+static gboolean
+on_tick (gpointer data)
+{
+  return G_SOURCE_CONTINUE;
+}
+
 gboolean
 nats_test_wait_until (gboolean (*done) (gpointer), gpointer data, guint timeout_ms)
 {
   gboolean timed_out = FALSE;
   guint id = g_timeout_add (timeout_ms, on_timeout, &timed_out);
+  /* Conditions may change on other threads without waking this context. */
+  guint tick = g_timeout_add (5, on_tick, NULL);
 
   while (!done (data) && !timed_out)
     g_main_context_iteration (NULL, TRUE);
   if (!timed_out)
     g_source_remove (id);
+  g_source_remove (tick);
   return done (data);
 }
 

@@ -281,6 +281,15 @@ test_live_cache_sees_updates_within_staleness_bound (Fixture *f, gconstpointer d
   g_source_remove (tick_id);
 }
 
+static gboolean
+hub_received_four (gpointer data)
+{
+  SpotCandleHubStats stats;
+
+  spot_candle_hub_get_stats (data, &stats);
+  return stats.received >= 4;
+}
+
 static void
 test_hub_delivers_only_selected_keys_and_skips_the_rest_undecoded (Fixture *f, gconstpointer data)
 {
@@ -300,8 +309,9 @@ test_hub_delivers_only_selected_keys_and_skips_the_rest_undecoded (Fixture *f, g
   updates[2] = nats_test_update ("ETH-USD", SPOT_GRANULARITY_ONE_MINUTE, 1775521800, 1, SPOT_CANDLE_UPDATE_LIVE);
   updates[3] = nats_test_update ("SOL-USD", SPOT_GRANULARITY_ONE_MINUTE, 1775521800, 1, SPOT_CANDLE_UPDATE_LIVE);
   spot_publisher_submit (f->publisher, updates, 4);
-  /* The fixture's catch-all client seeing all four means all have arrived. */
+  /* Each hub has its own subscription thread: wait for both to see all four. */
   g_assert_true (nats_test_wait_until (got_at_least, &w, 5000));
+  g_assert_true (nats_test_wait_until (hub_received_four, hub, 5000));
   while (g_main_context_iteration (NULL, FALSE))
     ;
   g_assert_cmpuint (eth_got->len, ==, 1);
