@@ -14,67 +14,75 @@
 #define NO_INDEX G_MAXUINT32
 
 /* Slot flags. */
-enum {
-  SLOT_COMPLETE = 1 << 0,   /* completed by the clock (or created after its due time) */
-  SLOT_REST = 1 << 1,       /* a minute taken from REST: final, trades for it dropped */
-  SLOT_HAD_DIRTY = 1 << 2,  /* contained a dirty minute at some point (divergence skip) */
-  SLOT_WAITED = 1 << 3,     /* completion is waiting for a repair (counted once) */
-  SLOT_COMPARED = 1 << 4,   /* compared with the exchange's 5-minute candle */
+enum
+{
+  SLOT_COMPLETE = 1 << 0,  /* completed by the clock (or created after its due time) */
+  SLOT_REST = 1 << 1,      /* a minute taken from REST: final, trades for it dropped */
+  SLOT_HAD_DIRTY = 1 << 2, /* contained a dirty minute at some point (divergence skip) */
+  SLOT_WAITED = 1 << 3,    /* completion is waiting for a repair (counted once) */
+  SLOT_COMPARED = 1 << 4,  /* compared with the exchange's 5-minute candle */
 };
 
 /* One bucket of one level. Levels are direct-mapped rings: the bucket with
  * start s lives at index (s / size) % capacity, and capacities cover every
  * bucket that can be alive at once (see compute_capacities). */
-typedef struct {
+typedef struct
+{
   SpotCandleSummary sum;
-  gint64 start;           /* epoch seconds; 0: free */
+  gint64 start; /* epoch seconds; 0: free */
   guint64 rev;
   gint64 completed_at_ns; /* when it completed (corrected clock) */
   guint32 touched_epoch;
   guint32 flags;
 } Slot;
 
-typedef enum {
+typedef enum
+{
   PRODUCT_LIVE,
   PRODUCT_SEEDING,
   PRODUCT_REMOVED,
 } ProductState;
 
-typedef struct {
+typedef struct
+{
   gint64 minute;
   gboolean reported;
 } DirtyMinute;
 
-typedef struct {
+typedef struct
+{
   SpotTrade trade;
   gint64 message_ns;
 } HeldTrade;
 
-typedef struct {
+typedef struct
+{
   char product_id[SPOT_PRODUCT_ID_SIZE];
   ProductState state;
-  gboolean seeded_rest;    /* REST minutes seeded: recompute ancestors at seed_end */
+  gboolean seeded_rest; /* REST minutes seeded: recompute ancestors at seed_end */
   guint64 hwm;
-  gint64 next_event_ns;    /* tick skips the product before this */
+  gint64 next_event_ns; /* tick skips the product before this */
   guint32 live_epoch;
   guint32 live_idx[N_LEVELS];
   guint32 complete_epoch[N_LEVELS]; /* output epoch of the last complete-class update */
   gint64 released_before[N_LEVELS];
-  Slot *hot[N_LEVELS];     /* the bucket of the latest trade, per level */
-  Slot *levels[N_LEVELS];  /* into slots[] */
-  GArray *dirty;           /* DirtyMinute sorted by minute, NULL when none */
-  GArray *held;            /* HeldTrade while seeding */
+  Slot *hot[N_LEVELS];    /* the bucket of the latest trade, per level */
+  Slot *levels[N_LEVELS]; /* into slots[] */
+  GArray *dirty;          /* DirtyMinute sorted by minute, NULL when none */
+  GArray *held;           /* HeldTrade while seeding */
   SpotDivergenceTracker *divergence;
   Slot slots[];
 } Product;
 
-typedef struct {
+typedef struct
+{
   Product *product;
   Slot *slot;
   guint level;
 } Touched;
 
-struct _SpotCandleBuilder {
+struct _SpotCandleBuilder
+{
   SpotEngineOptions options;
   SpotCandleClock *clock;
   gint64 grace_ns;
@@ -93,10 +101,10 @@ struct _SpotCandleBuilder {
   SpotCandleOutput output;
   guint32 output_epoch;
   guint32 touch_epoch;
-  GArray *touched;      /* Touched */
-  GArray *scratch;      /* SpotTrade, for sorting unsorted batches */
+  GArray *touched; /* Touched */
+  GArray *scratch; /* SpotTrade, for sorting unsorted batches */
 
-  gint64 now_ns;        /* cached per call; 0: not read yet */
+  gint64 now_ns; /* cached per call; 0: not read yet */
   SpotEngineStats stats;
 };
 
@@ -109,30 +117,30 @@ compute_capacities (SpotCandleBuilder *b)
   guint total = 0;
 
   for (guint l = 0; l < N_LEVELS; l++)
-    b->size[l] = spot_granularity_seconds ((SpotGranularity) l);
+    b->size[l] = spot_granularity_seconds ((SpotGranularity)l);
 
   for (guint l = 0; l < N_LEVELS; l++)
     {
       SpotGranularity parents[2];
-      guint n = spot_granularity_parents ((SpotGranularity) l, parents);
+      guint n = spot_granularity_parents ((SpotGranularity)l, parents);
       guint64 cap = 0;
 
       if (n == 0)
         {
           /* A root: the open bucket plus those still inside their window. */
           gint64 size_ns = b->size[l] * NS;
-          cap = 2 + (guint64) ((extra + size_ns - 1) / size_ns);
+          cap = 2 + (guint64)((extra + size_ns - 1) / size_ns);
         }
       for (guint i = 0; i < n; i++)
         {
           /* Children of every parent that can be alive at once: the open
            * parent, the ones inside their window, one spare. */
           gint64 psize_ns = b->size[parents[i]] * NS;
-          guint64 alive = 2 + (guint64) ((extra + psize_ns - 1) / psize_ns);
-          guint64 c = alive * (guint64) (b->size[parents[i]] / b->size[l]);
+          guint64 alive = 2 + (guint64)((extra + psize_ns - 1) / psize_ns);
+          guint64 c = alive * (guint64)(b->size[parents[i]] / b->size[l]);
           cap = MAX (cap, c);
         }
-      b->capacity[l] = (guint) MIN (cap, 4096);
+      b->capacity[l] = (guint)MIN (cap, 4096);
       b->offset[l] = total;
       total += b->capacity[l];
     }
@@ -152,7 +160,7 @@ align_down (gint64 t, gint64 size)
 static inline Slot *
 slot_at (SpotCandleBuilder *b, Product *p, guint l, gint64 start)
 {
-  return &p->levels[l][(guint64) (start / b->size[l]) % b->capacity[l]];
+  return &p->levels[l][(guint64)(start / b->size[l]) % b->capacity[l]];
 }
 
 static inline Slot *
@@ -228,7 +236,7 @@ create_slot (SpotCandleBuilder *b, Product *p, guint l, gint64 start)
         return NULL;
       spot_log_limited (60000, 3, G_LOG_LEVEL_WARNING, p->product_id, -1, -1,
                         "%s bucket %" G_GINT64_FORMAT " evicted early for %" G_GINT64_FORMAT,
-                        spot_granularity_name ((SpotGranularity) l), s->start, start);
+                        spot_granularity_name ((SpotGranularity)l), s->start, start);
       release_slot (b, p, l, s);
     }
   memset (s, 0, sizeof *s);
@@ -425,7 +433,7 @@ static void
 fill_candle (SpotCandleBuilder *b, Product *p, guint l, const Slot *s, SpotCandle *c)
 {
   memcpy (c->product_id, p->product_id, sizeof c->product_id);
-  c->granularity = (SpotGranularity) l;
+  c->granularity = (SpotGranularity)l;
   c->start = s->start;
   spot_candle_summary_to_candle (&s->sum, c);
   c->complete = (s->flags & SLOT_COMPLETE) != 0;
@@ -462,7 +470,7 @@ static void
 emit (SpotCandleBuilder *b, Product *p, guint l, Slot *s, SpotCandleUpdateKind kind)
 {
   s->rev++;
-  if (!spot_granularity_set_contains (b->options.output, (SpotGranularity) l) || !s->sum.has_data)
+  if (!spot_granularity_set_contains (b->options.output, (SpotGranularity)l) || !s->sum.has_data)
     return;
 
   count_kind (b, kind);
@@ -741,7 +749,7 @@ add_trades_internal (SpotCandleBuilder *b, const SpotTrade *trades, guint n, gin
       g_array_set_size (b->scratch, n);
       memcpy (b->scratch->data, trades, n * sizeof (SpotTrade));
       qsort (b->scratch->data, n, sizeof (SpotTrade), compare_product_id);
-      trades = (const SpotTrade *) b->scratch->data;
+      trades = (const SpotTrade *)b->scratch->data;
     }
 
   for (guint i = 0; i < n;)
@@ -785,7 +793,7 @@ spot_candle_builder_add_trades (SpotCandleBuilder *b,
 static void
 recompute_bucket (SpotCandleBuilder *b, Product *p, guint l, Slot *s)
 {
-  guint c = (guint) spot_granularity_child ((SpotGranularity) l);
+  guint c = (guint)spot_granularity_child ((SpotGranularity)l);
   gint64 step = b->size[c];
   SpotCandleSummary sum;
 
@@ -805,11 +813,11 @@ static void
 recompute_up (SpotCandleBuilder *b, Product *p, guint l, gint64 start, SpotCandleUpdateKind kind)
 {
   SpotGranularity parents[2];
-  guint n = spot_granularity_parents ((SpotGranularity) l, parents);
+  guint n = spot_granularity_parents ((SpotGranularity)l, parents);
 
   for (guint i = 0; i < n; i++)
     {
-      guint pl = (guint) parents[i];
+      guint pl = (guint)parents[i];
       gint64 pstart = align_down (start, b->size[pl]);
       Slot *ps = find_or_create (b, p, pl, pstart);
       if (ps == NULL)
@@ -949,7 +957,7 @@ tick_product (SpotCandleBuilder *b, Product *p, gint64 now)
   for (guint l = N_LEVELS; l-- > 0;)
     {
       SpotGranularity parents[2];
-      guint n = spot_granularity_parents ((SpotGranularity) l, parents);
+      guint n = spot_granularity_parents ((SpotGranularity)l, parents);
       Slot *level = p->levels[l];
       for (guint i = 0; i < b->capacity[l]; i++)
         {
@@ -1057,7 +1065,7 @@ static gboolean
 bucket_wanted (SpotCandleBuilder *b, Product *p, guint l, gint64 start, gint64 now)
 {
   SpotGranularity parents[2];
-  guint n = spot_granularity_parents ((SpotGranularity) l, parents);
+  guint n = spot_granularity_parents ((SpotGranularity)l, parents);
 
   if (now < due_ns (b, l, start) + b->wait_ns + b->window_ns)
     return TRUE;
@@ -1091,7 +1099,7 @@ spot_candle_builder_seed (SpotCandleBuilder *b,
       const SpotCandle *c = &candles[i];
       if (c->granularity < 0 || c->granularity >= N_LEVELS)
         continue;
-      guint l = (guint) c->granularity;
+      guint l = (guint)c->granularity;
       if (c->start <= 0 || c->start % b->size[l] != 0 || !bucket_wanted (b, p, l, c->start, now))
         continue;
       p->released_before[l] = MIN (p->released_before[l], c->start);
@@ -1104,7 +1112,7 @@ spot_candle_builder_seed (SpotCandleBuilder *b,
       gint64 due = due_ns (b, l, c->start);
       /* A closed incomplete row completes at the next tick (after waiting
        * for repairs of its dirty minutes). */
-      s->flags &= ~(guint32) SLOT_COMPLETE;
+      s->flags &= ~(guint32)SLOT_COMPLETE;
       if (c->complete)
         {
           s->flags |= SLOT_COMPLETE;
@@ -1173,7 +1181,7 @@ spot_candle_builder_seed_end (SpotCandleBuilder *b, const char *product_id)
           for (guint k = i; k < j; k++)
             g_array_index (b->scratch, SpotTrade, k - i) = g_array_index (held, HeldTrade, k).trade;
           qsort (b->scratch->data, j - i, sizeof (SpotTrade), compare_product_id);
-          apply_run (b, p, (const SpotTrade *) b->scratch->data, j - i, h->message_ns);
+          apply_run (b, p, (const SpotTrade *)b->scratch->data, j - i, h->message_ns);
           i = j - 1;
         }
     }
@@ -1250,7 +1258,7 @@ lowest_live_level (SpotCandleBuilder *b, Product *p, gint64 minute, gint64 now)
 {
   for (guint l = 1; l < N_LEVELS; l++)
     if (bucket_live (b, p, l, align_down (minute, b->size[l]), now))
-      return (SpotGranularity) l;
+      return (SpotGranularity)l;
   return SPOT_GRANULARITY_INVALID;
 }
 
@@ -1339,10 +1347,10 @@ spot_candle_builder_replace (SpotCandleBuilder *b, const SpotCandle *child)
   if (child->granularity == SPOT_GRANULARITY_ONE_MINUTE)
     return spot_candle_builder_repair (b, child, NULL);
 
-  guint l = (guint) child->granularity;
+  guint l = (guint)child->granularity;
   gint64 now = builder_now (b);
   SpotGranularity parents[2];
-  guint n = spot_granularity_parents ((SpotGranularity) l, parents);
+  guint n = spot_granularity_parents ((SpotGranularity)l, parents);
   gboolean live = FALSE;
   for (guint i = 0; i < n; i++)
     live |= bucket_live (b, p, parents[i], align_down (child->start, b->size[parents[i]]), now);
@@ -1403,7 +1411,7 @@ spot_candle_builder_get_candle (SpotCandleBuilder *b,
   Product *p = product_lookup (b, product_id);
   if (p == NULL || granularity < 0 || granularity >= N_LEVELS)
     return FALSE;
-  guint l = (guint) granularity;
+  guint l = (guint)granularity;
   Slot *s = find_slot (b, p, l, align_down (t, b->size[l]));
   if (s == NULL || !s->sum.has_data)
     return FALSE;

@@ -38,7 +38,8 @@ G_BEGIN_DECLS
 
 typedef struct _SpotCandleBuilder SpotCandleBuilder;
 
-typedef struct {
+typedef struct
+{
   GArray *live;     /* SpotCandleUpdate (LIVE), one per key at most */
   GArray *complete; /* SpotCandleUpdate (COMPLETE, CORRECTION, REPAIR, SEED; rarely LIVE,
                        see above), in order */
@@ -46,7 +47,8 @@ typedef struct {
 } SpotCandleOutput;
 
 /* @options is copied (NULL: defaults); @clock is referenced. */
-SpotCandleBuilder *spot_candle_builder_new (const SpotEngineOptions *options, SpotCandleClock *clock);
+SpotCandleBuilder *spot_candle_builder_new (const SpotEngineOptions *options,
+                                            SpotCandleClock *clock);
 void spot_candle_builder_free (SpotCandleBuilder *builder);
 
 SpotCandleOutput *spot_candle_builder_get_output (SpotCandleBuilder *builder);
@@ -115,14 +117,12 @@ void spot_candle_builder_list_closed_dirty (SpotCandleBuilder *builder,
                                             const char *product_id,
                                             GArray *out);
 /* TRUE when @minute of the product is dirty right now. */
-gboolean spot_candle_builder_is_dirty (SpotCandleBuilder *builder,
-                                       const char *product_id,
-                                       gint64 minute);
+gboolean
+spot_candle_builder_is_dirty (SpotCandleBuilder *builder, const char *product_id, gint64 minute);
 /* The exchange has no candle for this closed dirty minute (no trades):
  * the minute stops being dirty, nothing else changes. */
-void spot_candle_builder_clear_dirty (SpotCandleBuilder *builder,
-                                      const char *product_id,
-                                      gint64 minute);
+void
+spot_candle_builder_clear_dirty (SpotCandleBuilder *builder, const char *product_id, gint64 minute);
 
 /* Replaces a closed minute with the exchange's REST ONE_MINUTE candle
  * (@rest_minute->granularity must be ONE_MINUTE). See SpotRepairResult.
@@ -137,8 +137,7 @@ SpotRepairResult spot_candle_builder_repair (SpotCandleBuilder *builder,
  * (the database path of a repair) when its parent is in memory, and
  * recomputes and emits (REPAIR) its ancestors. Returns APPLIED, or
  * NEEDS_DATABASE when its parent is not in memory either. */
-SpotRepairResult spot_candle_builder_replace (SpotCandleBuilder *builder,
-                                              const SpotCandle *child);
+SpotRepairResult spot_candle_builder_replace (SpotCandleBuilder *builder, const SpotCandle *child);
 
 /* An exchange (WebSocket `candles` channel) FIVE_MINUTE candle: compared
  * with ours once ours is complete (divergence counters). */

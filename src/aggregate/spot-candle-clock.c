@@ -9,14 +9,16 @@
 
 /* Per connection: the minimum of the current and the previous 30 s window,
  * so the estimate covers the last 30 to 60 s without keeping samples. */
-typedef struct {
+typedef struct
+{
   gint64 window_start_ns;
   gint64 current_min;
   gint64 previous_min;
   gboolean used;
 } OffsetWindow;
 
-struct _SpotCandleClock {
+struct _SpotCandleClock
+{
   gint ref_count;
   SpotClockNowFunc now_func;
   gpointer user_data;

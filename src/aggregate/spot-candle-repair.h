@@ -16,13 +16,14 @@
 
 G_BEGIN_DECLS
 
-typedef enum {
-  SPOT_DIRTY_REASON_UNSUBSCRIBED, /* before the first confirmed subscription */
-  SPOT_DIRTY_REASON_DISCONNECT,   /* disconnect or stall */
-  SPOT_DIRTY_REASON_SEQUENCE_GAP, /* sequence_num jumped */
-  SPOT_DIRTY_REASON_QUEUE_FULL,   /* a batch was dropped from a full worker queue */
-  SPOT_DIRTY_REASON_STARTUP,      /* from the last stored trade to now */
-  SPOT_DIRTY_REASON_SEED_OVERFLOW, /* held trades beyond the seeding bound */
+typedef enum
+{
+  SPOT_DIRTY_REASON_UNSUBSCRIBED,      /* before the first confirmed subscription */
+  SPOT_DIRTY_REASON_DISCONNECT,        /* disconnect or stall */
+  SPOT_DIRTY_REASON_SEQUENCE_GAP,      /* sequence_num jumped */
+  SPOT_DIRTY_REASON_QUEUE_FULL,        /* a batch was dropped from a full worker queue */
+  SPOT_DIRTY_REASON_STARTUP,           /* from the last stored trade to now */
+  SPOT_DIRTY_REASON_SEED_OVERFLOW,     /* held trades beyond the seeding bound */
   SPOT_DIRTY_REASON_STORED_INCOMPLETE, /* a stored incomplete minute whose bucket closed */
 } SpotDirtyReason;
 
@@ -30,13 +31,15 @@ const char *spot_dirty_reason_to_string (SpotDirtyReason reason);
 
 /* Consecutive closed dirty minutes of one product: minute starts (epoch
  * seconds, multiples of 60) from first_minute to last_minute inclusive. */
-typedef struct {
+typedef struct
+{
   char product_id[SPOT_PRODUCT_ID_SIZE];
   gint64 first_minute;
   gint64 last_minute;
 } SpotDirtyRange;
 
-typedef enum {
+typedef enum
+{
   /* The minute was replaced in memory and its ancestors recomputed; their
    * new revisions were emitted as SPOT_CANDLE_UPDATE_REPAIR. */
   SPOT_REPAIR_APPLIED,
@@ -57,10 +60,11 @@ typedef enum {
 
 const char *spot_repair_result_to_string (SpotRepairResult result);
 
-typedef struct {
+typedef struct
+{
   SpotRepairResult result;
-  SpotCandle candle;             /* the candle handed in (for NEEDS_DATABASE: write it) */
-  SpotGranularity memory_level;  /* see SPOT_REPAIR_NEEDS_DATABASE */
+  SpotCandle candle;            /* the candle handed in (for NEEDS_DATABASE: write it) */
+  SpotGranularity memory_level; /* see SPOT_REPAIR_NEEDS_DATABASE */
 } SpotRepairOutcome;
 
 /* Called with the outcome of an asynchronous repair (aggregator): on a shard

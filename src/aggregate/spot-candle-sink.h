@@ -25,7 +25,8 @@
 
 G_BEGIN_DECLS
 
-typedef struct {
+typedef struct
+{
   void (*emit_live) (gpointer user_data, guint worker, const SpotCandleUpdate *updates, guint n);
   void (*emit_complete) (gpointer user_data,
                          guint worker,

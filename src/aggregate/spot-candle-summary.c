@@ -7,7 +7,7 @@
 static inline SpotDecimal
 dec (__int128 units, guint8 scale)
 {
-  return (SpotDecimal) { units, scale };
+  return (SpotDecimal){ units, scale };
 }
 
 /* <0, 0, >0 comparing two (units, scale) values. */
@@ -193,8 +193,8 @@ spot_candle_summary_to_candle (const SpotCandleSummary *s, SpotCandle *c)
   c->close = dec (s->close, s->close_scale);
   c->volume = dec (s->volume, s->volume_scale);
   c->trades = s->trades;
-  c->last_trade_id = s->trades < 0 && s->last_trade_id == 0 ? SPOT_CANDLE_TRADE_ID_UNKNOWN
-                                                              : s->last_trade_id;
+  c->last_trade_id
+      = s->trades < 0 && s->last_trade_id == 0 ? SPOT_CANDLE_TRADE_ID_UNKNOWN : s->last_trade_id;
   c->ts_ns = s->ts_ns;
 }
 

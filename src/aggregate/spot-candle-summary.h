@@ -27,7 +27,8 @@
 
 G_BEGIN_DECLS
 
-typedef struct {
+typedef struct
+{
   __int128 open;
   __int128 high;
   __int128 low;
@@ -45,7 +46,7 @@ typedef struct {
   guint8 low_scale;
   guint8 close_scale;
   guint8 volume_scale;
-  guint8 has_data;       /* FALSE: empty (no trade, no candle) */
+  guint8 has_data; /* FALSE: empty (no trade, no candle) */
 } SpotCandleSummary;
 
 void spot_candle_summary_clear (SpotCandleSummary *summary);

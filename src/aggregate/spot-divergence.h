@@ -17,7 +17,8 @@
 
 G_BEGIN_DECLS
 
-typedef struct {
+typedef struct
+{
   SpotCandle latest[2]; /* by start; latest[i].start == 0: empty */
 } SpotDivergenceTracker;
 
@@ -25,14 +26,12 @@ void spot_divergence_tracker_init (SpotDivergenceTracker *tracker);
 /* Keeps @candle when its start is one of the two newest seen; older is ignored. */
 void spot_divergence_tracker_offer (SpotDivergenceTracker *tracker, const SpotCandle *candle);
 /* Removes and returns the exchange candle for @start, FALSE when none. */
-gboolean spot_divergence_tracker_take (SpotDivergenceTracker *tracker,
-                                       gint64 start,
-                                       SpotCandle *out);
+gboolean
+spot_divergence_tracker_take (SpotDivergenceTracker *tracker, gint64 start, SpotCandle *out);
 
 /* TRUE when the two candles differ in open, high, low, close or volume;
  * writes the first differing field's name into @field (may be NULL). */
-gboolean spot_divergence_differs (const SpotCandle *ours,
-                                  const SpotCandle *exchange,
-                                  const char **field);
+gboolean
+spot_divergence_differs (const SpotCandle *ours, const SpotCandle *exchange, const char **field);
 
 G_END_DECLS

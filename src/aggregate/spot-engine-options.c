@@ -9,7 +9,7 @@ spot_engine_options_init_defaults (SpotEngineOptions *options)
 {
   g_return_if_fail (options != NULL);
 
-  *options = (SpotEngineOptions) {
+  *options = (SpotEngineOptions){
     .grace_ms = 2000,
     .correction_window_s = 120,
     .repair_wait_ms = 30000,

@@ -7,19 +7,22 @@
 #include "core/spot-error.h"
 #include "core/spot-log.h"
 
-typedef struct {
+typedef struct
+{
   SpotTradeBatch *batch;
   guint64 seq;
 } QueuedBatch;
 
-typedef struct {
+typedef struct
+{
   SpotShardControlFunc func;
   gpointer data;
   GDestroyNotify destroy;
   guint64 seq;
 } ControlItem;
 
-struct _SpotShardWorker {
+struct _SpotShardWorker
+{
   guint index;
   GThread *thread;
   SpotCandleBuilder *builder; /* worker thread only */
@@ -27,8 +30,8 @@ struct _SpotShardWorker {
   gint64 tick_interval_us;
 
   GMutex lock;
-  GCond wake;    /* producers -> worker */
-  GCond done;    /* worker -> flush waiters */
+  GCond wake; /* producers -> worker */
+  GCond done; /* worker -> flush waiters */
   QueuedBatch *ring;
   guint capacity;
   guint head;
@@ -53,13 +56,13 @@ emit_output (SpotShardWorker *w)
   /* Live first: within one cycle a bucket's live revisions all precede its
    * completion, so each bucket's revisions reach the sink in order. */
   if (out->live->len > 0 && w->sink.emit_live != NULL)
-    w->sink.emit_live (w->sink.user_data, w->index, (const SpotCandleUpdate *) out->live->data,
+    w->sink.emit_live (w->sink.user_data, w->index, (const SpotCandleUpdate *)out->live->data,
                        out->live->len);
   if (out->complete->len > 0 && w->sink.emit_complete != NULL)
     w->sink.emit_complete (w->sink.user_data, w->index,
-                           (const SpotCandleUpdate *) out->complete->data, out->complete->len);
+                           (const SpotCandleUpdate *)out->complete->data, out->complete->len);
   if (out->dirty->len > 0 && w->sink.emit_dirty != NULL)
-    w->sink.emit_dirty (w->sink.user_data, w->index, (const SpotDirtyRange *) out->dirty->data,
+    w->sink.emit_dirty (w->sink.user_data, w->index, (const SpotDirtyRange *)out->dirty->data,
                         out->dirty->len);
   spot_candle_builder_clear_output (w->builder);
 }
@@ -242,7 +245,7 @@ spot_shard_worker_push_batch (SpotShardWorker *w, SpotTradeBatch *batch)
       g_mutex_unlock (&w->lock);
       return FALSE;
     }
-  w->ring[(w->head + w->length) % w->capacity] = (QueuedBatch) { batch, w->next_seq++ };
+  w->ring[(w->head + w->length) % w->capacity] = (QueuedBatch){ batch, w->next_seq++ };
   /* GCond signals cost a system call even without a waiter: only signal a
    * sleeping worker; a busy one finds the batch when it looks again. */
   wake = w->waiting;
@@ -269,7 +272,7 @@ spot_shard_worker_push_control (SpotShardWorker *w,
       return FALSE;
     }
   ControlItem *c = g_new (ControlItem, 1);
-  *c = (ControlItem) { func, data, destroy, w->next_seq++ };
+  *c = (ControlItem){ func, data, destroy, w->next_seq++ };
   if (w->waiting || w->stopping)
     {
       w->waiting = FALSE;

@@ -11,7 +11,8 @@
 
 #define NS G_GINT64_CONSTANT (1000000000)
 
-struct _SpotShardedAggregator {
+struct _SpotShardedAggregator
+{
   SpotEngineOptions options;
   SpotCandleClock *clock;
   SpotShardWorker **workers;
@@ -27,7 +28,7 @@ struct _SpotShardedAggregator {
 guint
 spot_shard_route_worker (guint32 hash, guint shard_count, guint workers)
 {
-  return (guint) ((hash / MAX (shard_count, 1)) % MAX (workers, 1));
+  return (guint)((hash / MAX (shard_count, 1)) % MAX (workers, 1));
 }
 
 SpotShardedAggregator *
@@ -62,8 +63,8 @@ spot_sharded_aggregator_new (const SpotEngineOptions *options,
           return NULL;
         }
     }
-  g_info ("candle engine started: %u workers, queues of %u batches, shard %u of %u",
-          a->n_workers, options->queue_size, options->shard_index, options->shard_count);
+  g_info ("candle engine started: %u workers, queues of %u batches, shard %u of %u", a->n_workers,
+          options->queue_size, options->shard_index, options->shard_count);
   return a;
 }
 
@@ -113,7 +114,8 @@ spot_sharded_aggregator_worker_for_product (SpotShardedAggregator *a, const char
 
 /* ---- control items ----------------------------------------------------- */
 
-typedef struct {
+typedef struct
+{
   char product_id[SPOT_PRODUCT_ID_SIZE];
   gint64 from;
   gint64 to;
@@ -400,7 +402,7 @@ spot_sharded_aggregator_submit (SpotShardedAggregator *a, SpotTradeBatch *batch)
       return FALSE;
     }
   if (batch->receive_ns > 0 && batch->message_ns > 0)
-    spot_candle_clock_observe (a->clock, (guint) MAX (batch->connection_id, 0), batch->receive_ns,
+    spot_candle_clock_observe (a->clock, (guint)MAX (batch->connection_id, 0), batch->receive_ns,
                                batch->message_ns);
   if (batch->n_trades == 0)
     {

@@ -6,7 +6,8 @@
 
 /* The struct and its first trades share one allocation (one malloc per
  * message on the parse lanes); growing moves the trades out. */
-typedef struct {
+typedef struct
+{
   SpotTradeBatch batch;
   SpotTrade inline_trades[];
 } BatchBlock;
@@ -28,7 +29,7 @@ spot_trade_batch_new (guint capacity)
 static gboolean
 is_inline (SpotTradeBatch *batch)
 {
-  return batch->trades == ((BatchBlock *) batch)->inline_trades;
+  return batch->trades == ((BatchBlock *)batch)->inline_trades;
 }
 
 void

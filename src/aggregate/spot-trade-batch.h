@@ -16,8 +16,9 @@
 
 G_BEGIN_DECLS
 
-typedef struct {
-  SpotTrade *trades;  /* n_trades valid entries, room for capacity */
+typedef struct
+{
+  SpotTrade *trades; /* n_trades valid entries, room for capacity */
   guint n_trades;
   guint capacity;
   gint64 message_ns;  /* exchange timestamp of the message that carried them */

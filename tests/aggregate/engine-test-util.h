@@ -90,15 +90,16 @@ static inline GPtrArray *
 realistic_product_ids (guint n)
 {
   static const char *bases[] = {
-    "BTC", "ETH", "SOL", "XRP", "ADA", "DOGE", "AVAX", "DOT", "LINK", "MATIC", "LTC", "BCH",
-    "UNI", "ATOM", "XLM", "ETC", "FIL", "APT", "ARB", "OP", "NEAR", "ICP", "AAVE", "GRT",
-    "ALGO", "SAND", "MANA", "AXS", "EOS", "XTZ", "CRV", "MKR", "SNX", "COMP", "YFI", "SUSHI",
-    "1INCH", "BAT", "ZRX", "ENJ", "CHZ", "LRC", "IMX", "RNDR", "INJ", "SEI", "SUI", "TIA",
-    "PEPE", "SHIB", "BONK", "WIF", "FET", "AGIX", "OCEAN", "ANKR", "STORJ", "SKL", "CELO", "FLOW",
-    "HBAR", "VET", "QNT", "EGLD", "KSM", "ZEC", "DASH", "MINA", "ROSE", "KAVA", "GLM", "API3",
-    "BAND", "UMA", "BAL", "REN", "NMR", "OXT", "CVC", "DNT", "MLN", "NKN", "OGN", "CTSI",
-    "AMP", "AUDIO", "BICO", "BLZ", "C98", "CLV", "COTI", "DIA", "FARM", "FORTH", "GTC", "IOTX",
-    "JASMY", "KNC", "LPT", "MASK", "MDT", "PERP", "POLS", "POWR", "QUICK", "RAD", "RARI", "REQ",
+    "BTC",  "ETH",   "SOL",   "XRP",   "ADA",  "DOGE",  "AVAX", "DOT",  "LINK",  "MATIC", "LTC",
+    "BCH",  "UNI",   "ATOM",  "XLM",   "ETC",  "FIL",   "APT",  "ARB",  "OP",    "NEAR",  "ICP",
+    "AAVE", "GRT",   "ALGO",  "SAND",  "MANA", "AXS",   "EOS",  "XTZ",  "CRV",   "MKR",   "SNX",
+    "COMP", "YFI",   "SUSHI", "1INCH", "BAT",  "ZRX",   "ENJ",  "CHZ",  "LRC",   "IMX",   "RNDR",
+    "INJ",  "SEI",   "SUI",   "TIA",   "PEPE", "SHIB",  "BONK", "WIF",  "FET",   "AGIX",  "OCEAN",
+    "ANKR", "STORJ", "SKL",   "CELO",  "FLOW", "HBAR",  "VET",  "QNT",  "EGLD",  "KSM",   "ZEC",
+    "DASH", "MINA",  "ROSE",  "KAVA",  "GLM",  "API3",  "BAND", "UMA",  "BAL",   "REN",   "NMR",
+    "OXT",  "CVC",   "DNT",   "MLN",   "NKN",  "OGN",   "CTSI", "AMP",  "AUDIO", "BICO",  "BLZ",
+    "C98",  "CLV",   "COTI",  "DIA",   "FARM", "FORTH", "GTC",  "IOTX", "JASMY", "KNC",   "LPT",
+    "MASK", "MDT",   "PERP",  "POLS",  "POWR", "QUICK", "RAD",  "RARI", "REQ",
   };
   static const char *quotes[] = { "USD", "USDC", "EUR", "GBP", "USDT", "BTC", "ETH" };
   GPtrArray *ids = g_ptr_array_new_with_free_func (g_free);

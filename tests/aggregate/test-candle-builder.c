@@ -2,7 +2,8 @@
 #include "aggregate/spot-candle-builder.h"
 #include "engine-test-util.h"
 
-typedef struct {
+typedef struct
+{
   SpotCandleClock *clock;
   SpotCandleBuilder *builder;
   SpotEngineOptions options;
@@ -62,9 +63,11 @@ check_revs_and_clear (Fixture *f)
             = g_strdup_printf ("%s.%d.%" G_GINT64_FORMAT, c->product_id, c->granularity, c->start);
         guint64 last = GPOINTER_TO_SIZE (g_hash_table_lookup (f->revs, key));
         if (c->rev <= last)
-          g_printerr ("key %s rev %" G_GUINT64_FORMAT " after %" G_GUINT64_FORMAT " array %u complete %d\n", key, c->rev, last, a, c->complete);
+          g_printerr ("key %s rev %" G_GUINT64_FORMAT " after %" G_GUINT64_FORMAT
+                      " array %u complete %d\n",
+                      key, c->rev, last, a, c->complete);
         g_assert_cmpuint (c->rev, >, last);
-        g_hash_table_replace (f->revs, g_steal_pointer (&key), GSIZE_TO_POINTER ((gsize) c->rev));
+        g_hash_table_replace (f->revs, g_steal_pointer (&key), GSIZE_TO_POINTER ((gsize)c->rev));
       }
   spot_candle_builder_clear_output (f->builder);
 }
@@ -164,7 +167,7 @@ test_exact_decimals (Fixture *f, gconstpointer data)
 
   for (guint g = 0; g < SPOT_GRANULARITY_COUNT; g++)
     {
-      SpotCandle c = candle (f, "BTC-USD", (SpotGranularity) g, DAY0);
+      SpotCandle c = candle (f, "BTC-USD", (SpotGranularity)g, DAY0);
       assert_dec (c.open, "68900.50");
       assert_dec (c.high, "68900.51");
       assert_dec (c.low, "68900.49");
@@ -182,8 +185,7 @@ static void
 test_live_updates_one_per_key_per_batch (Fixture *f, gconstpointer data)
 {
   SpotTrade t[] = {
-    trade_at ("BTC-USD", 1, 1000, "10", "1"),
-    trade_at ("BTC-USD", 2, 2000, "11", "1"),
+    trade_at ("BTC-USD", 1, 1000, "10", "1"), trade_at ("BTC-USD", 2, 2000, "11", "1"),
     trade_at ("BTC-USD", 3, 61000, "12", "1"), /* next minute */
   };
   set_now (f, 61500);
@@ -265,8 +267,7 @@ test_day_six_hour_four_hour_boundaries (Fixture *f, gconstpointer data)
   SpotCandle six1 = candle (f, "SOL-USD", SPOT_GRANULARITY_SIX_HOUR, DAY0 + 6 * 3600);
   g_assert_cmpint (six1.trades, ==, 1);
   assert_dec (six1.open, "4");
-  g_assert_cmpint (candle (f, "SOL-USD", SPOT_GRANULARITY_TWO_HOUR, DAY0 + 4 * 3600).trades, ==,
-                   2);
+  g_assert_cmpint (candle (f, "SOL-USD", SPOT_GRANULARITY_TWO_HOUR, DAY0 + 4 * 3600).trades, ==, 2);
 
   set_now (f, 24 * h - 1);
   SpotTrade e = trade_at ("SOL-USD", 5, 24 * h - 1, "5", "1");
@@ -290,7 +291,8 @@ test_day_six_hour_four_hour_boundaries (Fixture *f, gconstpointer data)
 static void
 test_replayed_duplicates_dropped (Fixture *f, gconstpointer data)
 {
-  SpotTrade t[] = { trade_at ("BTC-USD", 10, 1000, "5", "1"), trade_at ("BTC-USD", 11, 2000, "6", "1") };
+  SpotTrade t[]
+      = { trade_at ("BTC-USD", 10, 1000, "5", "1"), trade_at ("BTC-USD", 11, 2000, "6", "1") };
   set_now (f, 3000);
   add (f, t, 2);
   check_revs_and_clear (f);
@@ -318,9 +320,9 @@ test_duplicates_after_restart_with_stored_mark (Fixture *f, gconstpointer data)
 {
   /* After a restart the mark comes from the database. */
   spot_candle_builder_set_high_water_mark (f->builder, "BTC-USD", 11);
-  SpotTrade replay[] = { trade_at ("BTC-USD", 11, 2000, "6", "1"),
-                         trade_at ("BTC-USD", 10, 1000, "5", "1"),
-                         trade_at ("BTC-USD", 12, 2500, "7", "1") };
+  SpotTrade replay[]
+      = { trade_at ("BTC-USD", 11, 2000, "6", "1"), trade_at ("BTC-USD", 10, 1000, "5", "1"),
+          trade_at ("BTC-USD", 12, 2500, "7", "1") };
   set_now (f, 3000);
   add (f, replay, 3);
   SpotCandle c = candle (f, "BTC-USD", SPOT_GRANULARITY_ONE_MINUTE, DAY0);
@@ -406,8 +408,7 @@ test_completion_waits_for_pending_repair (Fixture *f, gconstpointer data)
   SpotCandle rest = rest_candle ("BTC-USD", SPOT_GRANULARITY_ONE_MINUTE, DAY0, "100", "105", "99",
                                  "104", "3.5");
   SpotGranularity level;
-  g_assert_cmpint (spot_candle_builder_repair (f->builder, &rest, &level), ==,
-                   SPOT_REPAIR_APPLIED);
+  g_assert_cmpint (spot_candle_builder_repair (f->builder, &rest, &level), ==, SPOT_REPAIR_APPLIED);
   const SpotCandleUpdate *u = find_update (out->complete, SPOT_GRANULARITY_ONE_MINUTE, DAY0);
   g_assert_nonnull (u);
   g_assert_cmpint (u->kind, ==, SPOT_CANDLE_UPDATE_REPAIR);
@@ -435,7 +436,8 @@ test_completion_gives_up_waiting_after_timeout (Fixture *f, gconstpointer data)
   SpotTrade t = trade_at ("BTC-USD", 1, 10000, "100", "1");
   set_now (f, 10000);
   add (f, &t, 1);
-  spot_candle_builder_mark_dirty (f->builder, "BTC-USD", DAY0, DAY0, SPOT_DIRTY_REASON_SEQUENCE_GAP);
+  spot_candle_builder_mark_dirty (f->builder, "BTC-USD", DAY0, DAY0,
+                                  SPOT_DIRTY_REASON_SEQUENCE_GAP);
   check_revs_and_clear (f);
   SpotCandleOutput *out = spot_candle_builder_get_output (f->builder);
 
@@ -550,8 +552,8 @@ test_late_trade_for_stateless_bucket_changes_nothing (Fixture *f, gconstpointer 
 static void
 test_rest_minute_replaces_partial_minute_and_ancestors_follow (Fixture *f, gconstpointer data)
 {
-  SpotTrade t[] = { trade_at ("BTC-USD", 1, 61000, "100", "1"),
-                    trade_at ("BTC-USD", 2, 125000, "200", "1") };
+  SpotTrade t[]
+      = { trade_at ("BTC-USD", 1, 61000, "100", "1"), trade_at ("BTC-USD", 2, 125000, "200", "1") };
   set_now (f, 61000);
   add (f, &t[0], 1);
   spot_candle_builder_mark_dirty (f->builder, "BTC-USD", DAY0 + 60, DAY0 + 60,
@@ -568,8 +570,8 @@ test_rest_minute_replaces_partial_minute_and_ancestors_follow (Fixture *f, gcons
     {
       if (g == SPOT_GRANULARITY_FOUR_HOUR)
         continue;
-      const SpotCandleUpdate *u = find_update (out->complete, (SpotGranularity) g,
-                                               g == 0 ? DAY0 + 60 : DAY0);
+      const SpotCandleUpdate *u
+          = find_update (out->complete, (SpotGranularity)g, g == 0 ? DAY0 + 60 : DAY0);
       g_assert_nonnull (u);
       g_assert_cmpint (u->kind, ==, SPOT_CANDLE_UPDATE_REPAIR);
       if (g > 0)
@@ -618,8 +620,8 @@ test_repair_of_last_minute_of_hour_after_hour_completed (Fixture *f, gconstpoint
   check_revs_and_clear (f);
 
   set_now (f, hour_ms + 60000);
-  SpotCandle rest = rest_candle ("BTC-USD", SPOT_GRANULARITY_ONE_MINUTE, DAY0 + 3540, "100",
-                                 "120", "95", "110", "7");
+  SpotCandle rest = rest_candle ("BTC-USD", SPOT_GRANULARITY_ONE_MINUTE, DAY0 + 3540, "100", "120",
+                                 "95", "110", "7");
   g_assert_cmpint (spot_candle_builder_repair (f->builder, &rest, NULL), ==, SPOT_REPAIR_APPLIED);
   h = find_update (out->complete, SPOT_GRANULARITY_ONE_HOUR, DAY0);
   g_assert_nonnull (h);
@@ -644,7 +646,8 @@ test_repair_results (Fixture *f, gconstpointer data)
   add (f, &t, 1);
 
   /* Open minute: never. */
-  SpotCandle open = rest_candle ("BTC-USD", SPOT_GRANULARITY_ONE_MINUTE, DAY0, "1", "1", "1", "1", "1");
+  SpotCandle open
+      = rest_candle ("BTC-USD", SPOT_GRANULARITY_ONE_MINUTE, DAY0, "1", "1", "1", "1", "1");
   g_assert_cmpint (spot_candle_builder_repair (f->builder, &open, NULL), ==,
                    SPOT_REPAIR_REJECTED_OPEN);
   assert_dec (candle (f, "BTC-USD", SPOT_GRANULARITY_ONE_MINUTE, DAY0).open, "100");
@@ -656,8 +659,8 @@ test_repair_results (Fixture *f, gconstpointer data)
 
   /* Yesterday evening: the database's job; today's day bucket is in memory
    * only for minutes of today, so nothing of yesterday is. */
-  SpotCandle yesterday = rest_candle ("BTC-USD", SPOT_GRANULARITY_ONE_MINUTE, DAY0 - 3600, "1",
-                                      "1", "1", "1", "1");
+  SpotCandle yesterday
+      = rest_candle ("BTC-USD", SPOT_GRANULARITY_ONE_MINUTE, DAY0 - 3600, "1", "1", "1", "1", "1");
   SpotGranularity level = SPOT_GRANULARITY_ONE_MINUTE;
   g_assert_cmpint (spot_candle_builder_repair (f->builder, &yesterday, &level), ==,
                    SPOT_REPAIR_NEEDS_DATABASE);
@@ -687,8 +690,8 @@ test_repair_needs_database_then_replace_child (Fixture *f, gconstpointer data)
       spot_candle_builder_tick (f->builder);
     }
   check_revs_and_clear (f);
-  SpotCandle rest = rest_candle ("BTC-USD", SPOT_GRANULARITY_ONE_MINUTE, DAY0, "100", "130", "90",
-                                 "95", "5");
+  SpotCandle rest
+      = rest_candle ("BTC-USD", SPOT_GRANULARITY_ONE_MINUTE, DAY0, "100", "130", "90", "95", "5");
   SpotGranularity level;
   g_assert_cmpint (spot_candle_builder_repair (f->builder, &rest, &level), ==,
                    SPOT_REPAIR_NEEDS_DATABASE);
@@ -713,8 +716,17 @@ test_repair_needs_database_then_replace_child (Fixture *f, gconstpointer data)
 /* ---- seeding ----------------------------------------------------------- */
 
 static SpotCandle
-stored (const char *product, SpotGranularity g, gint64 start, const char *o, const char *h,
-        const char *l, const char *c, const char *v, gint64 trades, guint64 last, gboolean complete,
+stored (const char *product,
+        SpotGranularity g,
+        gint64 start,
+        const char *o,
+        const char *h,
+        const char *l,
+        const char *c,
+        const char *v,
+        gint64 trades,
+        guint64 last,
+        gboolean complete,
         guint64 rev)
 {
   SpotCandle k = rest_candle (product, g, start, o, h, l, c, v);
@@ -743,18 +755,22 @@ test_seeding_then_live_trades (Fixture *f, gconstpointer data)
 
   GArray *rows = g_array_new (FALSE, FALSE, sizeof (SpotCandle));
   SpotCandle r;
-  r = stored ("BTC-USD", SPOT_GRANULARITY_ONE_MINUTE, DAY0, "100", "110", "90", "105", "10", 10, 30, TRUE, 4);
+  r = stored ("BTC-USD", SPOT_GRANULARITY_ONE_MINUTE, DAY0, "100", "110", "90", "105", "10", 10, 30,
+              TRUE, 4);
   g_array_append_val (rows, r);
-  r = stored ("BTC-USD", SPOT_GRANULARITY_ONE_MINUTE, DAY0 + 60, "105", "106", "104", "106", "2", 5, 45, TRUE, 3);
+  r = stored ("BTC-USD", SPOT_GRANULARITY_ONE_MINUTE, DAY0 + 60, "105", "106", "104", "106", "2", 5,
+              45, TRUE, 3);
   g_array_append_val (rows, r);
-  r = stored ("BTC-USD", SPOT_GRANULARITY_ONE_MINUTE, DAY0 + 120, "106", "107", "106", "107", "1", 1, 50, FALSE, 1);
+  r = stored ("BTC-USD", SPOT_GRANULARITY_ONE_MINUTE, DAY0 + 120, "106", "107", "106", "107", "1",
+              1, 50, FALSE, 1);
   g_array_append_val (rows, r);
   for (guint g = 1; g < SPOT_GRANULARITY_COUNT; g++)
     {
-      r = stored ("BTC-USD", (SpotGranularity) g, DAY0, "100", "110", "90", "107", "13", 16, 50, FALSE, 7);
+      r = stored ("BTC-USD", (SpotGranularity)g, DAY0, "100", "110", "90", "107", "13", 16, 50,
+                  FALSE, 7);
       g_array_append_val (rows, r);
     }
-  spot_candle_builder_seed (f->builder, "BTC-USD", (SpotCandle *) rows->data, rows->len, 50);
+  spot_candle_builder_seed (f->builder, "BTC-USD", (SpotCandle *)rows->data, rows->len, 50);
   g_array_unref (rows);
   g_assert_cmpuint (out->live->len, ==, 0);
   spot_candle_builder_tick (f->builder); /* seeding: nothing emitted */
@@ -800,9 +816,9 @@ test_seeding_with_rest_minutes_and_hold_overflow (Fixture *f, gconstpointer data
   fixture_setup_with (f, &o, 200000);
 
   spot_candle_builder_add_product (f->builder, "ETH-USD", TRUE);
-  SpotTrade held[] = { trade_at ("ETH-USD", 5, 181000, "10", "1"),
-                       trade_at ("ETH-USD", 6, 182000, "11", "1"),
-                       trade_at ("ETH-USD", 7, 190000, "12", "1") };
+  SpotTrade held[]
+      = { trade_at ("ETH-USD", 5, 181000, "10", "1"), trade_at ("ETH-USD", 6, 182000, "11", "1"),
+          trade_at ("ETH-USD", 7, 190000, "12", "1") };
   add (f, held, 3);
   g_assert_true (spot_candle_builder_is_dirty (f->builder, "ETH-USD", DAY0 + 180));
 
@@ -838,7 +854,8 @@ test_seeding_with_rest_minutes_and_hold_overflow (Fixture *f, gconstpointer data
 static void
 test_divergence_with_exchange_five_minute (Fixture *f, gconstpointer data)
 {
-  SpotTrade t[] = { trade_at ("BTC-USD", 1, 1000, "10", "1"), trade_at ("BTC-USD", 2, 2000, "12", "0.5") };
+  SpotTrade t[]
+      = { trade_at ("BTC-USD", 1, 1000, "10", "1"), trade_at ("BTC-USD", 2, 2000, "12", "0.5") };
   set_now (f, 2000);
   add (f, t, 2);
   SpotCandle ex = rest_candle ("BTC-USD", SPOT_GRANULARITY_FIVE_MINUTE, DAY0, "10", "12", "10",
@@ -901,8 +918,10 @@ static void
 test_multi_product_interleaved_batch (Fixture *f, gconstpointer data)
 {
   SpotTrade t[] = {
-    trade_at ("ETH-USD", 9, 3000, "3", "1"), trade_at ("BTC-USD", 5, 2000, "2", "1"),
-    trade_at ("ETH-USD", 8, 1000, "1", "1"), trade_at ("BTC-USD", 4, 1000, "1", "1"),
+    trade_at ("ETH-USD", 9, 3000, "3", "1"),
+    trade_at ("BTC-USD", 5, 2000, "2", "1"),
+    trade_at ("ETH-USD", 8, 1000, "1", "1"),
+    trade_at ("BTC-USD", 4, 1000, "1", "1"),
   };
   set_now (f, 3000);
   add (f, t, 4);
@@ -942,7 +961,8 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
 
-#define ADD(path, fn) g_test_add ("/candle-builder/" path, Fixture, NULL, fixture_setup, fn, fixture_teardown)
+#define ADD(path, fn)                                                                              \
+  g_test_add ("/candle-builder/" path, Fixture, NULL, fixture_setup, fn, fixture_teardown)
   ADD ("minute-open-close-by-time-then-trade-id", test_minute_open_close_by_time_then_trade_id);
   ADD ("exact-decimals", test_exact_decimals);
   ADD ("live-updates-one-per-key-per-batch", test_live_updates_one_per_key_per_batch);

@@ -39,7 +39,7 @@ test_offset_is_minimum_over_last_minute_and_connections (void)
 static gint64
 fixed_now (gpointer data)
 {
-  return *(gint64 *) data;
+  return *(gint64 *)data;
 }
 
 static void

@@ -5,8 +5,9 @@
 static void
 test_open_close_keys_whatever_the_order (void)
 {
-  SpotTrade t[] = { trade_at ("BTC-USD", 3, 500, "3", "1"), trade_at ("BTC-USD", 2, 500, "2", "1"),
-                    trade_at ("BTC-USD", 1, 900, "1", "1"), trade_at ("BTC-USD", 4, 100, "4", "1") };
+  SpotTrade t[]
+      = { trade_at ("BTC-USD", 3, 500, "3", "1"), trade_at ("BTC-USD", 2, 500, "2", "1"),
+          trade_at ("BTC-USD", 1, 900, "1", "1"), trade_at ("BTC-USD", 4, 100, "4", "1") };
   guint orders[][4] = { { 0, 1, 2, 3 }, { 3, 2, 1, 0 }, { 2, 0, 3, 1 } };
 
   for (guint o = 0; o < G_N_ELEMENTS (orders); o++)
@@ -43,7 +44,7 @@ test_merge_equals_summary_of_union (void)
   SpotTrade t[6];
   const char *prices[] = { "68900.50", "68900.49", "68901", "68899.99", "68900.5", "0.00000001" };
   for (guint i = 0; i < 6; i++)
-    t[i] = trade_at ("BTC-USD", 10 + i, (gint64) ((i * 37) % 6) * 1000, prices[i], "0.00000001");
+    t[i] = trade_at ("BTC-USD", 10 + i, (gint64)((i * 37) % 6) * 1000, prices[i], "0.00000001");
 
   SpotCandleSummary all, a, b;
   spot_candle_summary_clear (&all);
@@ -70,8 +71,8 @@ test_merge_equals_summary_of_union (void)
 static void
 test_rest_child_makes_count_unknown (void)
 {
-  SpotCandle rest = rest_candle ("BTC-USD", SPOT_GRANULARITY_ONE_MINUTE, DAY0 + 60, "5", "6", "4",
-                                 "5.5", "3");
+  SpotCandle rest
+      = rest_candle ("BTC-USD", SPOT_GRANULARITY_ONE_MINUTE, DAY0 + 60, "5", "6", "4", "5.5", "3");
   SpotCandleSummary r, live, parent;
   SpotTrade t = trade_at ("BTC-USD", 9, 10000, "7", "1");
   spot_candle_summary_from_candle (&r, &rest);

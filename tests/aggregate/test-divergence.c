@@ -31,7 +31,8 @@ test_tracker_keeps_two_newest_starts (void)
       c.volume = dec ("2"); /* a later update of the same bucket replaces it */
       spot_divergence_tracker_offer (&t, &c);
     }
-  SpotCandle old = rest_candle ("BTC-USD", SPOT_GRANULARITY_FIVE_MINUTE, DAY0, "1", "1", "1", "1", "1");
+  SpotCandle old
+      = rest_candle ("BTC-USD", SPOT_GRANULARITY_FIVE_MINUTE, DAY0, "1", "1", "1", "1", "1");
   spot_divergence_tracker_offer (&t, &old);
   g_assert_false (spot_divergence_tracker_take (&t, DAY0, &out));
   g_assert_false (spot_divergence_tracker_take (&t, DAY0 + 300, &out));
@@ -45,7 +46,9 @@ int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/divergence/numeric-comparison-names-field", test_numeric_comparison_names_field);
-  g_test_add_func ("/divergence/tracker-keeps-two-newest-starts", test_tracker_keeps_two_newest_starts);
+  g_test_add_func ("/divergence/numeric-comparison-names-field",
+                   test_numeric_comparison_names_field);
+  g_test_add_func ("/divergence/tracker-keeps-two-newest-starts",
+                   test_tracker_keeps_two_newest_starts);
   return g_test_run ();
 }

@@ -3,7 +3,8 @@
 #include "aggregate/spot-shard-worker.h"
 #include "engine-test-util.h"
 
-typedef struct {
+typedef struct
+{
   GMutex lock;
   GString *log;
 } Log;
@@ -11,8 +12,8 @@ typedef struct {
 static void
 note (SpotCandleBuilder *builder, gpointer data)
 {
-  Log *l = *(Log **) data;
-  const char *what = ((const char *) data) + sizeof (Log *);
+  Log *l = *(Log **)data;
+  const char *what = ((const char *)data) + sizeof (Log *);
   g_mutex_lock (&l->lock);
   g_string_append (l->log, what);
   g_mutex_unlock (&l->lock);

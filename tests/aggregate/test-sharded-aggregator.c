@@ -4,14 +4,15 @@
 #include "model/spot-product.h"
 #include "engine-test-util.h"
 
-typedef struct {
+typedef struct
+{
   GMutex lock;
   GCond cond;
-  GArray *live;     /* SpotCandleUpdate */
-  GArray *complete; /* SpotCandleUpdate */
-  GArray *dirty;    /* SpotDirtyRange */
+  GArray *live;            /* SpotCandleUpdate */
+  GArray *complete;        /* SpotCandleUpdate */
+  GArray *dirty;           /* SpotDirtyRange */
   GArray *live_call_sizes; /* guint */
-  gboolean gate_closed; /* emit_live blocks while TRUE */
+  gboolean gate_closed;    /* emit_live blocks while TRUE */
   gboolean in_gate;
   GArray *outcomes; /* SpotRepairOutcome */
 } TestSink;
@@ -134,8 +135,8 @@ test_every_worker_used_for_shard_counts (void)
         g_assert_cmpuint (owned, >, 0);
         for (guint w = 0; w < 16; w++)
           if (used[w] == 0)
-            g_error ("SHARD_COUNT=%u SHARD_INDEX=%u: worker %u gets none of %u products",
-                     counts[c], index, w, owned);
+            g_error ("SHARD_COUNT=%u SHARD_INDEX=%u: worker %u gets none of %u products", counts[c],
+                     index, w, owned);
       }
 }
 
@@ -217,8 +218,8 @@ test_full_queue_drops_counts_and_marks_dirty (void)
 
   SpotTrade t2 = trade_at ("BTC-USD", 2, 2000, "11", "1");
   SpotTrade t3 = trade_at ("BTC-USD", 3, 3000, "12", "1");
-  SpotTrade t4[] = { trade_at ("BTC-USD", 4, 61000, "13", "1"),
-                     trade_at ("BTC-USD", 5, 62000, "14", "1") };
+  SpotTrade t4[]
+      = { trade_at ("BTC-USD", 4, 61000, "13", "1"), trade_at ("BTC-USD", 5, 62000, "14", "1") };
   g_assert_true (spot_sharded_aggregator_submit (a, batch_of (&t2, 1)));
   g_assert_true (spot_sharded_aggregator_submit (a, batch_of (&t3, 1)));
   guint len, cap;
@@ -299,9 +300,9 @@ test_per_product_order_and_values_across_workers (void)
         {
           guint p = (m * 2 + k) % ids->len;
           g_autofree char *price = g_strdup_printf ("%u.%02u", 100 + m, k);
-          t[k] = trade_at (g_ptr_array_index (ids, p), 1 + m, (gint64) m * 100, price, "0.5");
+          t[k] = trade_at (g_ptr_array_index (ids, p), 1 + m, (gint64)m * 100, price, "0.5");
         }
-      spot_candle_clock_set_manual (clock, at_ms ((gint64) m * 100));
+      spot_candle_clock_set_manual (clock, at_ms ((gint64)m * 100));
       g_assert_true (spot_sharded_aggregator_submit (a, batch_of (t, 2)));
     }
   spot_sharded_aggregator_flush (a);
@@ -422,8 +423,8 @@ test_seed_through_aggregator_holds_live_trades (void)
   spot_sharded_aggregator_flush (a);
   g_assert_cmpuint (sink.live->len, ==, 0);
 
-  SpotCandle stored = rest_candle ("BTC-USD", SPOT_GRANULARITY_ONE_MINUTE, DAY0 + 60, "5", "6",
-                                   "5", "6", "2");
+  SpotCandle stored
+      = rest_candle ("BTC-USD", SPOT_GRANULARITY_ONE_MINUTE, DAY0 + 60, "5", "6", "5", "6", "2");
   stored.trades = 2;
   stored.last_trade_id = 20;
   spot_sharded_aggregator_seed (a, "BTC-USD", &stored, 1, 20);

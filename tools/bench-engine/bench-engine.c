@@ -29,13 +29,15 @@
 #define NS G_GINT64_CONSTANT (1000000000)
 #define START_S G_GINT64_CONSTANT (1775520000)
 
-typedef struct {
+typedef struct
+{
   guint first; /* index into trades */
   guint n;
   guint product;
 } Batch;
 
-typedef struct {
+typedef struct
+{
   GPtrArray *ids;
   SpotTrade *trades;
   guint n_trades;
@@ -48,13 +50,14 @@ static GPtrArray *
 product_ids (guint n)
 {
   static const char *bases[] = {
-    "BTC", "ETH", "SOL", "XRP", "ADA", "DOGE", "AVAX", "DOT", "LINK", "MATIC", "LTC", "BCH",
-    "UNI", "ATOM", "XLM", "ETC", "FIL", "APT", "ARB", "OP", "NEAR", "ICP", "AAVE", "GRT",
-    "ALGO", "SAND", "MANA", "AXS", "EOS", "XTZ", "CRV", "MKR", "SNX", "COMP", "YFI", "SUSHI",
-    "1INCH", "BAT", "ZRX", "ENJ", "CHZ", "LRC", "IMX", "RNDR", "INJ", "SEI", "SUI", "TIA",
-    "PEPE", "SHIB", "BONK", "WIF", "FET", "AGIX", "OCEAN", "ANKR", "STORJ", "SKL", "CELO", "FLOW",
-    "HBAR", "VET", "QNT", "EGLD", "KSM", "ZEC", "DASH", "MINA", "ROSE", "KAVA", "GLM", "API3",
-    "BAND", "UMA", "BAL", "REN", "NMR", "OXT", "CVC", "DNT", "MLN", "NKN", "OGN", "CTSI",
+    "BTC",  "ETH",   "SOL",   "XRP",   "ADA",  "DOGE", "AVAX", "DOT", "LINK", "MATIC", "LTC",
+    "BCH",  "UNI",   "ATOM",  "XLM",   "ETC",  "FIL",  "APT",  "ARB", "OP",   "NEAR",  "ICP",
+    "AAVE", "GRT",   "ALGO",  "SAND",  "MANA", "AXS",  "EOS",  "XTZ", "CRV",  "MKR",   "SNX",
+    "COMP", "YFI",   "SUSHI", "1INCH", "BAT",  "ZRX",  "ENJ",  "CHZ", "LRC",  "IMX",   "RNDR",
+    "INJ",  "SEI",   "SUI",   "TIA",   "PEPE", "SHIB", "BONK", "WIF", "FET",  "AGIX",  "OCEAN",
+    "ANKR", "STORJ", "SKL",   "CELO",  "FLOW", "HBAR", "VET",  "QNT", "EGLD", "KSM",   "ZEC",
+    "DASH", "MINA",  "ROSE",  "KAVA",  "GLM",  "API3", "BAND", "UMA", "BAL",  "REN",   "NMR",
+    "OXT",  "CVC",   "DNT",   "MLN",   "NKN",  "OGN",  "CTSI",
   };
   static const char *quotes[] = { "USD", "USDC", "EUR", "GBP", "USDT", "BTC", "ETH", "DAI" };
   GPtrArray *ids = g_ptr_array_new_with_free_func (g_free);
@@ -87,7 +90,7 @@ input_build (Input *in, guint n_products, guint n_trades)
   gint64 time_ns = START_S * NS;
   while (t < n_trades)
     {
-      guint n = (guint) g_rand_int_range (rand, 1, 11);
+      guint n = (guint)g_rand_int_range (rand, 1, 11);
       n = MIN (n, n_trades - t);
       Batch *b = &in->batches[in->n_batches++];
       b->first = t;
@@ -104,8 +107,8 @@ input_build (Input *in, guint n_products, guint n_trades)
           price[product] += g_rand_int_range (rand, -50, 51);
           if (price[product] < 1)
             price[product] = 1;
-          tr->price = (SpotDecimal) { price[product], 2 };
-          tr->size = (SpotDecimal) { g_rand_int_range (rand, 1, 100000000), 8 };
+          tr->price = (SpotDecimal){ price[product], 2 };
+          tr->size = (SpotDecimal){ g_rand_int_range (rand, 1, 100000000), 8 };
           tr->side = SPOT_TRADE_SIDE_BUY;
         }
       product = (product + 1) % n_products;
@@ -136,7 +139,8 @@ input_free (Input *in)
 
 /* ---- sinks ------------------------------------------------------------- */
 
-typedef struct {
+typedef struct
+{
   SpotCandleUpdate *buf;
   guint cap;
   guint pos;
@@ -171,7 +175,7 @@ count_only (gpointer data, guint worker, const SpotCandleUpdate *u, guint n)
 static int
 cmp_double (gconstpointer a, gconstpointer b)
 {
-  double x = *(const double *) a, y = *(const double *) b;
+  double x = *(const double *)a, y = *(const double *)b;
   return (x > y) - (x < y);
 }
 
@@ -192,7 +196,7 @@ thread_cpu_us (void)
 {
   struct timespec ts;
   clock_gettime (CLOCK_THREAD_CPUTIME_ID, &ts);
-  return (gint64) ts.tv_sec * G_USEC_PER_SEC + ts.tv_nsec / 1000;
+  return (gint64)ts.tv_sec * G_USEC_PER_SEC + ts.tv_nsec / 1000;
 }
 
 /* ---- builder ----------------------------------------------------------- */
@@ -200,8 +204,8 @@ thread_cpu_us (void)
 /* Returns trades per second of thread CPU time (the machine is shared and
  * noisy; wall-clock figures are printed too). */
 static double
-run_builder (Input *in, guint passes, gsize *bytes_per_product, guint64 *updates_out,
-             double *wall_rate)
+run_builder (
+    Input *in, guint passes, gsize *bytes_per_product, guint64 *updates_out, double *wall_rate)
 {
   SpotEngineOptions options;
   spot_engine_options_init_defaults (&options);
@@ -233,20 +237,20 @@ run_builder (Input *in, guint passes, gsize *bytes_per_product, guint64 *updates
               next_tick = now + 250000000;
             }
           SpotCandleOutput *out = spot_candle_builder_get_output (b);
-          copy_updates (&sink, (const SpotCandleUpdate *) out->live->data, out->live->len);
-          copy_updates (&sink, (const SpotCandleUpdate *) out->complete->data, out->complete->len);
+          copy_updates (&sink, (const SpotCandleUpdate *)out->live->data, out->live->len);
+          copy_updates (&sink, (const SpotCandleUpdate *)out->complete->data, out->complete->len);
           spot_candle_builder_clear_output (b);
         }
       elapsed_us += g_get_monotonic_time () - t0;
       cpu_us += thread_cpu_us () - c0;
       trades += in->n_trades;
     }
-  *wall_rate = (double) trades / ((double) elapsed_us / 1e6);
+  *wall_rate = (double)trades / ((double)elapsed_us / 1e6);
   *bytes_per_product = spot_candle_builder_bytes_per_product (b);
   *updates_out = sink.updates;
   spot_candle_builder_free (b);
   g_free (sink.buf);
-  return (double) trades / ((double) cpu_us / 1e6);
+  return (double)trades / ((double)cpu_us / 1e6);
 }
 
 /* ---- sharded ----------------------------------------------------------- */
@@ -264,8 +268,8 @@ run_sharded (Input *in, guint passes, guint workers, gboolean copy, guint64 *dro
       sinks[i].cap = 4096;
       sinks[i].buf = g_new0 (SpotCandleUpdate, sinks[i].cap);
     }
-  SpotCandleSink sink = { copy ? copy_live : count_only, copy ? copy_live : count_only, NULL,
-                          sinks };
+  SpotCandleSink sink
+      = { copy ? copy_live : count_only, copy ? copy_live : count_only, NULL, sinks };
   g_autoptr (GError) error = NULL;
   SpotShardedAggregator *a = spot_sharded_aggregator_new (&options, &sink, clock, &error);
   g_assert_no_error (error);
@@ -316,7 +320,7 @@ run_sharded (Input *in, guint passes, guint workers, gboolean copy, guint64 *dro
   for (guint i = 0; i < workers; i++)
     g_free (sinks[i].buf);
   g_free (sinks);
-  return (double) trades / ((double) elapsed_us / 1e6);
+  return (double)trades / ((double)elapsed_us / 1e6);
 }
 
 /* ---- sustained --------------------------------------------------------- */
@@ -352,26 +356,26 @@ run_sustained (guint n_products, guint rate_per_product, guint seconds, guint wo
   gint64 start = g_get_monotonic_time ();
   gint64 next = start;
   guint tick = 0;
-  while (g_get_monotonic_time () - start < (gint64) seconds * G_USEC_PER_SEC)
+  while (g_get_monotonic_time () - start < (gint64)seconds * G_USEC_PER_SEC)
     {
       next += 250000;
       for (guint p = 0; p < n_products; p++)
         {
-          guint n = MAX (1, MIN (10, rate_per_product / 4 + (guint) g_rand_int_range (rand, -2, 3)));
+          guint n = MAX (1, MIN (10, rate_per_product / 4 + (guint)g_rand_int_range (rand, -2, 3)));
           SpotTradeBatch *b = spot_trade_batch_new (n);
           gint64 now = spot_time_now_ns ();
           b->message_ns = now - 2000000;
           b->receive_ns = now;
-          b->connection_id = (gint) (p / 20);
+          b->connection_id = (gint)(p / 20);
           for (guint i = 0; i < n; i++)
             {
               SpotTrade *t = spot_trade_batch_add (b);
               g_strlcpy (t->product_id, g_ptr_array_index (ids, p), sizeof t->product_id);
               t->trade_id = next_id[p]++;
-              t->time_ns = now - 3000000 - (gint64) (n - i) * 1000;
+              t->time_ns = now - 3000000 - (gint64)(n - i) * 1000;
               t->message_ns = b->message_ns;
-              t->price = (SpotDecimal) { 6890050 + g_rand_int_range (rand, -100, 100), 2 };
-              t->size = (SpotDecimal) { 150000, 8 };
+              t->price = (SpotDecimal){ 6890050 + g_rand_int_range (rand, -100, 100), 2 };
+              t->size = (SpotDecimal){ 150000, 8 };
             }
           sent += n;
           spot_sharded_aggregator_submit (a, b);
@@ -385,7 +389,7 @@ run_sustained (guint n_products, guint rate_per_product, guint seconds, guint wo
                  tick / 4, sent, s.batches_dropped, s.queue_max_length);
       gint64 wait = next - g_get_monotonic_time ();
       if (wait > 0)
-        g_usleep ((gulong) wait);
+        g_usleep ((gulong)wait);
     }
   spot_sharded_aggregator_flush (a);
   SpotEngineStats s;
@@ -432,8 +436,8 @@ main (int argc, char **argv)
   gboolean all = g_str_equal (mode, "all");
 
   Input in = { 0 };
-  input_build (&in, (guint) n_products, (guint) n_trades);
-  in.n_trades = (guint) n_trades;
+  input_build (&in, (guint)n_products, (guint)n_trades);
+  in.n_trades = (guint)n_trades;
   g_print ("%u products, %u trades in %u batches (1-10 trades) per pass, %d passes per run\n",
            n_products, in.n_trades, in.n_batches, passes);
 
@@ -445,14 +449,15 @@ main (int argc, char **argv)
         {
           guint64 updates = 0;
           double wall = 0;
-          double rate = run_builder (&in, (guint) passes, &bytes, &updates, &wall);
+          double rate = run_builder (&in, (guint)passes, &bytes, &updates, &wall);
           g_array_append_val (rates, rate);
           g_print ("builder run %d: %.0f trades/s of CPU time (%.1f ns/trade), %.0f trades/s "
                    "wall, %" G_GUINT64_FORMAT " updates copied\n",
                    r + 1, rate, 1e9 / rate, wall, updates);
         }
       double m = median_of (rates);
-      g_print ("builder (1 core, 9 levels built, 8 emitted, copying sink): median %.0f trades/s (CPU time), "
+      g_print ("builder (1 core, 9 levels built, 8 emitted, copying sink): median %.0f trades/s "
+               "(CPU time), "
                "%.1f ns/trade; %" G_GSIZE_FORMAT " bytes of state per active product\n",
                m, 1e9 / m, bytes);
     }
@@ -464,10 +469,12 @@ main (int argc, char **argv)
           for (gint r = 0; r < runs; r++)
             {
               guint64 drops = 0;
-              double rate = run_sharded (&in, (guint) passes, (guint) workers, copy, &drops);
+              double rate = run_sharded (&in, (guint)passes, (guint)workers, copy, &drops);
               g_array_append_val (rates, rate);
-              g_print ("sharded (%s sink) run %d: %.0f trades/s, %.1f ns/trade, drops %" G_GUINT64_FORMAT "\n",
-                       copy ? "copying" : "no-op", r + 1, rate, 1e9 / rate, drops);
+              g_print (
+                  "sharded (%s sink) run %d: %.0f trades/s, %.1f ns/trade, drops %" G_GUINT64_FORMAT
+                  "\n",
+                  copy ? "copying" : "no-op", r + 1, rate, 1e9 / rate, drops);
             }
           double m = median_of (rates);
           g_print ("sharded (%d workers, %s sink): median %.0f trades/s, %.1f ns/trade\n", workers,
@@ -475,7 +482,7 @@ main (int argc, char **argv)
         }
     }
   if (g_str_equal (mode, "sustained"))
-    run_sustained ((guint) n_products, 20, (guint) seconds, (guint) workers);
+    run_sustained ((guint)n_products, 20, (guint)seconds, (guint)workers);
   input_free (&in);
   return 0;
 }
