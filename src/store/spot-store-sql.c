@@ -4,7 +4,9 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+
+/* 9999-12-31T23:59:59Z */
+#define SPOT_STORE_MAX_TIME_S G_GINT64_CONSTANT (253402300799)
 
 #include "core/spot-error.h"
 
@@ -61,6 +63,14 @@ spot_store_candle_check (const SpotCandle *c, GError **error)
                    c->start, local->message);
       return FALSE;
     }
+  if (c->start < 0 || c->start > SPOT_STORE_MAX_TIME_S || c->ts_ns < 0)
+    {
+      g_set_error (error, SPOT_ERROR, SPOT_ERROR_INVALID_ARGUMENT,
+                   "candle %s %s %" G_GINT64_FORMAT " cannot be stored: %s outside 1970..9999",
+                   c->product_id, spot_granularity_name (c->granularity), c->start,
+                   c->ts_ns < 0 ? "ts" : "start");
+      return FALSE;
+    }
   if (c->rev > (guint64) G_MAXINT64 || c->last_trade_id > (guint64) G_MAXINT64 || c->trades < -1)
     {
       g_set_error (error, SPOT_ERROR, SPOT_ERROR_INVALID_ARGUMENT,
@@ -74,20 +84,86 @@ spot_store_candle_check (const SpotCandle *c, GError **error)
   return TRUE;
 }
 
+/* Hand-rolled formatting: with g_snprintf the parameters of a batch took
+ * about 15% of the batched upsert's CPU (bench-store). */
+static char *
+put_uint (char *p, guint64 v)
+{
+  char tmp[24];
+  int n = 0;
+  do
+    {
+      tmp[n++] = (char) ('0' + v % 10);
+      v /= 10;
+    }
+  while (v != 0);
+  while (n > 0)
+    *p++ = tmp[--n];
+  return p;
+}
+
+static void
+format_int (char *buf, gint64 v)
+{
+  char *p = buf;
+  if (v < 0)
+    {
+      *p++ = '-';
+      p = put_uint (p, (guint64) 0 - (guint64) v);
+    }
+  else
+    p = put_uint (p, (guint64) v);
+  *p = '\0';
+}
+
+static char *
+put_digits (char *p, guint64 v, int width)
+{
+  for (int i = width - 1; i >= 0; i--)
+    {
+      p[i] = (char) ('0' + v % 10);
+      v /= 10;
+    }
+  return p + width;
+}
+
+/* "YYYY-MM-DDTHH:MM:SS[.ffffff]Z" for years 0..9999 (civil-from-days). */
 static void
 format_utc (gint64 seconds, gint64 micros, char *buf, gsize size)
 {
-  struct tm tm;
-  time_t t = (time_t) seconds;
+  gint64 days = seconds >= 0 ? seconds / 86400 : -((-seconds + 86399) / 86400);
+  gint64 sod = seconds - days * 86400;
+  gint64 z = days + 719468;
+  gint64 era = (z >= 0 ? z : z - 146096) / 146097;
+  gint64 doe = z - era * 146097;
+  gint64 yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  gint64 doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  gint64 mp = (5 * doy + 2) / 153;
+  gint64 d = doy - (153 * mp + 2) / 5 + 1;
+  gint64 m = mp < 10 ? mp + 3 : mp - 9;
+  gint64 y = yoe + era * 400 + (m <= 2);
+  char *p = buf;
 
-  gmtime_r (&t, &tm);
+  /* spot_store_candle_check() keeps times inside years 1970..9999. */
+  g_assert (size >= 32 && y >= 0 && y <= 9999);
+  p = put_digits (p, (guint64) y, 4);
+  *p++ = '-';
+  p = put_digits (p, (guint64) m, 2);
+  *p++ = '-';
+  p = put_digits (p, (guint64) d, 2);
+  *p++ = 'T';
+  p = put_digits (p, (guint64) (sod / 3600), 2);
+  *p++ = ':';
+  p = put_digits (p, (guint64) (sod / 60 % 60), 2);
+  *p++ = ':';
+  p = put_digits (p, (guint64) (sod % 60), 2);
   if (micros >= 0)
-    g_snprintf (buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%06" G_GINT64_FORMAT "Z",
-                tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                micros);
-  else
-    g_snprintf (buf, size, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    {
+      *p++ = '.';
+      p = put_digits (p, (guint64) micros, 6);
+    }
+  *p++ = 'Z';
+  *p = '\0';
 }
 
 void
@@ -99,9 +175,9 @@ spot_store_candle_params (const SpotCandle *c, SpotStoreCandleParams *p)
   spot_decimal_format (&c->low, p->low, sizeof p->low);
   spot_decimal_format (&c->close, p->close, sizeof p->close);
   spot_decimal_format (&c->volume, p->volume, sizeof p->volume);
-  g_snprintf (p->trades, sizeof p->trades, "%" G_GINT64_FORMAT, c->trades);
-  g_snprintf (p->last_trade_id, sizeof p->last_trade_id, "%" G_GUINT64_FORMAT, c->last_trade_id);
-  g_snprintf (p->rev, sizeof p->rev, "%" G_GUINT64_FORMAT, c->rev);
+  format_int (p->trades, c->trades);
+  *put_uint (p->last_trade_id, c->last_trade_id) = '\0';
+  *put_uint (p->rev, c->rev) = '\0';
   if (c->ts_ns != SPOT_CANDLE_TS_UNKNOWN)
     {
       gint64 s = c->ts_ns / G_GINT64_CONSTANT (1000000000);

@@ -97,6 +97,38 @@ test_check_rejects_invalid_candles (void)
   c.last_trade_id = (guint64) G_MAXINT64 + 1;
   g_assert_false (spot_store_candle_check (&c, &error));
   g_assert_nonnull (strstr (error->message, "last_trade_id"));
+  g_clear_error (&error);
+
+  c.last_trade_id = 1;
+  c.start = G_GINT64_CONSTANT (253402300800); /* year 10000 */
+  g_assert_false (spot_store_candle_check (&c, &error));
+  g_assert_nonnull (strstr (error->message, "start"));
+}
+
+static void
+test_times_format_as_iso_utc (void)
+{
+  static const struct { gint64 s; const char *text; } cases[] = {
+    { 0, "1970-01-01T00:00:00Z" },
+    { 951782400, "2000-02-29T00:00:00Z" },
+    { 1775521800, "2026-04-07T00:30:00Z" },
+    { 4107542399, "2100-02-28T23:59:59Z" },
+    { G_GINT64_CONSTANT (253402300740), "9999-12-31T23:59:00Z" },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      SpotCandle c = flat_candle ("BTC-USD", SPOT_GRANULARITY_ONE_MINUTE, cases[i].s, "1", "1", TRUE, 1);
+      SpotStoreCandleParams p;
+      /* ts_ns (int64 nanoseconds) ends in 2262. */
+      gboolean with_ts = cases[i].s < G_GINT64_CONSTANT (9000000000);
+      c.ts_ns = with_ts ? cases[i].s * G_GINT64_CONSTANT (1000000000) + 1999 : SPOT_CANDLE_TS_UNKNOWN;
+      spot_store_candle_params (&c, &p);
+      g_assert_cmpstr (p.values[2], ==, cases[i].text);
+      if (!with_ts)
+        continue;
+      g_assert_true (g_str_has_suffix (p.values[12], ".000001Z"));
+      g_assert_cmpint (strncmp (p.values[12], cases[i].text, 19), ==, 0);
+    }
 }
 
 static void
@@ -164,6 +196,7 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/store/sql/params are exact text", test_params_are_exact_text);
+  g_test_add_func ("/store/sql/times format as ISO UTC", test_times_format_as_iso_utc);
   g_test_add_func ("/store/sql/rest candle unknowns are null", test_rest_candle_unknowns_are_null);
   g_test_add_func ("/store/sql/supersedes follows rev and completion",
                    test_supersedes_follows_rev_and_completion);
