@@ -956,6 +956,53 @@ test_revisions_only_grow_over_a_busy_hour (Fixture *f, gconstpointer data)
   g_assert_cmpuint (s.updates_complete, >, 0);
 }
 
+static void
+test_a_day_completes_every_bucket_once (Fixture *f, gconstpointer data)
+{
+  /* A trade every 30 s for a day, ticking as a worker would: every bucket
+   * completes exactly once, nothing is evicted early, state stays bounded. */
+  guint completes[SPOT_GRANULARITY_COUNT] = { 0 };
+  SpotCandle day = { 0 };
+  guint64 id = 1;
+  for (gint64 ms = 0; ms <= 86400 * 1000 + 400 * 1000; ms += 30000)
+    {
+      set_now (f, ms);
+      if (ms < 86400 * 1000)
+        {
+          SpotTrade t = trade_at ("BTC-USD", id++, ms, "100", "1");
+          add (f, &t, 1);
+        }
+      spot_candle_builder_tick (f->builder);
+      SpotCandleOutput *out = spot_candle_builder_get_output (f->builder);
+      for (guint i = 0; i < out->complete->len; i++)
+        {
+          SpotCandleUpdate *u = &g_array_index (out->complete, SpotCandleUpdate, i);
+          g_assert_cmpint (u->kind, ==, SPOT_CANDLE_UPDATE_COMPLETE);
+          completes[u->candle.granularity]++;
+          if (u->candle.granularity == SPOT_GRANULARITY_ONE_DAY)
+            day = u->candle;
+        }
+      check_revs_and_clear (f);
+    }
+  g_assert_cmpuint (completes[SPOT_GRANULARITY_ONE_MINUTE], ==, 1440);
+  g_assert_cmpuint (completes[SPOT_GRANULARITY_FIVE_MINUTE], ==, 288);
+  g_assert_cmpuint (completes[SPOT_GRANULARITY_FIFTEEN_MINUTE], ==, 96);
+  g_assert_cmpuint (completes[SPOT_GRANULARITY_THIRTY_MINUTE], ==, 48);
+  g_assert_cmpuint (completes[SPOT_GRANULARITY_ONE_HOUR], ==, 24);
+  g_assert_cmpuint (completes[SPOT_GRANULARITY_TWO_HOUR], ==, 12);
+  g_assert_cmpuint (completes[SPOT_GRANULARITY_FOUR_HOUR], ==, 0); /* not in the output */
+  g_assert_cmpuint (completes[SPOT_GRANULARITY_SIX_HOUR], ==, 4);
+  g_assert_cmpuint (completes[SPOT_GRANULARITY_ONE_DAY], ==, 1);
+  g_assert_cmpint (day.trades, ==, 2880);
+  g_assert_true (day.complete);
+  /* Released after its window: the state of the day is gone. */
+  SpotCandle gone;
+  g_assert_false (spot_candle_builder_get_candle (f->builder, "BTC-USD", SPOT_GRANULARITY_ONE_DAY,
+                                                  DAY0, &gone));
+  g_assert_false (spot_candle_builder_get_candle (
+      f->builder, "BTC-USD", SPOT_GRANULARITY_ONE_MINUTE, DAY0 + 86340, &gone));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -989,6 +1036,7 @@ main (int argc, char **argv)
   ADD ("removed-product-ignored-until-added", test_removed_product_ignored_until_added);
   ADD ("multi-product-interleaved-batch", test_multi_product_interleaved_batch);
   ADD ("revisions-only-grow-over-a-busy-hour", test_revisions_only_grow_over_a_busy_hour);
+  ADD ("a-day-completes-every-bucket-once", test_a_day_completes_every_bucket_once);
 #undef ADD
 
   return g_test_run ();
