@@ -346,6 +346,11 @@ test_rest_products_list_and_single (void)
   g_assert_true (g_hash_table_contains (ids, "BTC-USD"));
   g_assert_true (g_hash_table_contains (ids, "SHIB-USD"));
 
+  /* Repeated and comma-separated product_ids filter the list. */
+  g_autoptr (JsonNode) some = sim_http_json (sim, "/api/v3/brokerage/market/products?product_ids=BTC-USD&product_ids=SOL-USD,ETH-USD", &status);
+  g_assert_cmpuint (status, ==, 200);
+  g_assert_cmpint (json_object_get_int_member (json_node_get_object (some), "num_products"), ==, 3);
+
   g_autoptr (JsonNode) one = sim_http_json (sim, "/api/v3/brokerage/market/products/DOGE-USD", &status);
   g_assert_cmpuint (status, ==, 200);
   g_assert_cmpstr (json_object_get_string_member (json_node_get_object (one), "product_id"), ==, "DOGE-USD");

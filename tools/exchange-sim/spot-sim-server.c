@@ -1239,15 +1239,29 @@ rest_cb (SoupServer *soup, SoupServerMessage *msg, const char *path, GHashTable 
         }
       if (limit == 0)
         limit = G_MAXINT64;
-      g_auto (GStrv) wanted = ids != NULL ? g_strsplit (ids, ",", -1) : NULL;
+      /* Coinbase repeats the parameter (product_ids=A&product_ids=B); the
+       * table libsoup hands us keeps one, so read the raw query. */
+      g_autoptr (GPtrArray) wanted_list = g_ptr_array_new_with_free_func (g_free);
+      const char *raw = g_uri_get_query (soup_server_message_get_uri (msg));
+      g_auto (GStrv) pairs = ids != NULL && raw != NULL ? g_strsplit (raw, "&", -1) : NULL;
+      for (guint i = 0; pairs != NULL && pairs[i] != NULL; i++)
+        {
+          if (!g_str_has_prefix (pairs[i], "product_ids="))
+            continue;
+          g_autofree char *value = g_uri_unescape_string (pairs[i] + strlen ("product_ids="), NULL);
+          g_auto (GStrv) items = value != NULL ? g_strsplit (value, ",", -1) : NULL;
+          for (guint k = 0; items != NULL && items[k] != NULL; k++)
+            g_ptr_array_add (wanted_list, g_strdup (items[k]));
+        }
+      g_ptr_array_add (wanted_list, NULL);
+      const char *const *wanted = ids != NULL ? (const char *const *) wanted_list->pdata : NULL;
       GString *s = g_string_new ("{\"products\":[");
       gint64 listed = 0, seen = 0;
       for (guint p = 0; p < n; p++)
         {
           if (type != NULL && g_ascii_strcasecmp (type, "SPOT") != 0)
             break;
-          if (wanted != NULL && !g_strv_contains ((const char *const *) wanted,
-                                                  spot_sim_market_product (self->market, p)->product_id))
+          if (wanted != NULL && !g_strv_contains (wanted, spot_sim_market_product (self->market, p)->product_id))
             continue;
           if (seen++ < offset || listed >= limit)
             continue;
