@@ -15,7 +15,8 @@
 #define NATS_START_ATTEMPTS 3 /* exits before the first ready that fail a start */
 #define NATS_PROBE_TIMEOUT_S 2
 
-struct _SpotEmbeddedNats {
+struct _SpotEmbeddedNats
+{
   GObject parent_instance;
 
   char *state_dir;
@@ -41,17 +42,19 @@ static char *
 ports_file_path (SpotEmbeddedNats *self, GPid pid)
 {
   g_autofree char *base = g_path_get_basename (self->program);
-  g_autofree char *name = g_strdup_printf ("%s_%d.ports", base, (int) pid);
+  g_autofree char *name = g_strdup_printf ("%s_%d.ports", base, (int)pid);
   return g_build_filename (self->store_dir, name, NULL);
 }
 
 /* {"nats":["nats://127.0.0.1:35117"],"monitoring":["http://127.0.0.1:40035"]} */
 static gboolean
-parse_ports (const char *path, const char *contents, guint *client_port, guint *monitor_port, GError **error)
+parse_ports (
+    const char *path, const char *contents, guint *client_port, guint *monitor_port, GError **error)
 {
-  g_autoptr (GRegex) client_re = g_regex_new ("\"nats\"\\s*:\\s*\\[\\s*\"nats://[^\"]*:([0-9]+)\"", 0, 0, NULL);
-  g_autoptr (GRegex) monitor_re =
-    g_regex_new ("\"monitoring\"\\s*:\\s*\\[\\s*\"http://[^\"]*:([0-9]+)\"", 0, 0, NULL);
+  g_autoptr (GRegex) client_re
+      = g_regex_new ("\"nats\"\\s*:\\s*\\[\\s*\"nats://[^\"]*:([0-9]+)\"", 0, 0, NULL);
+  g_autoptr (GRegex) monitor_re
+      = g_regex_new ("\"monitoring\"\\s*:\\s*\\[\\s*\"http://[^\"]*:([0-9]+)\"", 0, 0, NULL);
   g_autoptr (GMatchInfo) match = NULL;
   g_autofree char *client = NULL;
   g_autofree char *monitor = NULL;
@@ -63,12 +66,12 @@ parse_ports (const char *path, const char *contents, guint *client_port, guint *
     monitor = g_match_info_fetch (match, 1);
   if (client == NULL || monitor == NULL)
     {
-      g_set_error (error, SPOT_ERROR, SPOT_ERROR_PARSE, "ports file %s has no nats and monitoring URLs: %s", path,
-                   contents);
+      g_set_error (error, SPOT_ERROR, SPOT_ERROR_PARSE,
+                   "ports file %s has no nats and monitoring URLs: %s", path, contents);
       return FALSE;
     }
-  *client_port = (guint) g_ascii_strtoull (client, NULL, 10);
-  *monitor_port = (guint) g_ascii_strtoull (monitor, NULL, 10);
+  *client_port = (guint)g_ascii_strtoull (client, NULL, 10);
+  *monitor_port = (guint)g_ascii_strtoull (monitor, NULL, 10);
   return *client_port > 0 && *client_port < 65536 && *monitor_port > 0 && *monitor_port < 65536;
 }
 
@@ -89,11 +92,24 @@ remove_stale_ports_files (SpotEmbeddedNats *self)
 static void
 update_argv (SpotEmbeddedNats *self)
 {
-  g_autofree char *port = self->client_port ? g_strdup_printf ("%u", self->client_port) : g_strdup ("-1");
-  g_autofree char *mport = self->monitor_port ? g_strdup_printf ("%u", self->monitor_port) : g_strdup ("-1");
+  g_autofree char *port
+      = self->client_port ? g_strdup_printf ("%u", self->client_port) : g_strdup ("-1");
+  g_autofree char *mport
+      = self->monitor_port ? g_strdup_printf ("%u", self->monitor_port) : g_strdup ("-1");
   const char *argv[] = {
-    self->program, "-js", "-sd", self->store_dir, "-a", "127.0.0.1", "-p", port, "-m", mport,
-    "--ports_file_dir", self->store_dir, NULL,
+    self->program,
+    "-js",
+    "-sd",
+    self->store_dir,
+    "-a",
+    "127.0.0.1",
+    "-p",
+    port,
+    "-m",
+    mport,
+    "--ports_file_dir",
+    self->store_dir,
+    NULL,
   };
 
   spot_supervisor_set_argv (self->supervisor, argv);
@@ -101,7 +117,8 @@ update_argv (SpotEmbeddedNats *self)
 
 /* ---- readiness probe: ports file, then a client connection, then /healthz ---- */
 
-typedef struct {
+typedef struct
+{
   SpotEmbeddedNats *self; /* ref */
   GSocketClient *client;
   GSocketConnection *connection;
@@ -141,15 +158,17 @@ healthz_check_response (GTask *task)
   if (eol == NULL && data->filled < sizeof data->buffer - 1)
     {
       g_input_stream_read_async (g_io_stream_get_input_stream (G_IO_STREAM (data->connection)),
-                                 data->buffer + data->filled, sizeof data->buffer - 1 - data->filled,
-                                 G_PRIORITY_DEFAULT, g_task_get_cancellable (task), healthz_read_cb, task);
+                                 data->buffer + data->filled,
+                                 sizeof data->buffer - 1 - data->filled, G_PRIORITY_DEFAULT,
+                                 g_task_get_cancellable (task), healthz_read_cb, task);
       return;
     }
-  if (!g_str_has_prefix (data->buffer, "HTTP/1.") || strstr (data->buffer, " 200") == NULL ||
-      (eol != NULL && strstr (data->buffer, " 200") > eol))
+  if (!g_str_has_prefix (data->buffer, "HTTP/1.") || strstr (data->buffer, " 200") == NULL
+      || (eol != NULL && strstr (data->buffer, " 200") > eol))
     {
-      probe_fail (task, g_error_new (SPOT_ERROR, SPOT_ERROR_NATS, "/healthz on port %u answered “%.60s”",
-                                     data->monitor_port, data->buffer));
+      probe_fail (task,
+                  g_error_new (SPOT_ERROR, SPOT_ERROR_NATS, "/healthz on port %u answered “%.60s”",
+                               data->monitor_port, data->buffer));
       return;
     }
   /* Publish what we learned before the supervisor emits ::ready. */
@@ -191,7 +210,7 @@ healthz_read_cb (GObject *source, GAsyncResult *result, gpointer user_data)
           return;
         }
     }
-  data->filled += (gsize) n;
+  data->filled += (gsize)n;
   healthz_check_response (task);
 }
 
@@ -225,9 +244,9 @@ monitor_connected_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       probe_fail (task, error);
       return;
     }
-  g_output_stream_write_all_async (g_io_stream_get_output_stream (G_IO_STREAM (data->connection)), request,
-                                   sizeof request - 1, G_PRIORITY_DEFAULT, g_task_get_cancellable (task),
-                                   healthz_written_cb, task);
+  g_output_stream_write_all_async (g_io_stream_get_output_stream (G_IO_STREAM (data->connection)),
+                                   request, sizeof request - 1, G_PRIORITY_DEFAULT,
+                                   g_task_get_cancellable (task), healthz_written_cb, task);
 }
 
 static void
@@ -245,7 +264,7 @@ client_connected_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     }
   g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
-  g_socket_client_connect_to_host_async (data->client, "127.0.0.1", (guint16) data->monitor_port,
+  g_socket_client_connect_to_host_async (data->client, "127.0.0.1", (guint16)data->monitor_port,
                                          g_task_get_cancellable (task), monitor_connected_cb, task);
 }
 
@@ -264,10 +283,10 @@ nats_probe (SpotSupervisor *supervisor,
   GError *error = NULL;
 
   data->self = g_object_ref (self);
-  g_task_set_task_data (task, data, (GDestroyNotify) probe_data_free);
+  g_task_set_task_data (task, data, (GDestroyNotify)probe_data_free);
   /* A few bytes from a local file: not worth a thread. */
-  if (!g_file_get_contents (path, &contents, NULL, &error) ||
-      !parse_ports (path, contents, &data->client_port, &data->monitor_port, &error))
+  if (!g_file_get_contents (path, &contents, NULL, &error)
+      || !parse_ports (path, contents, &data->client_port, &data->monitor_port, &error))
     {
       if (error == NULL)
         error = g_error_new (SPOT_ERROR, SPOT_ERROR_PARSE, "ports file %s names a bad port", path);
@@ -278,8 +297,8 @@ nats_probe (SpotSupervisor *supervisor,
   g_socket_client_set_timeout (data->client, NATS_PROBE_TIMEOUT_S);
   /* Loopback: never consult proxy settings (dconf, libproxy). */
   g_socket_client_set_enable_proxy (data->client, FALSE);
-  g_socket_client_connect_to_host_async (data->client, "127.0.0.1", (guint16) data->client_port, cancellable,
-                                         client_connected_cb, task);
+  g_socket_client_connect_to_host_async (data->client, "127.0.0.1", (guint16)data->client_port,
+                                         cancellable, client_connected_cb, task);
 }
 
 /* ---- start ---- */
@@ -312,7 +331,7 @@ supervisor_ready_cb (SpotSupervisor *supervisor, gpointer user_data)
   SpotEmbeddedNats *self = user_data;
 
   g_message ("nats-server ready at %s (monitoring %s, pid %d)", self->url, self->monitor_url,
-             (int) spot_supervisor_get_pid (supervisor));
+             (int)spot_supervisor_get_pid (supervisor));
   self->early_exits = 0;
   finish_start (self, NULL);
 }
@@ -327,11 +346,14 @@ supervisor_exited_cb (SpotSupervisor *supervisor, int wait_status, gpointer user
   remove_stale_ports_files (self);
   if (self->start_task == NULL)
     return;
-  if (++self->early_exits < NATS_START_ATTEMPTS && spot_supervisor_get_state (supervisor) == SPOT_SUPERVISOR_BACKOFF)
+  if (++self->early_exits < NATS_START_ATTEMPTS
+      && spot_supervisor_get_state (supervisor) == SPOT_SUPERVISOR_BACKOFF)
     return;
   output = spot_supervisor_dup_recent_output (supervisor);
-  finish_start (self, g_error_new (SPOT_ERROR, SPOT_ERROR_NATS, "nats-server in %s exited before it was ready; "
-                                   "its last output:\n%s", self->store_dir, output));
+  finish_start (self, g_error_new (SPOT_ERROR, SPOT_ERROR_NATS,
+                                   "nats-server in %s exited before it was ready; "
+                                   "its last output:\n%s",
+                                   self->store_dir, output));
 }
 
 static gboolean
@@ -340,7 +362,8 @@ cancel_idle_cb (gpointer user_data)
   SpotEmbeddedNats *self = user_data;
 
   if (self->start_task != NULL)
-    finish_start (self, g_error_new (SPOT_ERROR, SPOT_ERROR_CANCELLED, "starting nats-server was cancelled"));
+    finish_start (
+        self, g_error_new (SPOT_ERROR, SPOT_ERROR_CANCELLED, "starting nats-server was cancelled"));
   return G_SOURCE_REMOVE;
 }
 
@@ -378,15 +401,16 @@ spot_embedded_nats_start_async (SpotEmbeddedNats *self,
     }
   if (self->start_task != NULL || state != SPOT_SUPERVISOR_STOPPED)
     {
-      g_task_return_new_error (task, SPOT_ERROR, SPOT_ERROR_BUSY, "nats-server in %s is already starting",
-                               self->store_dir);
+      g_task_return_new_error (task, SPOT_ERROR, SPOT_ERROR_BUSY,
+                               "nats-server in %s is already starting", self->store_dir);
       return;
     }
   if (g_mkdir_with_parents (self->store_dir, 0700) != 0)
     {
       int saved = errno;
-      g_task_return_new_error (task, SPOT_ERROR, SPOT_ERROR_IO, "cannot create NATS store directory %s: %s",
-                               self->store_dir, g_strerror (saved));
+      g_task_return_new_error (task, SPOT_ERROR, SPOT_ERROR_IO,
+                               "cannot create NATS store directory %s: %s", self->store_dir,
+                               g_strerror (saved));
       return;
     }
   remove_stale_ports_files (self);
@@ -394,7 +418,8 @@ spot_embedded_nats_start_async (SpotEmbeddedNats *self,
   self->early_exits = 0;
   self->start_task = g_steal_pointer (&task);
   if (cancellable != NULL)
-    self->start_cancel_id = g_cancellable_connect (cancellable, G_CALLBACK (start_cancelled_cb), self, NULL);
+    self->start_cancel_id
+        = g_cancellable_connect (cancellable, G_CALLBACK (start_cancelled_cb), self, NULL);
   if (!spot_supervisor_start (self->supervisor, &error))
     finish_start (self, error);
 }
@@ -438,11 +463,14 @@ spot_embedded_nats_start_sync (SpotEmbeddedNats *self, guint timeout_ms, GError 
     g_main_context_iteration (context, TRUE);
   g_source_destroy (timeout);
   ok = spot_embedded_nats_start_finish (self, result, &local_error);
-  if (!ok && g_error_matches (local_error, SPOT_ERROR, SPOT_ERROR_CANCELLED) && g_cancellable_is_cancelled (cancellable))
+  if (!ok && g_error_matches (local_error, SPOT_ERROR, SPOT_ERROR_CANCELLED)
+      && g_cancellable_is_cancelled (cancellable))
     {
       g_autofree char *output = spot_supervisor_dup_recent_output (self->supervisor);
-      g_set_error (error, SPOT_ERROR, SPOT_ERROR_TIMEOUT, "nats-server in %s was not ready within %u ms; "
-                   "its last output:\n%s", self->store_dir, timeout_ms, output);
+      g_set_error (error, SPOT_ERROR, SPOT_ERROR_TIMEOUT,
+                   "nats-server in %s was not ready within %u ms; "
+                   "its last output:\n%s",
+                   self->store_dir, timeout_ms, output);
       return FALSE;
     }
   if (!ok)
@@ -555,7 +583,8 @@ spot_embedded_nats_new (const char *state_dir)
   /* Quick first retries: a crashed broker stalls every publisher. */
   spot_supervisor_set_backoff (self->supervisor, 100, 10000, 30000);
   spot_supervisor_set_ready_pattern (self->supervisor, "Server is ready", NULL);
-  spot_supervisor_set_ready_probe (self->supervisor, nats_probe, NATS_PROBE_INTERVAL_MS, self, NULL);
+  spot_supervisor_set_ready_probe (self->supervisor, nats_probe, NATS_PROBE_INTERVAL_MS, self,
+                                   NULL);
   /* JetStream recovers its file store after a kill; a hung server must not
    * outlive us. */
   spot_supervisor_set_death_signal (self->supervisor, SIGKILL);

@@ -36,7 +36,8 @@
 #define PG_START_ATTEMPTS 4 /* exits before the first ready that fail a start */
 #define PG_UNIX_PATH_MAX 107
 
-struct _SpotEmbeddedPostgres {
+struct _SpotEmbeddedPostgres
+{
   GObject parent_instance;
 
   GMainContext *context;
@@ -70,7 +71,8 @@ bindir_usable (const char *dir)
 {
   g_autofree char *initdb = g_build_filename (dir, "initdb", NULL);
   g_autofree char *postgres = g_build_filename (dir, "postgres", NULL);
-  return g_file_test (initdb, G_FILE_TEST_IS_EXECUTABLE) && g_file_test (postgres, G_FILE_TEST_IS_EXECUTABLE);
+  return g_file_test (initdb, G_FILE_TEST_IS_EXECUTABLE)
+         && g_file_test (postgres, G_FILE_TEST_IS_EXECUTABLE);
 }
 
 /* SPOT_POSTGRES_BINDIR, else the highest /usr/lib/postgresql/N/bin (Debian
@@ -89,7 +91,8 @@ find_bindir (GError **error)
     {
       if (bindir_usable (env))
         return g_strdup (env);
-      g_set_error (error, SPOT_ERROR, SPOT_ERROR_NOT_FOUND, "SPOT_POSTGRES_BINDIR=%s has no initdb and postgres", env);
+      g_set_error (error, SPOT_ERROR, SPOT_ERROR_NOT_FOUND,
+                   "SPOT_POSTGRES_BINDIR=%s has no initdb and postgres", env);
       return NULL;
     }
   dir = g_dir_open ("/usr/lib/postgresql", 0, NULL);
@@ -113,9 +116,10 @@ find_bindir (GError **error)
       if (bindir_usable (out))
         return g_steal_pointer (&out);
     }
-  g_set_error (error, SPOT_ERROR, SPOT_ERROR_NOT_FOUND,
-               "no PostgreSQL server binaries (initdb, postgres) in /usr/lib/postgresql/*/bin or pg_config "
-               "--bindir: install the Debian package postgresql");
+  g_set_error (
+      error, SPOT_ERROR, SPOT_ERROR_NOT_FOUND,
+      "no PostgreSQL server binaries (initdb, postgres) in /usr/lib/postgresql/*/bin or pg_config "
+      "--bindir: install the Debian package postgresql");
   return NULL;
 }
 
@@ -139,14 +143,15 @@ make_owned_dir (const char *path, const struct passwd *pw, GError **error)
   if (g_mkdir_with_parents (path, 0700) != 0)
     {
       int saved = errno;
-      g_set_error (error, SPOT_ERROR, SPOT_ERROR_IO, "cannot create %s: %s", path, g_strerror (saved));
+      g_set_error (error, SPOT_ERROR, SPOT_ERROR_IO, "cannot create %s: %s", path,
+                   g_strerror (saved));
       return FALSE;
     }
   if (pw != NULL && chown (path, pw->pw_uid, pw->pw_gid) != 0)
     {
       int saved = errno;
-      g_set_error (error, SPOT_ERROR, SPOT_ERROR_IO, "cannot give %s to user %s: %s", path, pw->pw_name,
-                   g_strerror (saved));
+      g_set_error (error, SPOT_ERROR, SPOT_ERROR_IO, "cannot give %s to user %s: %s", path,
+                   pw->pw_name, g_strerror (saved));
       return FALSE;
     }
   return TRUE;
@@ -183,7 +188,8 @@ prepare_directories (SpotEmbeddedPostgres *self, GError **error)
         {
           g_set_error (error, SPOT_ERROR, SPOT_ERROR_NOT_FOUND,
                        "PostgreSQL refuses to run as root and there is no user “%s” to run it as "
-                       "(install the Debian package postgresql, or set DATABASE_URL)", self->run_as);
+                       "(install the Debian package postgresql, or set DATABASE_URL)",
+                       self->run_as);
           return FALSE;
         }
       if (getgrouplist (pw->pw_name, pw->pw_gid, groups, &n_groups) < 0)
@@ -192,26 +198,28 @@ prepare_directories (SpotEmbeddedPostgres *self, GError **error)
 
   if (strlen (self->socket_dir) + strlen ("/.s.PGSQL.5432.lock") > PG_UNIX_PATH_MAX)
     {
-      g_set_error (error, SPOT_ERROR, SPOT_ERROR_INVALID_CONFIG,
-                   "state directory %s is too long for a unix socket path (at most %d bytes in all)",
-                   self->state_dir, PG_UNIX_PATH_MAX);
+      g_set_error (
+          error, SPOT_ERROR, SPOT_ERROR_INVALID_CONFIG,
+          "state directory %s is too long for a unix socket path (at most %d bytes in all)",
+          self->state_dir, PG_UNIX_PATH_MAX);
       return FALSE;
     }
   if (g_mkdir_with_parents (self->state_dir, pw != NULL ? 0711 : 0700) != 0)
     {
       int saved = errno;
-      g_set_error (error, SPOT_ERROR, SPOT_ERROR_IO, "cannot create state directory %s: %s", self->state_dir,
-                   g_strerror (saved));
+      g_set_error (error, SPOT_ERROR, SPOT_ERROR_IO, "cannot create state directory %s: %s",
+                   self->state_dir, g_strerror (saved));
       return FALSE;
     }
 
   if (pw != NULL)
     {
       /* The state directory is ours: let the postgres user through it. */
-      if (stat (self->state_dir, &st) == 0 && st.st_uid == geteuid () &&
-          !user_can_traverse (&st, pw->pw_uid, groups, n_groups))
+      if (stat (self->state_dir, &st) == 0 && st.st_uid == geteuid ()
+          && !user_can_traverse (&st, pw->pw_uid, groups, n_groups))
         {
-          g_message ("giving %s o+x so that user %s can reach its PostgreSQL cluster", self->state_dir, pw->pw_name);
+          g_message ("giving %s o+x so that user %s can reach its PostgreSQL cluster",
+                     self->state_dir, pw->pw_name);
           g_chmod (self->state_dir, (st.st_mode & 07777) | S_IXOTH);
         }
       dir = g_canonicalize_filename (self->state_dir, NULL);
@@ -221,11 +229,13 @@ prepare_directories (SpotEmbeddedPostgres *self, GError **error)
 
           if (stat (dir, &st) != 0 || !user_can_traverse (&st, pw->pw_uid, groups, n_groups))
             {
-              g_set_error (error, SPOT_ERROR, SPOT_ERROR_INVALID_CONFIG,
-                           "PostgreSQL runs as user %s, which cannot reach its cluster in %s: directory %s "
-                           "(mode %04o, owner uid %u) is not traversable; choose a state directory outside "
-                           "it (e.g. /var/lib/spot-canvas) or grant o+x",
-                           pw->pw_name, self->state_dir, dir, (unsigned) (st.st_mode & 07777), (unsigned) st.st_uid);
+              g_set_error (
+                  error, SPOT_ERROR, SPOT_ERROR_INVALID_CONFIG,
+                  "PostgreSQL runs as user %s, which cannot reach its cluster in %s: directory %s "
+                  "(mode %04o, owner uid %u) is not traversable; choose a state directory outside "
+                  "it (e.g. /var/lib/spot-canvas) or grant o+x",
+                  pw->pw_name, self->state_dir, dir, (unsigned)(st.st_mode & 07777),
+                  (unsigned)st.st_uid);
               return FALSE;
             }
           if (strcmp (dir, "/") == 0)
@@ -242,7 +252,10 @@ prepare_directories (SpotEmbeddedPostgres *self, GError **error)
 /* ---- database creation (helper thread: libpq blocks) ---- */
 
 static void
-ensure_database_thread (GTask *task, gpointer source_object, gpointer task_data, GCancellable *cancellable)
+ensure_database_thread (GTask *task,
+                        gpointer source_object,
+                        gpointer task_data,
+                        GCancellable *cancellable)
 {
   const char *conninfo = task_data;
   PGconn *conn = PQconnectdb (conninfo);
@@ -252,22 +265,26 @@ ensure_database_thread (GTask *task, gpointer source_object, gpointer task_data,
 
   if (PQstatus (conn) != CONNECTION_OK)
     {
-      g_task_return_new_error (task, SPOT_ERROR, SPOT_ERROR_DATABASE, "cannot connect to the embedded cluster (%s): %s",
-                               conninfo, PQerrorMessage (conn));
+      g_task_return_new_error (task, SPOT_ERROR, SPOT_ERROR_DATABASE,
+                               "cannot connect to the embedded cluster (%s): %s", conninfo,
+                               PQerrorMessage (conn));
       PQfinish (conn);
       return;
     }
-  result = PQexecParams (conn, "SELECT 1 FROM pg_database WHERE datname = $1", 1, NULL, params, NULL, NULL, 0);
+  result = PQexecParams (conn, "SELECT 1 FROM pg_database WHERE datname = $1", 1, NULL, params,
+                         NULL, NULL, 0);
   exists = PQresultStatus (result) == PGRES_TUPLES_OK && PQntuples (result) > 0;
   PQclear (result);
   if (!exists)
     {
       result = PQexec (conn, "CREATE DATABASE " PG_DATABASE);
-      if (PQresultStatus (result) != PGRES_COMMAND_OK &&
-          g_strcmp0 (PQresultErrorField (result, PG_DIAG_SQLSTATE), "42P04") != 0 /* duplicate_database */)
+      if (PQresultStatus (result) != PGRES_COMMAND_OK
+          && g_strcmp0 (PQresultErrorField (result, PG_DIAG_SQLSTATE), "42P04")
+                 != 0 /* duplicate_database */)
         {
-          g_task_return_new_error (task, SPOT_ERROR, SPOT_ERROR_DATABASE, "cannot create database %s: %s",
-                                   PG_DATABASE, PQresultErrorMessage (result));
+          g_task_return_new_error (task, SPOT_ERROR, SPOT_ERROR_DATABASE,
+                                   "cannot create database %s: %s", PG_DATABASE,
+                                   PQresultErrorMessage (result));
           PQclear (result);
           PQfinish (conn);
           return;
@@ -290,7 +307,8 @@ ensure_database_done_cb (GObject *source, GAsyncResult *result, gpointer user_da
       finish_start (self, error);
       return;
     }
-  g_message ("PostgreSQL ready: %s (pid %d)", self->conninfo, (int) spot_supervisor_get_pid (self->supervisor));
+  g_message ("PostgreSQL ready: %s (pid %d)", self->conninfo,
+             (int)spot_supervisor_get_pid (self->supervisor));
   finish_start (self, NULL);
 }
 
@@ -305,16 +323,16 @@ update_server_argv (SpotEmbeddedPostgres *self)
   g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
   g_auto (GStrv) argv = NULL;
 
-  g_strv_builder_add_many (builder, postgres, "-D", self->data_dir, "-c", "listen_addresses=", "-c", socket_opt,
-                           "-c", port_opt, "-c", "lc_messages=C", NULL);
+  g_strv_builder_add_many (builder, postgres, "-D", self->data_dir, "-c", "listen_addresses=", "-c",
+                           socket_opt, "-c", port_opt, "-c", "lc_messages=C", NULL);
   /* Not synchronous_commit=off: a killed server would lose commits it had
    * acknowledged (WAL still in shared memory), which tests of crash
    * behaviour must not see. fsync=off only risks an OS crash. */
   if (!self->durable)
-    g_strv_builder_add_many (builder, "-c", "fsync=off", "-c", "full_page_writes=off", "-c", "min_wal_size=2MB",
-                             NULL);
+    g_strv_builder_add_many (builder, "-c", "fsync=off", "-c", "full_page_writes=off", "-c",
+                             "min_wal_size=2MB", NULL);
   argv = g_strv_builder_end (builder);
-  spot_supervisor_set_argv (self->supervisor, (const char *const *) argv);
+  spot_supervisor_set_argv (self->supervisor, (const char *const *)argv);
 }
 
 static void
@@ -338,15 +356,17 @@ initdb_exited_cb (SpotSupervisor *initdb, int wait_status, gpointer user_data)
   if (wait_status != 0)
     {
       output = spot_supervisor_dup_recent_output (initdb);
-      finish_start (self, g_error_new (SPOT_ERROR, SPOT_ERROR_DATABASE, "initdb of %s failed; its last output:\n%s",
-                                       self->data_dir, output));
+      finish_start (self, g_error_new (SPOT_ERROR, SPOT_ERROR_DATABASE,
+                                       "initdb of %s failed; its last output:\n%s", self->data_dir,
+                                       output));
       return;
     }
   if (g_rename (self->initdb_dir, self->data_dir) != 0)
     {
       int saved = errno;
-      finish_start (self, g_error_new (SPOT_ERROR, SPOT_ERROR_IO, "cannot move new cluster %s to %s: %s",
-                                       self->initdb_dir, self->data_dir, g_strerror (saved)));
+      finish_start (self,
+                    g_error_new (SPOT_ERROR, SPOT_ERROR_IO, "cannot move new cluster %s to %s: %s",
+                                 self->initdb_dir, self->data_dir, g_strerror (saved)));
       return;
     }
   g_message ("initialised PostgreSQL cluster in %s", self->data_dir);
@@ -365,8 +385,9 @@ run_initdb (SpotEmbeddedPostgres *self, GError **error)
   if (!make_owned_dir (self->initdb_dir, pw, error))
     return FALSE;
   /* Socket-only server: trust the (private, 0700) socket, refuse TCP. */
-  g_strv_builder_add_many (builder, initdb, "-D", self->initdb_dir, "-U", PG_SUPERUSER, "--auth-local=trust",
-                           "--auth-host=reject", "-E", "UTF8", "--locale=C", "--no-instructions", NULL);
+  g_strv_builder_add_many (builder, initdb, "-D", self->initdb_dir, "-U", PG_SUPERUSER,
+                           "--auth-local=trust", "--auth-host=reject", "-E", "UTF8", "--locale=C",
+                           "--no-instructions", NULL);
   /* Throw-away clusters: 1 MiB WAL segments keep a new cluster (and the
    * harness's copies of one) small. */
   if (!self->durable)
@@ -374,7 +395,7 @@ run_initdb (SpotEmbeddedPostgres *self, GError **error)
   argv = g_strv_builder_end (builder);
 
   g_clear_object (&self->initdb);
-  self->initdb = spot_supervisor_new ("initdb", (const char *const *) argv);
+  self->initdb = spot_supervisor_new ("initdb", (const char *const *)argv);
   spot_supervisor_set_restart (self->initdb, FALSE);
   spot_supervisor_set_user (self->initdb, self->run_as);
   spot_supervisor_setenv (self->initdb, "LC_ALL", "C");
@@ -418,7 +439,7 @@ supervisor_ready_cb (SpotSupervisor *supervisor, gpointer user_data)
   self->early_exits = 0;
   if (self->start_task == NULL)
     {
-      g_message ("PostgreSQL ready again (pid %d)", (int) spot_supervisor_get_pid (supervisor));
+      g_message ("PostgreSQL ready again (pid %d)", (int)spot_supervisor_get_pid (supervisor));
       return;
     }
   g_clear_object (&self->ensure_cancellable);
@@ -438,12 +459,14 @@ supervisor_exited_cb (SpotSupervisor *supervisor, int wait_status, gpointer user
     return;
   /* A previous server's children may still hold the shared memory for a
    * moment after a crash: allow a few quick retries. */
-  if (++self->early_exits < PG_START_ATTEMPTS && spot_supervisor_get_state (supervisor) == SPOT_SUPERVISOR_BACKOFF)
+  if (++self->early_exits < PG_START_ATTEMPTS
+      && spot_supervisor_get_state (supervisor) == SPOT_SUPERVISOR_BACKOFF)
     return;
   output = spot_supervisor_dup_recent_output (supervisor);
-  finish_start (self, g_error_new (SPOT_ERROR, SPOT_ERROR_DATABASE,
-                                   "postgres in %s exited before it was ready; its last output:\n%s", self->data_dir,
-                                   output));
+  finish_start (self,
+                g_error_new (SPOT_ERROR, SPOT_ERROR_DATABASE,
+                             "postgres in %s exited before it was ready; its last output:\n%s",
+                             self->data_dir, output));
 }
 
 static gboolean
@@ -452,7 +475,8 @@ cancel_idle_cb (gpointer user_data)
   SpotEmbeddedPostgres *self = user_data;
 
   if (self->start_task != NULL)
-    finish_start (self, g_error_new (SPOT_ERROR, SPOT_ERROR_CANCELLED, "starting PostgreSQL was cancelled"));
+    finish_start (
+        self, g_error_new (SPOT_ERROR, SPOT_ERROR_CANCELLED, "starting PostgreSQL was cancelled"));
   return G_SOURCE_REMOVE;
 }
 
@@ -491,8 +515,8 @@ spot_embedded_postgres_start_async (SpotEmbeddedPostgres *self,
     }
   if (self->start_task != NULL || state != SPOT_SUPERVISOR_STOPPED)
     {
-      g_task_return_new_error (task, SPOT_ERROR, SPOT_ERROR_BUSY, "PostgreSQL in %s is already starting",
-                               self->data_dir);
+      g_task_return_new_error (task, SPOT_ERROR, SPOT_ERROR_BUSY,
+                               "PostgreSQL in %s is already starting", self->data_dir);
       return;
     }
   if (self->bindir == NULL && (self->bindir = find_bindir (&error)) == NULL)
@@ -508,7 +532,8 @@ spot_embedded_postgres_start_async (SpotEmbeddedPostgres *self,
   self->early_exits = 0;
   self->start_task = g_steal_pointer (&task);
   if (cancellable != NULL)
-    self->start_cancel_id = g_cancellable_connect (cancellable, G_CALLBACK (start_cancelled_cb), self, NULL);
+    self->start_cancel_id
+        = g_cancellable_connect (cancellable, G_CALLBACK (start_cancelled_cb), self, NULL);
 
   version_file = g_build_filename (self->data_dir, "PG_VERSION", NULL);
   if (g_file_test (version_file, G_FILE_TEST_EXISTS))
@@ -518,7 +543,9 @@ spot_embedded_postgres_start_async (SpotEmbeddedPostgres *self,
 }
 
 gboolean
-spot_embedded_postgres_start_finish (SpotEmbeddedPostgres *self, GAsyncResult *result, GError **error)
+spot_embedded_postgres_start_finish (SpotEmbeddedPostgres *self,
+                                     GAsyncResult *result,
+                                     GError **error)
 {
   g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
   return g_task_propagate_boolean (G_TASK (result), error);
@@ -556,11 +583,14 @@ spot_embedded_postgres_start_sync (SpotEmbeddedPostgres *self, guint timeout_ms,
     g_main_context_iteration (context, TRUE);
   g_source_destroy (timeout);
   ok = spot_embedded_postgres_start_finish (self, result, &local_error);
-  if (!ok && g_error_matches (local_error, SPOT_ERROR, SPOT_ERROR_CANCELLED) && g_cancellable_is_cancelled (cancellable))
+  if (!ok && g_error_matches (local_error, SPOT_ERROR, SPOT_ERROR_CANCELLED)
+      && g_cancellable_is_cancelled (cancellable))
     {
       g_autofree char *output = spot_supervisor_dup_recent_output (self->supervisor);
-      g_set_error (error, SPOT_ERROR, SPOT_ERROR_TIMEOUT, "PostgreSQL in %s was not ready within %u ms; "
-                   "its last output:\n%s", self->data_dir, timeout_ms, output);
+      g_set_error (error, SPOT_ERROR, SPOT_ERROR_TIMEOUT,
+                   "PostgreSQL in %s was not ready within %u ms; "
+                   "its last output:\n%s",
+                   self->data_dir, timeout_ms, output);
       return FALSE;
     }
   if (!ok)
@@ -608,7 +638,7 @@ spot_embedded_postgres_stop (SpotEmbeddedPostgres *self, guint deadline_ms)
 static gboolean
 process_gone (GPid pid)
 {
-  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", (int) pid);
+  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", (int)pid);
   g_autofree char *stat = NULL;
   const char *state;
 
@@ -636,18 +666,18 @@ spot_embedded_postgres_kill (SpotEmbeddedPostgres *self)
     {
       /* The whole server dies, like a machine crash: its backends too, so
        * that the next start does not find them holding the shared memory. */
-      children_path = g_strdup_printf ("/proc/%d/task/%d/children", (int) pid, (int) pid);
+      children_path = g_strdup_printf ("/proc/%d/task/%d/children", (int)pid, (int)pid);
       if (g_file_get_contents (children_path, &children, NULL, NULL))
         pids = g_strsplit (g_strstrip (children), " ", -1);
     }
   spot_supervisor_kill (self->supervisor);
   for (guint i = 0; pids != NULL && pids[i] != NULL; i++)
     if (*pids[i] != '\0')
-      kill ((pid_t) g_ascii_strtoll (pids[i], NULL, 10), SIGKILL);
+      kill ((pid_t)g_ascii_strtoll (pids[i], NULL, 10), SIGKILL);
   deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
   for (guint i = 0; pids != NULL && pids[i] != NULL; i++)
-    while (*pids[i] != '\0' && !process_gone ((GPid) g_ascii_strtoll (pids[i], NULL, 10)) &&
-           g_get_monotonic_time () < deadline)
+    while (*pids[i] != '\0' && !process_gone ((GPid)g_ascii_strtoll (pids[i], NULL, 10))
+           && g_get_monotonic_time () < deadline)
       g_usleep (1000);
 }
 
@@ -722,17 +752,19 @@ spot_embedded_postgres_new (const char *state_dir)
   self->socket_dir = g_build_filename (self->state_dir, "pg-socket", NULL);
   if (geteuid () == 0)
     self->run_as = g_strdup (user != NULL && *user != '\0' ? user : "postgres");
-  self->conninfo = g_strdup_printf ("host=%s port=%d dbname=%s user=%s", self->socket_dir, PG_PORT, PG_DATABASE,
-                                    PG_SUPERUSER);
-  self->admin_conninfo = g_strdup_printf ("host=%s port=%d dbname=postgres user=%s connect_timeout=10",
-                                          self->socket_dir, PG_PORT, PG_SUPERUSER);
+  self->conninfo = g_strdup_printf ("host=%s port=%d dbname=%s user=%s", self->socket_dir, PG_PORT,
+                                    PG_DATABASE, PG_SUPERUSER);
+  self->admin_conninfo
+      = g_strdup_printf ("host=%s port=%d dbname=postgres user=%s connect_timeout=10",
+                         self->socket_dir, PG_PORT, PG_SUPERUSER);
 
   self->supervisor = spot_supervisor_new ("postgres", argv);
   spot_supervisor_set_user (self->supervisor, self->run_as);
   spot_supervisor_set_working_directory (self->supervisor, self->state_dir);
   spot_supervisor_setenv (self->supervisor, "LC_ALL", "C");
   spot_supervisor_set_backoff (self->supervisor, 100, 10000, 30000);
-  spot_supervisor_set_ready_pattern (self->supervisor, "database system is ready to accept connections", NULL);
+  spot_supervisor_set_ready_pattern (self->supervisor,
+                                     "database system is ready to accept connections", NULL);
   /* Fast shutdown on stop; immediate shutdown (postmaster kills its
    * backends, crash recovery next time) if we die. */
   spot_supervisor_set_stop_signal (self->supervisor, SIGINT);

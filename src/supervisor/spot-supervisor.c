@@ -28,7 +28,8 @@
 
 typedef struct _LineReader LineReader;
 
-struct _SpotSupervisor {
+struct _SpotSupervisor
+{
   GObject parent_instance;
 
   GMainContext *context;
@@ -69,14 +70,15 @@ struct _SpotSupervisor {
   GPtrArray *stop_tasks; /* GTask */
   gboolean disposing;
 
-  GPtrArray *readers; /* LineReader, not owned */
+  GPtrArray *readers;  /* LineReader, not owned */
   GQueue recent_lines; /* char * */
 };
 
 /* Reads one output pipe of one child line by line. It outlives the child
  * (a grandchild may hold the pipe) and may outlive the supervisor: dispose
  * cancels it and clears ->self. */
-struct _LineReader {
+struct _LineReader
+{
   SpotSupervisor *self;
   GDataInputStream *stream;
   GCancellable *cancellable;
@@ -85,7 +87,8 @@ struct _LineReader {
   const char *stream_name;
 };
 
-enum {
+enum
+{
   SIGNAL_READY,
   SIGNAL_EXITED,
   SIGNAL_SPAWN_FAILED,
@@ -128,8 +131,9 @@ describe_wait_status (int wait_status)
   if (WIFEXITED (wait_status))
     return g_strdup_printf ("with code %d", WEXITSTATUS (wait_status));
   if (WIFSIGNALED (wait_status))
-    return g_strdup_printf ("killed by signal %d (%s)", WTERMSIG (wait_status), g_strsignal (WTERMSIG (wait_status)));
-  return g_strdup_printf ("with status 0x%x", (unsigned) wait_status);
+    return g_strdup_printf ("killed by signal %d (%s)", WTERMSIG (wait_status),
+                            g_strsignal (WTERMSIG (wait_status)));
+  return g_strdup_printf ("with status 0x%x", (unsigned)wait_status);
 }
 
 static int
@@ -141,7 +145,7 @@ open_pidfd (GPid pid)
 
   if (unavailable)
     return -1;
-  fd = (int) syscall (SYS_pidfd_open, pid, 0);
+  fd = (int)syscall (SYS_pidfd_open, pid, 0);
   if (fd < 0 && (errno == ENOSYS || errno == EPERM))
     {
       g_debug ("pidfd_open unavailable (%s): polling for child exits", g_strerror (errno));
@@ -168,8 +172,8 @@ become_ready (SpotSupervisor *self)
 {
   self->state = SPOT_SUPERVISOR_RUNNING;
   clear_source (&self->probe_timer);
-  g_info ("%s (pid %d) is ready, %.0f ms after spawn",
-          self->name, (int) self->pid, (g_get_monotonic_time () - self->spawn_time_us) / 1000.0);
+  g_info ("%s (pid %d) is ready, %.0f ms after spawn", self->name, (int)self->pid,
+          (g_get_monotonic_time () - self->spawn_time_us) / 1000.0);
   g_object_ref (self);
   g_signal_emit (self, signals[SIGNAL_READY], 0);
   g_object_unref (self);
@@ -183,9 +187,8 @@ handle_line (SpotSupervisor *self, LineReader *reader, const char *line)
 
   if (len > 0 && copy[strlen (copy) - 1] == '\r')
     copy[strlen (copy) - 1] = '\0';
-  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_DEBUG,
-                    "SPOT_CHILD", self->name,
-                    "MESSAGE", "%s[%d] %s: %s", self->name, (int) reader->pid, reader->stream_name, copy);
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_DEBUG, "SPOT_CHILD", self->name, "MESSAGE",
+                    "%s[%d] %s: %s", self->name, (int)reader->pid, reader->stream_name, copy);
   remember_line (self, copy);
 
   if (reader->generation != self->spawn_count || self->state != SPOT_SUPERVISOR_STARTING)
@@ -220,7 +223,8 @@ line_read_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr (GError) error = NULL;
   g_autofree char *line = NULL;
 
-  line = g_data_input_stream_read_line_finish_utf8 (G_DATA_INPUT_STREAM (source), result, NULL, &error);
+  line = g_data_input_stream_read_line_finish_utf8 (G_DATA_INPUT_STREAM (source), result, NULL,
+                                                    &error);
   if (line == NULL && error != NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA))
     {
       /* Not UTF-8: the line was consumed anyway; keep reading. */
@@ -232,9 +236,10 @@ line_read_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   if (line == NULL || reader->self == NULL)
     {
-      if (error != NULL && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) && reader->self != NULL)
-        g_debug ("%s[%d]: reading %s failed: %s", reader->self->name, (int) reader->pid, reader->stream_name,
-                 error->message);
+      if (error != NULL && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)
+          && reader->self != NULL)
+        g_debug ("%s[%d]: reading %s failed: %s", reader->self->name, (int)reader->pid,
+                 reader->stream_name, error->message);
       line_reader_free (reader);
       return;
     }
@@ -245,7 +250,8 @@ line_read_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 read_next_line (LineReader *reader)
 {
-  g_data_input_stream_read_line_async (reader->stream, G_PRIORITY_DEFAULT, reader->cancellable, line_read_cb, reader);
+  g_data_input_stream_read_line_async (reader->stream, G_PRIORITY_DEFAULT, reader->cancellable,
+                                       line_read_cb, reader);
 }
 
 static void
@@ -297,7 +303,8 @@ static void
 run_probe (SpotSupervisor *self)
 {
   self->probe_pending = TRUE;
-  self->probe (self, self->probe_cancellable, probe_done_cb, GUINT_TO_POINTER (self->spawn_count), self->probe_data);
+  self->probe (self, self->probe_cancellable, probe_done_cb, GUINT_TO_POINTER (self->spawn_count),
+               self->probe_data);
 }
 
 static gboolean
@@ -321,7 +328,8 @@ schedule_probe (SpotSupervisor *self)
 
 /* ---- spawning ---- */
 
-typedef struct {
+typedef struct
+{
   gboolean change_user;
   uid_t uid;
   gid_t gid;
@@ -335,7 +343,7 @@ static void
 child_write (const char *message)
 {
   ssize_t unused = write (STDERR_FILENO, message, strlen (message));
-  (void) unused;
+  (void)unused;
 }
 
 /* Runs in the forked child before exec: async-signal-safe calls only. */
@@ -348,8 +356,8 @@ child_setup (gpointer user_data)
   setpgid (0, 0);
   if (setup->change_user)
     {
-      if (setgroups ((size_t) setup->n_groups, setup->groups) != 0 || setgid (setup->gid) != 0 ||
-          setuid (setup->uid) != 0)
+      if (setgroups ((size_t)setup->n_groups, setup->groups) != 0 || setgid (setup->gid) != 0
+          || setuid (setup->uid) != 0)
         {
           child_write ("spot-supervisor: cannot change user before exec\n");
           _exit (127);
@@ -378,14 +386,15 @@ resolve_user (SpotSupervisor *self, ChildSetup *setup, GStrv *envp, GError **err
   rc = getpwnam_r (self->user_name, &pw, buffer, sizeof buffer, &found);
   if (found == NULL)
     {
-      g_set_error (error, SPOT_ERROR, SPOT_ERROR_NOT_FOUND, "cannot run %s as user “%s”: %s", self->name,
-                   self->user_name, rc != 0 ? g_strerror (rc) : "no such user");
+      g_set_error (error, SPOT_ERROR, SPOT_ERROR_NOT_FOUND, "cannot run %s as user “%s”: %s",
+                   self->name, self->user_name, rc != 0 ? g_strerror (rc) : "no such user");
       return FALSE;
     }
   if (geteuid () != 0 && geteuid () != pw.pw_uid)
     {
       g_set_error (error, SPOT_ERROR, SPOT_ERROR_INVALID_ARGUMENT,
-                   "cannot run %s as user “%s”: changing user needs root", self->name, self->user_name);
+                   "cannot run %s as user “%s”: changing user needs root", self->name,
+                   self->user_name);
       return FALSE;
     }
   setup->change_user = TRUE;
@@ -443,7 +452,8 @@ spawn_child (SpotSupervisor *self, GError **error)
 
   if (self->argv == NULL || self->argv[0] == NULL)
     {
-      g_set_error (error, SPOT_ERROR, SPOT_ERROR_INVALID_ARGUMENT, "%s: no command to run", self->name);
+      g_set_error (error, SPOT_ERROR, SPOT_ERROR_INVALID_ARGUMENT, "%s: no command to run",
+                   self->name);
       return FALSE;
     }
   if (strchr (self->argv[0], '/') == NULL)
@@ -460,14 +470,14 @@ spawn_child (SpotSupervisor *self, GError **error)
   setup.death_signal = self->death_signal;
   setup.parent_pid = getpid ();
 
-  spawned = g_spawn_async_with_pipes_and_fds (self->working_directory, (const char *const *) self->argv,
-                                              (const char *const *) envp, flags, child_setup, &setup, -1, -1, -1,
-                                              NULL, NULL, 0, &pid, NULL, &out_fd, &err_fd, &local_error);
+  spawned = g_spawn_async_with_pipes_and_fds (
+      self->working_directory, (const char *const *)self->argv, (const char *const *)envp, flags,
+      child_setup, &setup, -1, -1, -1, NULL, NULL, 0, &pid, NULL, &out_fd, &err_fd, &local_error);
   g_free (setup.groups);
   if (!spawned)
     {
-      g_set_error (error, SPOT_ERROR, SPOT_ERROR_IO, "cannot start %s (%s): %s", self->name, self->argv[0],
-                   local_error->message);
+      g_set_error (error, SPOT_ERROR, SPOT_ERROR_IO, "cannot start %s (%s): %s", self->name,
+                   self->argv[0], local_error->message);
       return FALSE;
     }
 
@@ -484,7 +494,8 @@ spawn_child (SpotSupervisor *self, GError **error)
   if (self->pidfd >= 0)
     {
       self->exit_source = g_unix_fd_source_new (self->pidfd, G_IO_IN);
-      g_source_set_callback (self->exit_source, (GSourceFunc) (void (*) (void)) pidfd_ready_cb, self, NULL);
+      g_source_set_callback (self->exit_source, (GSourceFunc)(void (*) (void))pidfd_ready_cb, self,
+                             NULL);
     }
   else
     {
@@ -496,8 +507,9 @@ spawn_child (SpotSupervisor *self, GError **error)
   start_reader (self, out_fd, "stdout");
   start_reader (self, err_fd, "stderr");
 
-  g_debug ("%s: spawned %s as pid %d%s%s", self->name, self->argv[0], (int) pid,
-           self->user_name != NULL ? " as user " : "", self->user_name != NULL ? self->user_name : "");
+  g_debug ("%s: spawned %s as pid %d%s%s", self->name, self->argv[0], (int)pid,
+           self->user_name != NULL ? " as user " : "",
+           self->user_name != NULL ? self->user_name : "");
 
   if (self->ready_regex == NULL && self->probe != NULL)
     schedule_probe (self);
@@ -539,14 +551,14 @@ schedule_restart (SpotSupervisor *self)
 
   if (ran_ms >= self->stable_ms)
     self->failures = 0;
-  delay_ms = (guint64) self->backoff_base_ms << MIN (self->failures, 30u);
-  delay_ms = MIN (delay_ms, (guint64) self->backoff_cap_ms);
+  delay_ms = (guint64)self->backoff_base_ms << MIN (self->failures, 30u);
+  delay_ms = MIN (delay_ms, (guint64)self->backoff_cap_ms);
   self->failures++;
   g_info ("%s will be restarted in %" G_GUINT64_FORMAT " ms", self->name, delay_ms);
   clear_source (&self->restart_timer);
-  self->restart_timer = attach_timeout (self, (guint) delay_ms, restart_timer_cb);
+  self->restart_timer = attach_timeout (self, (guint)delay_ms, restart_timer_cb);
   if (!self->disposing)
-    g_signal_emit (self, signals[SIGNAL_RESTART_SCHEDULED], 0, (guint) delay_ms);
+    g_signal_emit (self, signals[SIGNAL_RESTART_SCHEDULED], 0, (guint)delay_ms);
 }
 
 static void
@@ -578,11 +590,11 @@ child_exited (SpotSupervisor *self, int wait_status)
   self->probe_pending = FALSE;
 
   if (self->state == SPOT_SUPERVISOR_STOPPING)
-    g_debug ("%s (pid %d) exited %s", self->name, (int) pid, how);
+    g_debug ("%s (pid %d) exited %s", self->name, (int)pid, how);
   else if (!self->restart)
-    g_debug ("%s (pid %d) finished %s", self->name, (int) pid, how);
+    g_debug ("%s (pid %d) finished %s", self->name, (int)pid, how);
   else
-    g_warning ("%s (pid %d) exited unexpectedly %s", self->name, (int) pid, how);
+    g_warning ("%s (pid %d) exited unexpectedly %s", self->name, (int)pid, how);
 
   self->state = expected ? SPOT_SUPERVISOR_STOPPED : SPOT_SUPERVISOR_BACKOFF;
   g_object_ref (self);
@@ -606,7 +618,7 @@ kill_timer_cb (gpointer user_data)
   g_clear_pointer (&self->kill_timer, g_source_unref);
   if (self->pid != 0)
     {
-      g_message ("%s (pid %d) did not stop in time: sending SIGKILL", self->name, (int) self->pid);
+      g_message ("%s (pid %d) did not stop in time: sending SIGKILL", self->name, (int)self->pid);
       kill (self->pid, SIGKILL);
     }
   return G_SOURCE_REMOVE;
@@ -617,7 +629,7 @@ kill_timer_cb (gpointer user_data)
 static gboolean
 wait_child (SpotSupervisor *self, int timeout_ms, int *wait_status)
 {
-  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+  gint64 deadline = g_get_monotonic_time () + (gint64)timeout_ms * 1000;
 
   for (;;)
     {
@@ -637,7 +649,7 @@ wait_child (SpotSupervisor *self, int timeout_ms, int *wait_status)
       if (self->pidfd >= 0)
         {
           struct pollfd pfd = { .fd = self->pidfd, .events = POLLIN };
-          poll (&pfd, 1, (int) MAX (left_ms, 1));
+          poll (&pfd, 1, (int)MAX (left_ms, 1));
         }
       else
         g_usleep (MIN (left_ms, 2) * 1000);
@@ -660,11 +672,11 @@ stop_sync_with (SpotSupervisor *self, int signum, guint deadline_ms)
   self->state = SPOT_SUPERVISOR_STOPPING;
   if (signum != 0)
     kill (self->pid, signum);
-  if (signum == SIGKILL || !wait_child (self, (int) deadline_ms, &status))
+  if (signum == SIGKILL || !wait_child (self, (int)deadline_ms, &status))
     {
       if (signum != SIGKILL)
-        g_message ("%s (pid %d) did not stop within %u ms: sending SIGKILL", self->name, (int) self->pid,
-                   deadline_ms);
+        g_message ("%s (pid %d) did not stop within %u ms: sending SIGKILL", self->name,
+                   (int)self->pid, deadline_ms);
       kill (self->pid, SIGKILL);
       wait_child (self, -1, &status);
     }
@@ -790,7 +802,7 @@ spot_supervisor_set_argv (SpotSupervisor *self, const char *const *argv)
   g_return_if_fail (SPOT_IS_SUPERVISOR (self));
   g_return_if_fail (argv != NULL && argv[0] != NULL);
   g_strfreev (self->argv);
-  self->argv = g_strdupv ((char **) argv);
+  self->argv = g_strdupv ((char **)argv);
 }
 
 void
@@ -805,7 +817,8 @@ spot_supervisor_setenv (SpotSupervisor *self, const char *variable, const char *
   g_return_if_fail (value != NULL);
   name_len = strlen (variable);
   for (guint i = 0; self->env_additions != NULL && self->env_additions[i] != NULL; i++)
-    if (!(strncmp (self->env_additions[i], variable, name_len) == 0 && self->env_additions[i][name_len] == '='))
+    if (!(strncmp (self->env_additions[i], variable, name_len) == 0
+          && self->env_additions[i][name_len] == '='))
       g_strv_builder_add (builder, self->env_additions[i]);
   entry = g_strdup_printf ("%s=%s", variable, value);
   g_strv_builder_add (builder, entry);
@@ -843,8 +856,8 @@ spot_supervisor_set_ready_pattern (SpotSupervisor *self, const char *pattern, GE
       regex = g_regex_new (pattern, 0, 0, &local_error);
       if (regex == NULL)
         {
-          g_set_error (error, SPOT_ERROR, SPOT_ERROR_INVALID_ARGUMENT, "%s: bad ready pattern “%s”: %s", self->name,
-                       pattern, local_error->message);
+          g_set_error (error, SPOT_ERROR, SPOT_ERROR_INVALID_ARGUMENT,
+                       "%s: bad ready pattern “%s”: %s", self->name, pattern, local_error->message);
           return FALSE;
         }
     }
@@ -931,8 +944,8 @@ spot_supervisor_probe_tcp_connect (SpotSupervisor *supervisor,
   g_socket_client_set_timeout (client, 2);
   /* Loopback probes: never consult proxy settings (dconf, libproxy). */
   g_socket_client_set_enable_proxy (client, FALSE);
-  g_socket_client_connect_async (client, G_SOCKET_CONNECTABLE (user_data), cancellable, tcp_probe_connected_cb,
-                                 task);
+  g_socket_client_connect_async (client, G_SOCKET_CONNECTABLE (user_data), cancellable,
+                                 tcp_probe_connected_cb, task);
 }
 
 /* ---- GObject ---- */
@@ -996,15 +1009,16 @@ spot_supervisor_class_init (SpotSupervisorClass *klass)
   object_class->dispose = spot_supervisor_dispose;
   object_class->finalize = spot_supervisor_finalize;
 
-  signals[SIGNAL_READY] = g_signal_new ("ready", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
-                                        NULL, G_TYPE_NONE, 0);
-  signals[SIGNAL_EXITED] = g_signal_new ("exited", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
-                                         NULL, G_TYPE_NONE, 1, G_TYPE_INT);
-  signals[SIGNAL_SPAWN_FAILED] = g_signal_new ("spawn-failed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
-                                               NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_ERROR);
-  signals[SIGNAL_RESTART_SCHEDULED] = g_signal_new ("restart-scheduled", G_TYPE_FROM_CLASS (klass),
-                                                    G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 1,
-                                                    G_TYPE_UINT);
+  signals[SIGNAL_READY] = g_signal_new ("ready", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                                        NULL, NULL, NULL, G_TYPE_NONE, 0);
+  signals[SIGNAL_EXITED] = g_signal_new ("exited", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                                         NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_INT);
+  signals[SIGNAL_SPAWN_FAILED]
+      = g_signal_new ("spawn-failed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                      NULL, G_TYPE_NONE, 1, G_TYPE_ERROR);
+  signals[SIGNAL_RESTART_SCHEDULED]
+      = g_signal_new ("restart-scheduled", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                      NULL, NULL, G_TYPE_NONE, 1, G_TYPE_UINT);
 }
 
 static void
@@ -1033,6 +1047,6 @@ spot_supervisor_new (const char *name, const char *const *argv)
   g_return_val_if_fail (argv != NULL && argv[0] != NULL, NULL);
   self = g_object_new (SPOT_TYPE_SUPERVISOR, NULL);
   self->name = g_strdup (name);
-  self->argv = g_strdupv ((char **) argv);
+  self->argv = g_strdupv ((char **)argv);
   return self;
 }

@@ -42,13 +42,15 @@
 #define STOP_DEADLINE_MS 5000
 #define SHM_MIN_FREE (G_GUINT64_CONSTANT (2) << 30)
 
-struct _SpotTestNats {
+struct _SpotTestNats
+{
   char *dir;
   SpotEmbeddedNats *server;
   char *url;
 };
 
-struct _SpotTestPostgres {
+struct _SpotTestPostgres
+{
   char *dir;
   SpotEmbeddedPostgres *server;
 };
@@ -82,8 +84,8 @@ choose_tmp_dir (void)
 
   if (env != NULL && *env != '\0')
     return g_strdup (env);
-  if (statvfs ("/dev/shm", &vfs) == 0 && (guint64) vfs.f_bavail * vfs.f_frsize >= SHM_MIN_FREE &&
-      access ("/dev/shm", W_OK | X_OK) == 0)
+  if (statvfs ("/dev/shm", &vfs) == 0 && (guint64)vfs.f_bavail * vfs.f_frsize >= SHM_MIN_FREE
+      && access ("/dev/shm", W_OK | X_OK) == 0)
     return g_strdup ("/dev/shm");
   if (geteuid () == 0 && (stat (tmp, &st) != 0 || (st.st_mode & S_IXOTH) == 0))
     return g_strdup ("/tmp");
@@ -126,7 +128,7 @@ remove_abandoned_dirs (void)
       pid = g_ascii_strtoull (rest, &end, 10);
       if (end == rest || *end != '-' || pid == 0 || pid > G_MAXINT)
         continue;
-      if (kill ((pid_t) pid, 0) != 0 && errno == ESRCH)
+      if (kill ((pid_t)pid, 0) != 0 && errno == ESRCH)
         {
           g_autofree char *path = g_build_filename (base, name, NULL);
           g_debug ("removing %s, left by a test that was killed", path);
@@ -138,15 +140,15 @@ remove_abandoned_dirs (void)
 static char *
 make_test_dir (GError **error)
 {
-  g_autofree char *template = g_strdup_printf ("spot-test-%d-XXXXXX", (int) getpid ());
+  g_autofree char *template = g_strdup_printf ("spot-test-%d-XXXXXX", (int)getpid ());
   g_autofree char *path = g_build_filename (tmp_base (), template, NULL);
 
   remove_abandoned_dirs ();
   if (g_mkdtemp_full (path, 0700) == NULL)
     {
       int saved = errno;
-      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved), "cannot create a temporary directory %s: %s",
-                   path, g_strerror (saved));
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved),
+                   "cannot create a temporary directory %s: %s", path, g_strerror (saved));
       return NULL;
     }
   if (geteuid () == 0)
@@ -169,7 +171,8 @@ spot_test_nats_start (GError **error)
   if (!spot_embedded_nats_start_sync (nats->server, NATS_START_TIMEOUT_MS, error))
     return NULL;
   nats->url = g_strdup (spot_embedded_nats_get_url (nats->server));
-  g_debug ("test nats-server at %s ready in %.0f ms", nats->url, (g_get_monotonic_time () - started) / 1000.0);
+  g_debug ("test nats-server at %s ready in %.0f ms", nats->url,
+           (g_get_monotonic_time () - started) / 1000.0);
   return g_steal_pointer (&nats);
 }
 
@@ -219,7 +222,7 @@ spot_test_nats_free (SpotTestNats *nats)
 static char *
 template_path (void)
 {
-  return g_strdup_printf ("%s/spot-test-pg-template-2-%u", tmp_base (), (unsigned) geteuid ());
+  return g_strdup_printf ("%s/spot-test-pg-template-2-%u", tmp_base (), (unsigned)geteuid ());
 }
 
 /* cp -a keeps the owner (postgres, as root) and modes. */
@@ -230,12 +233,13 @@ copy_tree (const char *from, const char *to, GError **error)
   g_autofree char *err = NULL;
   int status = 0;
 
-  if (!g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL,
-                     NULL, &err, &status, error))
+  if (!g_spawn_sync (NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL,
+                     NULL, NULL, NULL, &err, &status, error))
     return FALSE;
   if (!g_spawn_check_wait_status (status, NULL))
     {
-      g_set_error (error, G_SPAWN_ERROR, G_SPAWN_ERROR_FAILED, "cp -a %s %s failed: %s", from, to, err);
+      g_set_error (error, G_SPAWN_ERROR, G_SPAWN_ERROR_FAILED, "cp -a %s %s failed: %s", from, to,
+                   err);
       return FALSE;
     }
   return TRUE;
@@ -248,7 +252,7 @@ save_template (SpotTestPostgres *pg)
 {
   g_autofree char *template = template_path ();
   g_autofree char *parent = g_path_get_dirname (template);
-  g_autofree char *staging = g_strdup_printf ("%s.%d", template, (int) getpid ());
+  g_autofree char *staging = g_strdup_printf ("%s.%d", template, (int)getpid ());
   g_autofree char *data = g_build_filename (pg->dir, "postgres", NULL);
   g_autoptr (GError) error = NULL;
 
@@ -333,7 +337,8 @@ spot_test_postgres_start (GError **error)
   /* Fast path, no lock: the template exists (copies only read it). */
   if (start_from_template (pg, template, &local_error))
     {
-      g_debug ("test PostgreSQL (from template) ready in %.0f ms", (g_get_monotonic_time () - started) / 1000.0);
+      g_debug ("test PostgreSQL (from template) ready in %.0f ms",
+               (g_get_monotonic_time () - started) / 1000.0);
       return g_steal_pointer (&pg);
     }
   g_debug ("no usable PostgreSQL template: %s", local_error->message);
@@ -345,7 +350,8 @@ spot_test_postgres_start (GError **error)
     {
       if (lock_fd >= 0)
         close (lock_fd);
-      g_debug ("test PostgreSQL (from template) ready in %.0f ms", (g_get_monotonic_time () - started) / 1000.0);
+      g_debug ("test PostgreSQL (from template) ready in %.0f ms",
+               (g_get_monotonic_time () - started) / 1000.0);
       return g_steal_pointer (&pg);
     }
   /* Missing, or stale (e.g. another PostgreSQL version): make it anew. */
@@ -362,7 +368,8 @@ spot_test_postgres_start (GError **error)
     close (lock_fd);
   if (!spot_embedded_postgres_start_sync (pg->server, PG_START_TIMEOUT_MS, error))
     return NULL;
-  g_debug ("test PostgreSQL (initdb) ready in %.0f ms", (g_get_monotonic_time () - started) / 1000.0);
+  g_debug ("test PostgreSQL (initdb) ready in %.0f ms",
+           (g_get_monotonic_time () - started) / 1000.0);
   return g_steal_pointer (&pg);
 }
 
@@ -418,7 +425,8 @@ spot_test_require_program (const char *program)
       dir = g_dir_open ("/usr/lib/postgresql", 0, NULL);
       while (path == NULL && dir != NULL && (name = g_dir_read_name (dir)) != NULL)
         {
-          g_autofree char *candidate = g_build_filename ("/usr/lib/postgresql", name, "bin", program, NULL);
+          g_autofree char *candidate
+              = g_build_filename ("/usr/lib/postgresql", name, "bin", program, NULL);
           if (g_file_test (candidate, G_FILE_TEST_IS_EXECUTABLE))
             path = g_steal_pointer (&candidate);
         }

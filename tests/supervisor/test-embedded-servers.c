@@ -50,7 +50,7 @@ assert_publish_subscribe_round_trip (natsConnection *nc, const char *payload)
   g_assert_cmpint (natsConnection_PublishString (nc, "spot.test.round-trip", payload), ==, NATS_OK);
   g_assert_cmpint (natsSubscription_NextMsg (&msg, sub, 5000), ==, NATS_OK);
   g_assert_cmpstr (natsMsg_GetSubject (msg), ==, "spot.test.round-trip");
-  g_assert_cmpint (natsMsg_GetDataLength (msg), ==, (int) strlen (payload));
+  g_assert_cmpint (natsMsg_GetDataLength (msg), ==, (int)strlen (payload));
   g_assert_cmpint (memcmp (natsMsg_GetData (msg), payload, strlen (payload)), ==, 0);
   natsMsg_Destroy (msg);
   natsSubscription_Destroy (sub);
@@ -73,7 +73,7 @@ open_kv (jsCtx *js, gboolean create)
   config.History = 1;
   config.StorageType = js_FileStorage;
   g_assert_cmpint (js_CreateKeyValue (&kv, js, &config), ==, NATS_OK);
-  (void) jerr;
+  (void)jerr;
   return kv;
 }
 
@@ -109,7 +109,8 @@ test_nats_serves_pubsub_and_kv_across_kill (void)
   assert_publish_subscribe_round_trip (nc, "first");
   g_assert_cmpint (natsConnection_JetStream (&js, nc, NULL), ==, NATS_OK);
   kv = open_kv (js, TRUE);
-  g_assert_cmpint (kvStore_PutString (&rev, kv, "BTC-USD.ONE_MINUTE", "{\"close\":\"1\"}"), ==, NATS_OK);
+  g_assert_cmpint (kvStore_PutString (&rev, kv, "BTC-USD.ONE_MINUTE", "{\"close\":\"1\"}"), ==,
+                   NATS_OK);
   g_assert_cmpuint (rev, >=, 1);
   assert_kv_value (kv, "BTC-USD.ONE_MINUTE", "{\"close\":\"1\"}");
   kvStore_Destroy (kv);
@@ -133,7 +134,8 @@ test_nats_serves_pubsub_and_kv_across_kill (void)
   /* The JetStream store survived the kill. */
   kv = open_kv (js, FALSE);
   assert_kv_value (kv, "BTC-USD.ONE_MINUTE", "{\"close\":\"1\"}");
-  g_assert_cmpint (kvStore_PutString (&rev, kv, "BTC-USD.ONE_MINUTE", "{\"close\":\"2\"}"), ==, NATS_OK);
+  g_assert_cmpint (kvStore_PutString (&rev, kv, "BTC-USD.ONE_MINUTE", "{\"close\":\"2\"}"), ==,
+                   NATS_OK);
   assert_kv_value (kv, "BTC-USD.ONE_MINUTE", "{\"close\":\"2\"}");
   kvStore_Destroy (kv);
   jsCtx_Destroy (js);
@@ -162,7 +164,7 @@ test_nats_is_restarted_on_same_url_after_crash (void)
   g_autoptr (GError) error = NULL;
   /* Named like the harness's directories, so that a later harness start
    * removes it if this test is killed. */
-  g_autofree char *name = g_strdup_printf ("spot-test-%d-XXXXXX", (int) getpid ());
+  g_autofree char *name = g_strdup_printf ("spot-test-%d-XXXXXX", (int)getpid ());
   g_autofree char *dir = g_build_filename (spot_test_tmp_dir (), name, NULL);
   g_autoptr (SpotEmbeddedNats) server = NULL;
   g_autofree char *url = NULL;
@@ -180,7 +182,8 @@ test_nats_is_restarted_on_same_url_after_crash (void)
   g_assert_nonnull (spot_embedded_nats_get_monitor_url (server));
   old_pid = spot_embedded_nats_get_pid (server);
 
-  g_signal_connect (spot_embedded_nats_get_supervisor (server), "ready", G_CALLBACK (on_ready), &ready);
+  g_signal_connect (spot_embedded_nats_get_supervisor (server), "ready", G_CALLBACK (on_ready),
+                    &ready);
   g_assert_cmpint (kill (old_pid, SIGKILL), ==, 0);
   timeout_id = g_timeout_add (20000, timeout_cb, &timed_out);
   while (!ready && !timed_out)
@@ -252,7 +255,8 @@ test_postgres_serves_sql_across_kill (void)
   conn = pg_connect_or_fail (spot_test_postgres_conninfo (pg));
   database = pg_query_value (conn, "SELECT current_database()");
   g_assert_cmpstr (database, ==, "spotcanvas");
-  pg_exec_ok (conn, "CREATE TABLE candles (product text PRIMARY KEY, close numeric NOT NULL)", PGRES_COMMAND_OK);
+  pg_exec_ok (conn, "CREATE TABLE candles (product text PRIMARY KEY, close numeric NOT NULL)",
+              PGRES_COMMAND_OK);
   pg_exec_ok (conn, "INSERT INTO candles VALUES ('BTC-USD', 68900.50)", PGRES_COMMAND_OK);
   value = pg_query_value (conn, "SELECT close FROM candles WHERE product = 'BTC-USD'");
   g_assert_cmpstr (value, ==, "68900.50");
@@ -267,7 +271,8 @@ test_postgres_serves_sql_across_kill (void)
   t0 = g_get_monotonic_time ();
   g_assert_true (spot_test_postgres_restart (pg, &error));
   g_assert_no_error (error);
-  g_test_message ("PostgreSQL restarted (crash recovery) in %.1f ms", (g_get_monotonic_time () - t0) / 1000.0);
+  g_test_message ("PostgreSQL restarted (crash recovery) in %.1f ms",
+                  (g_get_monotonic_time () - t0) / 1000.0);
 
   conn = pg_connect_or_fail (spot_test_postgres_conninfo (pg));
   /* Committed before the kill: recovered from the WAL. */
@@ -323,7 +328,7 @@ run_helper (void)
       fprintf (stderr, "helper: %s\n", error->message);
       return 1;
     }
-  printf ("PIDS %d %d\n", (int) spot_test_nats_pid (nats), (int) spot_test_postgres_pid (pg));
+  printf ("PIDS %d %d\n", (int)spot_test_nats_pid (nats), (int)spot_test_postgres_pid (pg));
   fflush (stdout);
   for (;;)
     pause ();
@@ -333,7 +338,7 @@ run_helper (void)
 static gboolean
 process_alive (GPid pid)
 {
-  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", (int) pid);
+  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", (int)pid);
   g_autofree char *stat = NULL;
   const char *state;
 
@@ -346,7 +351,7 @@ process_alive (GPid pid)
 static gboolean
 helper_dirs_exist (GPid helper)
 {
-  g_autofree char *prefix = g_strdup_printf ("spot-test-%d-", (int) helper);
+  g_autofree char *prefix = g_strdup_printf ("spot-test-%d-", (int)helper);
   g_autoptr (GDir) dir = g_dir_open (spot_test_tmp_dir (), 0, NULL);
   const char *name;
 
@@ -371,11 +376,13 @@ test_servers_die_with_killed_test_program (void)
   int pg_pid = 0;
   gint64 deadline;
 
-  g_assert_true (g_spawn_async_with_pipes_and_fds (NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, -1, -1,
-                                                    -1, NULL, NULL, 0, &helper, NULL, &out_fd, NULL, &error));
+  g_assert_true (g_spawn_async_with_pipes_and_fds (NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD,
+                                                   NULL, NULL, -1, -1, -1, NULL, NULL, 0, &helper,
+                                                   NULL, &out_fd, NULL, &error));
   g_assert_no_error (error);
   deadline = g_get_monotonic_time () + 120 * G_USEC_PER_SEC;
-  while (strchr (buffer, '\n') == NULL && filled < sizeof buffer - 1 && g_get_monotonic_time () < deadline)
+  while (strchr (buffer, '\n') == NULL && filled < sizeof buffer - 1
+         && g_get_monotonic_time () < deadline)
     {
       struct pollfd pfd = { .fd = out_fd, .events = POLLIN };
       ssize_t n;
@@ -385,7 +392,7 @@ test_servers_die_with_killed_test_program (void)
       n = read (out_fd, buffer + filled, sizeof buffer - 1 - filled);
       if (n <= 0)
         break;
-      filled += (gsize) n;
+      filled += (gsize)n;
     }
   close (out_fd);
   g_assert_cmpint (sscanf (buffer, "PIDS %d %d", &nats_pid, &pg_pid), ==, 2);
@@ -428,11 +435,16 @@ main (int argc, char **argv)
   spot_test_require_program ("nats-server");
   spot_test_require_program ("postgres");
 
-  g_test_add_func ("/embedded/nats/serves-pubsub-and-kv-across-kill", test_nats_serves_pubsub_and_kv_across_kill);
-  g_test_add_func ("/embedded/nats/restarted-on-same-url-after-crash", test_nats_is_restarted_on_same_url_after_crash);
-  g_test_add_func ("/embedded/postgres/serves-sql-across-kill", test_postgres_serves_sql_across_kill);
-  g_test_add_func ("/embedded/postgres/clusters-are-independent", test_postgres_clusters_are_independent);
-  g_test_add_func ("/embedded/servers-die-with-killed-test-program", test_servers_die_with_killed_test_program);
+  g_test_add_func ("/embedded/nats/serves-pubsub-and-kv-across-kill",
+                   test_nats_serves_pubsub_and_kv_across_kill);
+  g_test_add_func ("/embedded/nats/restarted-on-same-url-after-crash",
+                   test_nats_is_restarted_on_same_url_after_crash);
+  g_test_add_func ("/embedded/postgres/serves-sql-across-kill",
+                   test_postgres_serves_sql_across_kill);
+  g_test_add_func ("/embedded/postgres/clusters-are-independent",
+                   test_postgres_clusters_are_independent);
+  g_test_add_func ("/embedded/servers-die-with-killed-test-program",
+                   test_servers_die_with_killed_test_program);
   rc = g_test_run ();
   nats_CloseAndWait (2000);
   g_free (self_exe);

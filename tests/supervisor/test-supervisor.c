@@ -18,7 +18,8 @@
 
 static char *self_exe;
 
-typedef struct {
+typedef struct
+{
   guint ready_count;
   guint exited_count;
   int last_status;
@@ -79,7 +80,7 @@ events_clear (Events *events)
 static gboolean
 timeout_cb (gpointer user_data)
 {
-  *(gboolean *) user_data = TRUE;
+  *(gboolean *)user_data = TRUE;
   return G_SOURCE_REMOVE;
 }
 
@@ -125,7 +126,7 @@ new_shell (const char *name, const char *script)
 static gboolean
 process_alive (GPid pid)
 {
-  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", (int) pid);
+  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", (int)pid);
   g_autofree char *stat = NULL;
   const char *state;
 
@@ -140,8 +141,9 @@ process_alive (GPid pid)
 static void
 test_ready_via_line_pattern (void)
 {
-  g_autoptr (SpotSupervisor) sup =
-    new_shell ("pattern-child", "echo starting; echo 'warming up' >&2; sleep 0.05; echo 'listening now'; exec sleep 1000");
+  g_autoptr (SpotSupervisor) sup = new_shell (
+      "pattern-child",
+      "echo starting; echo 'warming up' >&2; sleep 0.05; echo 'listening now'; exec sleep 1000");
   g_autoptr (GError) error = NULL;
   g_autofree char *output = NULL;
   Events events;
@@ -222,8 +224,8 @@ test_ready_via_tcp_probe (void)
   Events events;
 
   /* Stands for the child's port: accepting connections means ready. */
-  g_assert_true (g_socket_listener_add_address (listener, any_port, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP,
-                                                NULL, &bound, &error));
+  g_assert_true (g_socket_listener_add_address (listener, any_port, G_SOCKET_TYPE_STREAM,
+                                                G_SOCKET_PROTOCOL_TCP, NULL, &bound, &error));
   g_assert_no_error (error);
   events_init (&events, sup);
   spot_supervisor_set_ready_probe (sup, spot_supervisor_probe_tcp_connect, 10, g_object_ref (bound),
@@ -257,22 +259,25 @@ test_restarts_with_growing_backoff (void)
   g_assert_cmpuint (events.exited_count, >=, 4);
   for (guint i = 1; i < 5; i++)
     {
-      gint64 spawn_gap = g_array_index (events.spawn_times_us, gint64, i) - g_array_index (events.spawn_times_us, gint64, i - 1);
-      gint64 gap = g_array_index (events.spawn_times_us, gint64, i) - g_array_index (events.exit_times_us, gint64, i - 1);
+      gint64 spawn_gap = g_array_index (events.spawn_times_us, gint64, i)
+                         - g_array_index (events.spawn_times_us, gint64, i - 1);
+      gint64 gap = g_array_index (events.spawn_times_us, gint64, i)
+                   - g_array_index (events.exit_times_us, gint64, i - 1);
 
-      g_test_message ("restart %u: %.1f ms after the exit, %.1f ms after the previous spawn", i, gap / 1000.0,
-                      spawn_gap / 1000.0);
+      g_test_message ("restart %u: %.1f ms after the exit, %.1f ms after the previous spawn", i,
+                      gap / 1000.0, spawn_gap / 1000.0);
       /* Restart i waits base * 2^(i-1) after the exit before it; a slow
        * machine only lengthens the wait. */
-      g_assert_cmpint (gap, >=, (gint64) (base_ms << (i - 1)) * 1000);
+      g_assert_cmpint (gap, >=, (gint64)(base_ms << (i - 1)) * 1000);
       if (i == 1)
         first_gap = spawn_gap;
     }
   for (guint i = 0; i < 4; i++)
     g_assert_cmpuint (g_array_index (events.delays_ms, guint, i), ==, base_ms << i);
   /* The last wait alone (8 * base) outgrows the first run plus its wait. */
-  g_assert_cmpint (g_array_index (events.spawn_times_us, gint64, 4) - g_array_index (events.spawn_times_us, gint64, 3), >,
-                   first_gap);
+  g_assert_cmpint (g_array_index (events.spawn_times_us, gint64, 4)
+                       - g_array_index (events.spawn_times_us, gint64, 3),
+                   >, first_gap);
   events_clear (&events);
 }
 
@@ -295,9 +300,10 @@ test_backoff_resets_after_stable_run (void)
   g_assert_cmpuint (events.delays_ms->len, >=, 3);
   for (guint i = 0; i < 3; i++)
     {
-      gint64 gap = g_array_index (events.spawn_times_us, gint64, i + 1) - g_array_index (events.exit_times_us, gint64, i);
+      gint64 gap = g_array_index (events.spawn_times_us, gint64, i + 1)
+                   - g_array_index (events.exit_times_us, gint64, i);
       g_assert_cmpuint (g_array_index (events.delays_ms, guint, i), ==, base_ms);
-      g_assert_cmpint (gap, >=, (gint64) base_ms * 1000);
+      g_assert_cmpint (gap, >=, (gint64)base_ms * 1000);
     }
   events_clear (&events);
 }
@@ -389,7 +395,8 @@ test_stop_async_kills_child_ignoring_sigterm (void)
 static void
 test_stop_uses_configured_signal (void)
 {
-  g_autoptr (SpotSupervisor) sup = new_shell ("int-child", "trap 'exit 7' INT; echo ready; while :; do sleep 0.02; done");
+  g_autoptr (SpotSupervisor) sup
+      = new_shell ("int-child", "trap 'exit 7' INT; echo ready; while :; do sleep 0.02; done");
   g_autoptr (GError) error = NULL;
   Events events;
 
@@ -420,7 +427,8 @@ test_spawn_failure_names_program (void)
 static void
 test_environment_and_working_directory (void)
 {
-  g_autoptr (SpotSupervisor) sup = new_shell ("env-child", "echo \"var=$SPOT_TEST_VAR cwd=$(pwd)\"");
+  g_autoptr (SpotSupervisor) sup
+      = new_shell ("env-child", "echo \"var=$SPOT_TEST_VAR cwd=$(pwd)\"");
   g_autoptr (GError) error = NULL;
   g_autofree char *output = NULL;
   Events events;
@@ -468,7 +476,8 @@ test_runs_as_another_user (void)
   if (skip_unless_root_with_nobody ())
     return;
   pw = getpwnam ("nobody");
-  expected = g_strdup_printf ("uid=%u gid=%u user=nobody", (unsigned) pw->pw_uid, (unsigned) pw->pw_gid);
+  expected
+      = g_strdup_printf ("uid=%u gid=%u user=nobody", (unsigned)pw->pw_uid, (unsigned)pw->pw_gid);
   sup = new_shell ("user-child", "echo \"uid=$(id -u) gid=$(id -g) user=$USER\"; echo done");
   events_init (&events, sup);
   spot_supervisor_set_user (sup, "nobody");
@@ -518,7 +527,7 @@ run_helper (const char *user)
       fprintf (stderr, "helper: %s\n", error->message);
       return 1;
     }
-  printf ("PID %d\n", (int) spot_supervisor_get_pid (sup));
+  printf ("PID %d\n", (int)spot_supervisor_get_pid (sup));
   fflush (stdout);
   g_main_loop_run (loop);
   return 0;
@@ -541,12 +550,14 @@ assert_no_orphan_after_parent_sigkill (const char *user)
   /* Orphans are re-parented to us, so we can reap and inspect them (PID 1
    * of a container may not reap). */
   g_assert_cmpint (prctl (PR_SET_CHILD_SUBREAPER, 1), ==, 0);
-  g_assert_true (g_spawn_async_with_pipes_and_fds (NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, -1, -1,
-                                                    -1, NULL, NULL, 0, &helper, NULL, &out_fd, NULL, &error));
+  g_assert_true (g_spawn_async_with_pipes_and_fds (NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD,
+                                                   NULL, NULL, -1, -1, -1, NULL, NULL, 0, &helper,
+                                                   NULL, &out_fd, NULL, &error));
   g_assert_no_error (error);
 
   deadline = g_get_monotonic_time () + WAIT_TIMEOUT_MS * 1000LL;
-  while (strchr (buffer, '\n') == NULL && filled < sizeof buffer - 1 && g_get_monotonic_time () < deadline)
+  while (strchr (buffer, '\n') == NULL && filled < sizeof buffer - 1
+         && g_get_monotonic_time () < deadline)
     {
       struct pollfd pfd = { .fd = out_fd, .events = POLLIN };
       ssize_t n;
@@ -556,11 +567,11 @@ assert_no_orphan_after_parent_sigkill (const char *user)
       n = read (out_fd, buffer + filled, sizeof buffer - 1 - filled);
       if (n <= 0)
         break;
-      filled += (gsize) n;
+      filled += (gsize)n;
     }
   close (out_fd);
   g_assert_true (g_str_has_prefix (buffer, "PID "));
-  grandchild = (GPid) g_ascii_strtoll (buffer + 4, NULL, 10);
+  grandchild = (GPid)g_ascii_strtoll (buffer + 4, NULL, 10);
   g_assert_cmpint (grandchild, >, 0);
   g_assert_true (process_alive (grandchild));
 
@@ -624,16 +635,21 @@ main (int argc, char **argv)
   g_test_add_func ("/supervisor/ready-via-probe", test_ready_via_probe);
   g_test_add_func ("/supervisor/ready-via-tcp-probe", test_ready_via_tcp_probe);
   g_test_add_func ("/supervisor/restarts-with-growing-backoff", test_restarts_with_growing_backoff);
-  g_test_add_func ("/supervisor/backoff-resets-after-stable-run", test_backoff_resets_after_stable_run);
+  g_test_add_func ("/supervisor/backoff-resets-after-stable-run",
+                   test_backoff_resets_after_stable_run);
   g_test_add_func ("/supervisor/backoff-is-capped", test_backoff_is_capped);
-  g_test_add_func ("/supervisor/stop-kills-child-ignoring-sigterm", test_stop_kills_child_ignoring_sigterm);
-  g_test_add_func ("/supervisor/stop-async-kills-child-ignoring-sigterm", test_stop_async_kills_child_ignoring_sigterm);
+  g_test_add_func ("/supervisor/stop-kills-child-ignoring-sigterm",
+                   test_stop_kills_child_ignoring_sigterm);
+  g_test_add_func ("/supervisor/stop-async-kills-child-ignoring-sigterm",
+                   test_stop_async_kills_child_ignoring_sigterm);
   g_test_add_func ("/supervisor/stop-uses-configured-signal", test_stop_uses_configured_signal);
   g_test_add_func ("/supervisor/spawn-failure-names-program", test_spawn_failure_names_program);
-  g_test_add_func ("/supervisor/environment-and-working-directory", test_environment_and_working_directory);
+  g_test_add_func ("/supervisor/environment-and-working-directory",
+                   test_environment_and_working_directory);
   g_test_add_func ("/supervisor/runs-as-another-user", test_runs_as_another_user);
   g_test_add_func ("/supervisor/unknown-user-is-refused", test_unknown_user_is_refused);
-  g_test_add_func ("/supervisor/no-orphan-after-parent-sigkill", test_no_orphan_after_parent_sigkill);
+  g_test_add_func ("/supervisor/no-orphan-after-parent-sigkill",
+                   test_no_orphan_after_parent_sigkill);
   g_test_add_func ("/supervisor/no-orphan-as-another-user", test_no_orphan_as_another_user);
   return g_test_run ();
 }
