@@ -1,0 +1,108 @@
+/* spot-sim-server-private.h: the simulator server's state, shared by its
+ * WebSocket side (spot-sim-server.c) and its REST and control handlers
+ * (spot-sim-rest.c). Not for other modules.
+ *
+ * Thread safety: the main loop's thread only, like SpotSimServer.
+ */
+#pragma once
+
+#include <libsoup/soup.h>
+
+#include "spot-sim-server.h"
+#include "spot-sim-wire.h"
+
+G_BEGIN_DECLS
+
+/* Per-connection lasting fault state. */
+typedef struct {
+  gboolean newest_first;
+  gboolean dup_snapshot;
+  gboolean heartbeat_string;
+  gint64 delay_ms;
+} FaultModes;
+
+typedef struct {
+  gint64 due_us; /* monotonic */
+  char *text;
+  gsize len;
+} Delayed;
+
+typedef struct _Conn Conn;
+
+struct _SpotSimServer {
+  SpotSimServerConfig config;
+  GArray *startup_faults;
+  SpotSimMarket *market;
+  SoupServer *soup;
+  guint port;
+  GPtrArray *conns; /* Conn*, open connections */
+  GPtrArray *dead;  /* Conn*, closed, freed from reap_cb */
+  guint reap_source;
+  guint next_conn_id;
+  guint64 conns_total;
+  gint64 skew_ms;
+  FaultModes defaults; /* lasting faults for new connections */
+  gint64 start_mono_us;
+
+  guint tick_source;
+  guint second_source;
+
+  guint *trade_subscribers; /* per product: connections with market_trades */
+  GString **frag;           /* per product: this tick's trades, oldest first */
+  GString **frag_rev;       /* per product: newest first, built on demand */
+  gboolean *frag_rev_ok;
+  GString *scratch;
+  SpotSimTimeCache time_cache;
+
+  /* stats */
+  guint64 *trades_sent;     /* per product, summed over connections */
+  guint64 messages_sent;
+  guint64 bytes_sent;
+  guint64 trades_sent_total;
+  guint64 trades_sent_prev;  /* at the previous second */
+  guint64 trades_sent_rate;
+  guint64 trades_generated_total;
+};
+
+struct _Conn {
+  SpotSimServer *server;
+  guint id;
+  SoupWebsocketConnection *ws;
+  char *peer;
+  gint64 seq; /* next sequence_num */
+  gboolean subscribed_once;
+  guint idle_source;
+  guint oneshot_source;
+  guint heartbeat_source;
+  gboolean closing;
+
+  gboolean *trades_sub;   /* per product */
+  GArray *trades_list;    /* guint product indices, subscription order */
+  gboolean *candles_sub;
+  GArray *candles_list;
+  guint64 *candles_version; /* last sent version per product */
+  gboolean heartbeats;
+  GPtrArray *quiet;       /* char*: "channel" or "channel:product" */
+  gint64 heartbeat_counter;
+
+  FaultModes modes;
+  gint64 stall_until_mono_us;
+  gint64 skip_pending;
+  GQueue delayed;
+  guint delay_source;
+
+  guint64 messages_sent;
+  guint64 trades_sent;
+  guint64 bytes_sent;
+};
+
+/* The exchange clock: local clock + skew, in ns since the epoch. */
+gint64 spot_sim_server_now_ns (SpotSimServer *self);
+/* Generates every trade due and sends this batch to subscribers (the batch
+ * timer's callback; also called before REST answers). */
+gboolean spot_sim_server_tick (gpointer data);
+
+/* Adds the REST (/api) and control (/_sim) handlers to self->soup. */
+void spot_sim_rest_register (SpotSimServer *self);
+
+G_END_DECLS
