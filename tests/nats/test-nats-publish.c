@@ -8,6 +8,7 @@
 #include "nats/spot-candle-coalescer.h"
 #include "nats/spot-candle-hub.h"
 #include "nats/spot-live-cache.h"
+#include "nats/spot-nats-control.h"
 #include "nats/spot-nats-subject.h"
 #include "nats/spot-publisher.h"
 #include "spot-test-harness.h"
@@ -323,6 +324,41 @@ test_hub_delivers_only_selected_keys_and_skips_the_rest_undecoded (Fixture *f, g
   g_assert_cmpuint (stats.parse_errors, ==, 0);
 }
 
+static void
+on_control (const char *const *add, const char *const *remove, gpointer user_data)
+{
+  GPtrArray *got = user_data;
+
+  for (guint i = 0; add[i] != NULL; i++)
+    g_ptr_array_add (got, g_strconcat ("+", add[i], NULL));
+  for (guint i = 0; remove[i] != NULL; i++)
+    g_ptr_array_add (got, g_strconcat ("-", remove[i], NULL));
+}
+
+static gboolean
+got_two (gpointer data)
+{
+  return ((GPtrArray *) data)->len >= 2;
+}
+
+static void
+test_control_messages_reach_every_subscriber (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) got = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (SpotNatsControl) control = NULL;
+  const char *add[] = { "DOGE-USD", NULL };
+  const char *remove[] = { "SHIB-USD", NULL };
+
+  control = spot_nats_control_subscribe (spot_nats_connection_get_nc (f->conn), on_control, got, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (natsConnection_FlushTimeout (spot_nats_connection_get_nc (f->conn), 5000), ==, NATS_OK);
+  g_assert_true (spot_nats_control_publish (spot_nats_connection_get_js_nc (f->conn), add, remove, &error));
+  g_assert_true (nats_test_wait_until (got_two, got, 5000));
+  g_assert_cmpstr (g_ptr_array_index (got, 0), ==, "+DOGE-USD");
+  g_assert_cmpstr (g_ptr_array_index (got, 1), ==, "-SHIB-USD");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -338,6 +374,8 @@ main (int argc, char **argv)
               test_live_cache_sees_updates_within_staleness_bound, fixture_teardown);
   g_test_add ("/nats/publish/hub-filters-by-subject", Fixture, NULL, fixture_setup,
               test_hub_delivers_only_selected_keys_and_skips_the_rest_undecoded, fixture_teardown);
+  g_test_add ("/nats/publish/control-subject", Fixture, NULL, fixture_setup,
+              test_control_messages_reach_every_subscriber, fixture_teardown);
   ret = g_test_run ();
   nats_CloseAndWait (5000);
   return ret;
