@@ -16,7 +16,7 @@ file_exists_cb (gpointer data)
 void
 sim_sleep (guint ms)
 {
-  gint64 end = g_get_monotonic_time () + (gint64) ms * 1000;
+  gint64 end = g_get_monotonic_time () + (gint64)ms * 1000;
   while (g_get_monotonic_time () < end)
     {
       if (!g_main_context_iteration (NULL, FALSE))
@@ -27,7 +27,7 @@ sim_sleep (guint ms)
 gboolean
 sim_wait (gboolean (*cond) (gpointer), gpointer data, guint timeout_ms)
 {
-  gint64 end = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+  gint64 end = g_get_monotonic_time () + (gint64)timeout_ms * 1000;
   while (!cond (data))
     {
       if (g_get_monotonic_time () >= end)
@@ -42,7 +42,8 @@ Sim *
 sim_start (const char *const *args)
 {
   const char *root = g_getenv ("SPOT_BUILD_ROOT");
-  g_autofree char *exe = g_build_filename (root != NULL ? root : ".", "tools", "exchange-sim", "spot-exchange-sim", NULL);
+  g_autofree char *exe = g_build_filename (root != NULL ? root : ".", "tools", "exchange-sim",
+                                           "spot-exchange-sim", NULL);
   if (!g_file_test (exe, G_FILE_TEST_IS_EXECUTABLE))
     {
       g_print ("1..0 # SKIP %s not built\n", exe);
@@ -60,9 +61,10 @@ sim_start (const char *const *args)
   g_ptr_array_add (argv, pf);
   g_ptr_array_add (argv, (gpointer) "--exit-with-parent");
   for (guint i = 0; args != NULL && args[i] != NULL; i++)
-    g_ptr_array_add (argv, (gpointer) args[i]);
+    g_ptr_array_add (argv, (gpointer)args[i]);
   g_ptr_array_add (argv, NULL);
-  g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
+  g_autoptr (GSubprocessLauncher) launcher
+      = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
   const char *asan = g_getenv ("ASAN_OPTIONS");
   if (asan != NULL)
     {
@@ -75,25 +77,27 @@ sim_start (const char *const *args)
       g_autofree char *project = NULL;
       if (supp != NULL)
         {
-          g_autofree char *path = g_strndup (supp + strlen ("suppressions="), strcspn (supp + strlen ("suppressions="), ":"));
+          g_autofree char *path = g_strndup (supp + strlen ("suppressions="),
+                                             strcspn (supp + strlen ("suppressions="), ":"));
           g_file_get_contents (path, &project, NULL, NULL);
         }
       sim->supp = g_build_filename (sim->dir, "lsan.supp", NULL);
-      g_autofree char *text = g_strdup_printf ("%s\nleak:g_socket_accept\n", project != NULL ? project : "");
+      g_autofree char *text
+          = g_strdup_printf ("%s\nleak:g_socket_accept\n", project != NULL ? project : "");
       g_assert_true (g_file_set_contents (sim->supp, text, -1, NULL));
       g_autofree char *asan_opts = g_strdup_printf ("%s:fast_unwind_on_malloc=0", asan);
       g_autofree char *lsan_opts = g_strdup_printf ("suppressions=%s", sim->supp);
       g_subprocess_launcher_setenv (launcher, "ASAN_OPTIONS", asan_opts, TRUE);
       g_subprocess_launcher_setenv (launcher, "LSAN_OPTIONS", lsan_opts, TRUE);
     }
-  sim->proc = g_subprocess_launcher_spawnv (launcher, (const char *const *) argv->pdata, &error);
+  sim->proc = g_subprocess_launcher_spawnv (launcher, (const char *const *)argv->pdata, &error);
   g_assert_no_error (error);
   g_assert_true (sim_wait (file_exists_cb, ports, 20000));
   g_autofree char *line = NULL;
   g_assert_true (g_file_get_contents (ports, &line, NULL, NULL));
   const char *p = strstr (line, "rest=http://127.0.0.1:");
   g_assert_nonnull (p);
-  sim->port = (guint) atoi (p + strlen ("rest=http://127.0.0.1:"));
+  sim->port = (guint)atoi (p + strlen ("rest=http://127.0.0.1:"));
   g_assert_cmpuint (sim->port, >, 0);
   sim->ws_url = g_strdup_printf ("ws://127.0.0.1:%u/", sim->port);
   sim->rest_url = g_strdup_printf ("http://127.0.0.1:%u", sim->port);
@@ -145,7 +149,8 @@ message_cb (SoupWebsocketConnection *ws, gint type, GBytes *bytes, gpointer data
   m->text = g_strndup (text, len);
   m->len = len;
   g_autoptr (JsonParser) parser = json_parser_new ();
-  if (json_parser_load_from_data (parser, m->text, (gssize) len, NULL) && json_parser_get_root (parser) != NULL)
+  if (json_parser_load_from_data (parser, m->text, (gssize)len, NULL)
+      && json_parser_get_root (parser) != NULL)
     m->root = json_node_copy (json_parser_get_root (parser));
   g_ptr_array_add (c->msgs, m);
 }
@@ -159,7 +164,8 @@ closed_cb (SoupWebsocketConnection *ws, gpointer data)
   c->close_code = soup_websocket_connection_get_close_code (ws);
 }
 
-typedef struct {
+typedef struct
+{
   GAsyncResult *result;
 } Pending;
 
@@ -173,7 +179,7 @@ connected_cb (GObject *source, GAsyncResult *res, gpointer data)
 static gboolean
 pending_done (gpointer data)
 {
-  return ((Pending *) data)->result != NULL;
+  return ((Pending *)data)->result != NULL;
 }
 
 SimClient *
@@ -184,7 +190,8 @@ sim_client_connect (Sim *sim)
   c->msgs = g_ptr_array_new_with_free_func (msg_free);
   g_autoptr (SoupMessage) msg = soup_message_new ("GET", sim->ws_url);
   Pending p = { NULL };
-  soup_session_websocket_connect_async (c->session, msg, NULL, NULL, G_PRIORITY_DEFAULT, NULL, connected_cb, &p);
+  soup_session_websocket_connect_async (c->session, msg, NULL, NULL, G_PRIORITY_DEFAULT, NULL,
+                                        connected_cb, &p);
   g_assert_true (sim_wait (pending_done, &p, 10000));
   g_autoptr (GError) error = NULL;
   c->ws = soup_session_websocket_connect_finish (c->session, p.result, &error);
@@ -200,7 +207,7 @@ sim_client_connect (Sim *sim)
 static gboolean
 client_closed (gpointer data)
 {
-  return ((SimClient *) data)->closed;
+  return ((SimClient *)data)->closed;
 }
 
 void
@@ -256,7 +263,8 @@ sim_msg_seq (SimMsg *m)
   return json_object_get_int_member (o, "sequence_num");
 }
 
-typedef struct {
+typedef struct
+{
   SimClient *c;
   guint from;
   const char *channel;
@@ -270,7 +278,7 @@ channel_seen (gpointer data)
   for (guint i = w->from; i < w->c->msgs->len; i++)
     if (g_strcmp0 (sim_msg_channel (g_ptr_array_index (w->c->msgs, i)), w->channel) == 0)
       {
-        w->found = (gint) i;
+        w->found = (gint)i;
         return TRUE;
       }
   return FALSE;
@@ -320,10 +328,12 @@ sim_fault (Sim *sim, const char *kind, const char *value)
   JsonArray *conns = json_object_get_array_member (json_node_get_object (stats), "connection_list");
   gint64 newest = 0;
   for (guint i = 0; i < json_array_get_length (conns); i++)
-    newest = MAX (newest, json_object_get_int_member (json_array_get_object_element (conns, i), "id"));
+    newest
+        = MAX (newest, json_object_get_int_member (json_array_get_object_element (conns, i), "id"));
   g_assert_cmpint (newest, >, 0);
-  g_autofree char *path = g_strdup_printf ("/_sim/fault?kind=%s&connection=%" G_GINT64_FORMAT "%s%s", kind, newest,
-                                           value != NULL ? "&value=" : "", value != NULL ? value : "");
+  g_autofree char *path
+      = g_strdup_printf ("/_sim/fault?kind=%s&connection=%" G_GINT64_FORMAT "%s%s", kind, newest,
+                         value != NULL ? "&value=" : "", value != NULL ? value : "");
   g_autofree char *body = sim_http (sim, "POST", path, &status);
   g_assert_cmpuint (status, ==, 200);
   g_assert_nonnull (strstr (body, "\"applied\":1"));

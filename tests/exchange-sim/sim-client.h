@@ -13,7 +13,8 @@
 
 G_BEGIN_DECLS
 
-typedef struct {
+typedef struct
+{
   GSubprocess *proc;
   char *dir;
   char *supp; /* LSan suppressions for the child, under ASan only */
@@ -22,14 +23,16 @@ typedef struct {
   char *rest_url;
 } Sim;
 
-typedef struct {
+typedef struct
+{
   gint64 recv_us; /* real clock */
   char *text;
   gsize len;
   JsonNode *root; /* NULL when the frame is not JSON */
 } SimMsg;
 
-typedef struct {
+typedef struct
+{
   SoupSession *session;
   SoupWebsocketConnection *ws;
   GPtrArray *msgs; /* SimMsg* */

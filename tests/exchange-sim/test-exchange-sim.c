@@ -41,7 +41,7 @@ static gint64
 mantissa (const char *s, gint *decimals)
 {
   const char *dot = strchr (s, '.');
-  *decimals = dot != NULL ? (gint) strlen (dot + 1) : 0;
+  *decimals = dot != NULL ? (gint)strlen (dot + 1) : 0;
   g_autofree char *digits = g_strdup (s);
   char *d = strchr (digits, '.');
   if (d != NULL)
@@ -54,9 +54,10 @@ format_mantissa (gint64 v, gint decimals)
 {
   g_autofree char *digits = g_strdup_printf ("%0*" G_GINT64_FORMAT, decimals + 1, v);
   gsize n = strlen (digits);
-  g_autofree char *with_point = decimals > 0
-                                  ? g_strdup_printf ("%.*s.%s", (int) (n - (gsize) decimals), digits, digits + n - decimals)
-                                  : g_strdup (digits);
+  g_autofree char *with_point
+      = decimals > 0
+            ? g_strdup_printf ("%.*s.%s", (int)(n - (gsize)decimals), digits, digits + n - decimals)
+            : g_strdup (digits);
   return normalize (with_point);
 }
 
@@ -98,9 +99,10 @@ assert_sequence_consecutive (SimClient *c, guint from)
 static void
 subscribe (SimClient *c, const char *channel, const char *products)
 {
-  g_autofree char *req = products != NULL
-                           ? g_strdup_printf ("{\"type\":\"subscribe\",\"product_ids\":[%s],\"channel\":\"%s\"}", products, channel)
-                           : g_strdup_printf ("{\"type\":\"subscribe\",\"channel\":\"%s\"}", channel);
+  g_autofree char *req
+      = products != NULL ? g_strdup_printf (
+            "{\"type\":\"subscribe\",\"product_ids\":[%s],\"channel\":\"%s\"}", products, channel)
+                         : g_strdup_printf ("{\"type\":\"subscribe\",\"channel\":\"%s\"}", channel);
   sim_client_send (c, req);
 }
 
@@ -116,7 +118,8 @@ test_subscribe_is_acknowledged_then_snapshot_then_updates (void)
 
   gint ack = sim_client_wait_channel (c, 0, "subscriptions", 3000);
   g_assert_cmpint (ack, >=, 0);
-  JsonObject *subs = json_object_get_object_member (sim_msg_event (g_ptr_array_index (c->msgs, ack), 0), "subscriptions");
+  JsonObject *subs = json_object_get_object_member (
+      sim_msg_event (g_ptr_array_index (c->msgs, ack), 0), "subscriptions");
   JsonArray *mt = json_object_get_array_member (subs, "market_trades");
   g_assert_cmpuint (json_array_get_length (mt), ==, 2);
   g_assert_cmpstr (json_array_get_string_element (mt, 0), ==, "BTC-USD");
@@ -137,8 +140,8 @@ test_subscribe_is_acknowledged_then_snapshot_then_updates (void)
       gint64 id = trade_id (t);
       gpointer prev = NULL;
       if (g_hash_table_lookup_extended (last_id, pid, NULL, &prev))
-        g_assert_cmpint (id, ==, (gint64) GPOINTER_TO_SIZE (prev) - 1);
-      g_hash_table_insert (last_id, g_strdup (pid), GSIZE_TO_POINTER ((gsize) id));
+        g_assert_cmpint (id, ==, (gint64)GPOINTER_TO_SIZE (prev) - 1);
+      g_hash_table_insert (last_id, g_strdup (pid), GSIZE_TO_POINTER ((gsize)id));
       /* Exchange-like text forms. */
       g_assert_true (g_regex_match_simple ("^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{6}Z$",
                                            json_object_get_string_member (t, "time"), 0, 0));
@@ -146,11 +149,14 @@ test_subscribe_is_acknowledged_then_snapshot_then_updates (void)
       g_assert_true (g_str_equal (side, "BUY") || g_str_equal (side, "SELL"));
       if (g_str_equal (pid, "SHIB-USD"))
         {
-          g_assert_true (g_regex_match_simple ("^0\\.\\d{8}$", json_object_get_string_member (t, "price"), 0, 0));
-          g_assert_true (g_regex_match_simple ("^\\d+$", json_object_get_string_member (t, "size"), 0, 0));
+          g_assert_true (g_regex_match_simple ("^0\\.\\d{8}$",
+                                               json_object_get_string_member (t, "price"), 0, 0));
+          g_assert_true (
+              g_regex_match_simple ("^\\d+$", json_object_get_string_member (t, "size"), 0, 0));
         }
       else
-        g_assert_true (g_regex_match_simple ("^\\d+\\.\\d{8}$", json_object_get_string_member (t, "size"), 0, 0));
+        g_assert_true (g_regex_match_simple ("^\\d+\\.\\d{8}$",
+                                             json_object_get_string_member (t, "size"), 0, 0));
     }
   /* Newest snapshot trade per product is what updates continue from. */
   g_hash_table_remove_all (last_id);
@@ -159,12 +165,12 @@ test_subscribe_is_acknowledged_then_snapshot_then_updates (void)
       JsonObject *t = json_array_get_object_element (st, i);
       const char *pid = json_object_get_string_member (t, "product_id");
       if (!g_hash_table_contains (last_id, pid))
-        g_hash_table_insert (last_id, g_strdup (pid), GSIZE_TO_POINTER ((gsize) trade_id (t)));
+        g_hash_table_insert (last_id, g_strdup (pid), GSIZE_TO_POINTER ((gsize)trade_id (t)));
     }
 
   sim_sleep (1600);
   guint updates = 0;
-  for (guint i = (guint) snap + 1; i < c->msgs->len; i++)
+  for (guint i = (guint)snap + 1; i < c->msgs->len; i++)
     {
       SimMsg *m = g_ptr_array_index (c->msgs, i);
       if (g_strcmp0 (sim_msg_channel (m), "market_trades") != 0)
@@ -175,10 +181,10 @@ test_subscribe_is_acknowledged_then_snapshot_then_updates (void)
         {
           JsonObject *t = json_array_get_object_element (ut, k);
           const char *pid = json_object_get_string_member (t, "product_id");
-          gint64 prev = (gint64) GPOINTER_TO_SIZE (g_hash_table_lookup (last_id, pid));
+          gint64 prev = (gint64)GPOINTER_TO_SIZE (g_hash_table_lookup (last_id, pid));
           /* Ids increase by one: nothing lost between snapshot and updates. */
           g_assert_cmpint (trade_id (t), ==, prev + 1);
-          g_hash_table_insert (last_id, g_strdup (pid), GSIZE_TO_POINTER ((gsize) trade_id (t)));
+          g_hash_table_insert (last_id, g_strdup (pid), GSIZE_TO_POINTER ((gsize)trade_id (t)));
           updates++;
         }
     }
@@ -209,10 +215,12 @@ test_heartbeats_every_second_with_consecutive_sequence (void)
       if (prev_counter >= 0)
         g_assert_cmpint (counter, ==, prev_counter + 1);
       prev_counter = counter;
-      g_assert_true (g_regex_match_simple ("^\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d\\.\\d{9} \\+0000 UTC m=\\+\\d+\\.\\d{9}$",
-                                           json_object_get_string_member (ev, "current_time"), 0, 0));
+      g_assert_true (g_regex_match_simple (
+          "^\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d\\.\\d{9} \\+0000 UTC m=\\+\\d+\\.\\d{9}$",
+          json_object_get_string_member (ev, "current_time"), 0, 0));
       const char *ts = json_object_get_string_member (json_node_get_object (m->root), "timestamp");
-      g_assert_true (g_regex_match_simple ("^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{9}Z$", ts, 0, 0));
+      g_assert_true (
+          g_regex_match_simple ("^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{9}Z$", ts, 0, 0));
       /* timestamp is the send time. */
       g_assert_cmpint (ABS (m->recv_us - sim_parse_time_us (ts)), <, 200000);
       g_array_append_val (times, m->recv_us);
@@ -236,16 +244,20 @@ test_errors_for_unknown_channel_and_bad_json (void)
 {
   Sim *sim = sim_start ((const char *[]){ "--products=2", NULL });
   g_autoptr (SimClient) c = sim_client_connect (sim);
-  sim_client_send (c, "{\"type\":\"subscribe\",\"product_ids\":[\"BTC-USD\"],\"channel\":\"market_trade\"}");
+  sim_client_send (
+      c, "{\"type\":\"subscribe\",\"product_ids\":[\"BTC-USD\"],\"channel\":\"market_trade\"}");
   gint e = sim_client_wait_channel (c, 0, "error", 3000);
   g_assert_cmpint (e, >=, 0);
-  g_assert_cmpstr (json_object_get_string_member (json_node_get_object (((SimMsg *) g_ptr_array_index (c->msgs, e))->root), "message"),
-                   ==, "authentication failure");
+  g_assert_cmpstr (
+      json_object_get_string_member (
+          json_node_get_object (((SimMsg *)g_ptr_array_index (c->msgs, e))->root), "message"),
+      ==, "authentication failure");
   sim_client_send (c, "{\"type\":\"subscribe\",");
-  gint e2 = sim_client_wait_channel (c, (guint) e + 1, "error", 3000);
+  gint e2 = sim_client_wait_channel (c, (guint)e + 1, "error", 3000);
   g_assert_cmpint (e2, >, e);
-  sim_client_send (c, "{\"type\":\"subscribe\",\"product_ids\":[\"NOPE-USD\"],\"channel\":\"market_trades\"}");
-  gint e3 = sim_client_wait_channel (c, (guint) e2 + 1, "error", 3000);
+  sim_client_send (
+      c, "{\"type\":\"subscribe\",\"product_ids\":[\"NOPE-USD\"],\"channel\":\"market_trades\"}");
+  gint e3 = sim_client_wait_channel (c, (guint)e2 + 1, "error", 3000);
   g_assert_cmpint (e3, >, e2);
   /* The connection stays usable. */
   subscribe (c, "heartbeats", NULL);
@@ -258,7 +270,7 @@ test_errors_for_unknown_channel_and_bad_json (void)
 static gboolean
 client_closed (gpointer data)
 {
-  return ((SimClient *) data)->closed;
+  return ((SimClient *)data)->closed;
 }
 
 static void
@@ -283,7 +295,8 @@ test_idle_connection_closed_after_five_seconds (void)
 static void
 test_candles_channel_snapshot_then_updates (void)
 {
-  Sim *sim = sim_start ((const char *[]){ "--products=3", "--trades-per-second=10", "--history-minutes=20", NULL });
+  Sim *sim = sim_start (
+      (const char *[]){ "--products=3", "--trades-per-second=10", "--history-minutes=20", NULL });
   g_autoptr (SimClient) c = sim_client_connect (sim);
   subscribe (c, "candles", "\"ETH-USD\"");
   gint snap = sim_client_wait_channel (c, 0, "candles", 3000);
@@ -298,9 +311,11 @@ test_candles_channel_snapshot_then_updates (void)
       g_assert_cmpstr (json_object_get_string_member (k, "product_id"), ==, "ETH-USD");
       gint64 start = g_ascii_strtoll (json_object_get_string_member (k, "start"), NULL, 10);
       g_assert_cmpint (start % 300, ==, 0);
-      g_assert_cmpint (decimal_cmp (json_object_get_string_member (k, "low"), json_object_get_string_member (k, "high")), <=, 0);
+      g_assert_cmpint (decimal_cmp (json_object_get_string_member (k, "low"),
+                                    json_object_get_string_member (k, "high")),
+                       <=, 0);
     }
-  gint upd = sim_client_wait_channel (c, (guint) snap + 1, "candles", 2500);
+  gint upd = sim_client_wait_channel (c, (guint)snap + 1, "candles", 2500);
   g_assert_cmpint (upd, >, snap);
   ev = sim_msg_event (g_ptr_array_index (c->msgs, upd), 0);
   g_assert_cmpstr (json_object_get_string_member (ev, "type"), ==, "update");
@@ -329,16 +344,19 @@ test_rest_products_list_and_single (void)
       const char *id = json_object_get_string_member (p, "product_id");
       g_assert_true (g_regex_match_simple ("^[A-Z0-9]{2,10}-[A-Z0-9]{2,10}$", id, 0, 0));
       g_assert_false (g_hash_table_contains (ids, id));
-      g_hash_table_add (ids, (gpointer) id);
+      g_hash_table_add (ids, (gpointer)id);
       g_assert_cmpstr (json_object_get_string_member (p, "status"), ==, "online");
       g_assert_cmpstr (json_object_get_string_member (p, "product_type"), ==, "SPOT");
       g_assert_false (json_object_get_boolean_member (p, "trading_disabled"));
       g_assert_false (json_object_get_boolean_member (p, "is_disabled"));
-      g_autofree char *expect = g_strdup_printf ("%s-%s", json_object_get_string_member (p, "base_currency_id"),
-                                                 json_object_get_string_member (p, "quote_currency_id"));
+      g_autofree char *expect
+          = g_strdup_printf ("%s-%s", json_object_get_string_member (p, "base_currency_id"),
+                             json_object_get_string_member (p, "quote_currency_id"));
       g_assert_cmpstr (expect, ==, id);
-      g_assert_true (g_regex_match_simple ("^(1|0\\.0*1)$", json_object_get_string_member (p, "quote_increment"), 0, 0));
-      g_assert_true (g_regex_match_simple ("^(1|0\\.0*1)$", json_object_get_string_member (p, "base_increment"), 0, 0));
+      g_assert_true (g_regex_match_simple (
+          "^(1|0\\.0*1)$", json_object_get_string_member (p, "quote_increment"), 0, 0));
+      g_assert_true (g_regex_match_simple (
+          "^(1|0\\.0*1)$", json_object_get_string_member (p, "base_increment"), 0, 0));
       if (strlen (json_object_get_string_member (p, "quote_increment")) >= 10)
         sub_cent = TRUE;
     }
@@ -347,14 +365,19 @@ test_rest_products_list_and_single (void)
   g_assert_true (g_hash_table_contains (ids, "SHIB-USD"));
 
   /* Repeated and comma-separated product_ids filter the list. */
-  g_autoptr (JsonNode) some = sim_http_json (sim, "/api/v3/brokerage/market/products?product_ids=BTC-USD&product_ids=SOL-USD,ETH-USD", &status);
+  g_autoptr (JsonNode) some = sim_http_json (
+      sim, "/api/v3/brokerage/market/products?product_ids=BTC-USD&product_ids=SOL-USD,ETH-USD",
+      &status);
   g_assert_cmpuint (status, ==, 200);
   g_assert_cmpint (json_object_get_int_member (json_node_get_object (some), "num_products"), ==, 3);
 
-  g_autoptr (JsonNode) one = sim_http_json (sim, "/api/v3/brokerage/market/products/DOGE-USD", &status);
+  g_autoptr (JsonNode) one
+      = sim_http_json (sim, "/api/v3/brokerage/market/products/DOGE-USD", &status);
   g_assert_cmpuint (status, ==, 200);
-  g_assert_cmpstr (json_object_get_string_member (json_node_get_object (one), "product_id"), ==, "DOGE-USD");
-  g_autoptr (JsonNode) missing = sim_http_json (sim, "/api/v3/brokerage/market/products/NOPE-USD", &status);
+  g_assert_cmpstr (json_object_get_string_member (json_node_get_object (one), "product_id"), ==,
+                   "DOGE-USD");
+  g_autoptr (JsonNode) missing
+      = sim_http_json (sim, "/api/v3/brokerage/market/products/NOPE-USD", &status);
   g_assert_cmpuint (status, ==, 404);
   sim_stop (sim);
 }
@@ -365,14 +388,20 @@ test_rest_candles_reject_more_than_350_and_bad_params (void)
   Sim *sim = sim_start ((const char *[]){ "--products=2", "--history-minutes=30", NULL });
   gint64 now = g_get_real_time () / G_USEC_PER_SEC;
   guint status = 0;
-  g_autofree char *too_many = g_strdup_printf ("/api/v3/brokerage/market/products/BTC-USD/candles?granularity=ONE_MINUTE&start=%" G_GINT64_FORMAT "&end=%" G_GINT64_FORMAT,
-                                               now - 351 * 60, now);
+  g_autofree char *too_many = g_strdup_printf (
+      "/api/v3/brokerage/market/products/BTC-USD/"
+      "candles?granularity=ONE_MINUTE&start=%" G_GINT64_FORMAT "&end=%" G_GINT64_FORMAT,
+      now - 351 * 60, now);
   g_autoptr (JsonNode) err = sim_http_json (sim, too_many, &status);
   g_assert_cmpuint (status, ==, 400);
-  g_assert_cmpstr (json_object_get_string_member (json_node_get_object (err), "error"), ==, "INVALID_ARGUMENT");
-  g_assert_nonnull (strstr (json_object_get_string_member (json_node_get_object (err), "message"), "350"));
+  g_assert_cmpstr (json_object_get_string_member (json_node_get_object (err), "error"), ==,
+                   "INVALID_ARGUMENT");
+  g_assert_nonnull (
+      strstr (json_object_get_string_member (json_node_get_object (err), "message"), "350"));
 
-  g_autofree char *ok350 = g_strdup_printf ("/api/v3/brokerage/market/products/BTC-USD/candles?granularity=ONE_MINUTE&start=%" G_GINT64_FORMAT "&end=%" G_GINT64_FORMAT,
+  g_autofree char *ok350 = g_strdup_printf ("/api/v3/brokerage/market/products/BTC-USD/"
+                                            "candles?granularity=ONE_MINUTE&start=%" G_GINT64_FORMAT
+                                            "&end=%" G_GINT64_FORMAT,
                                             now - 350 * 60, now);
   g_autoptr (JsonNode) fine = sim_http_json (sim, ok350, &status);
   g_assert_cmpuint (status, ==, 200);
@@ -400,7 +429,9 @@ test_rest_candles_reject_more_than_350_and_bad_params (void)
   g_autofree char *limited = g_strdup_printf ("%s&limit=2", ok350);
   g_autoptr (JsonNode) two = sim_http_json (sim, limited, &status);
   g_assert_cmpuint (status, ==, 200);
-  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (json_node_get_object (two), "candles")), ==, 2);
+  g_assert_cmpuint (
+      json_array_get_length (json_object_get_array_member (json_node_get_object (two), "candles")),
+      ==, 2);
 
   const char *bad[] = { "&limit=351", "&limit=0", "&granularity=TEN_MINUTE", "&start=abc" };
   for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
@@ -408,12 +439,14 @@ test_rest_candles_reject_more_than_350_and_bad_params (void)
       g_autofree char *path = g_strdup_printf ("%s%s", ok350, bad[i]);
       g_autoptr (JsonNode) e = sim_http_json (sim, path, &status);
       g_assert_cmpuint (status, ==, 400);
-      g_assert_cmpstr (json_object_get_string_member (json_node_get_object (e), "error"), ==, "INVALID_ARGUMENT");
+      g_assert_cmpstr (json_object_get_string_member (json_node_get_object (e), "error"), ==,
+                       "INVALID_ARGUMENT");
     }
   sim_stop (sim);
 }
 
-typedef struct {
+typedef struct
+{
   gint64 start;
   char *open, *high, *low, *close;
   gint64 volume;
@@ -439,7 +472,12 @@ key_less (const gint64 a[2], const gint64 b[2])
 }
 
 static void
-bucket_add (GHashTable *buckets, gint64 start, const char *price, const char *size, gint64 time_us, gint64 id)
+bucket_add (GHashTable *buckets,
+            gint64 start,
+            const char *price,
+            const char *size,
+            gint64 time_us,
+            gint64 id)
 {
   Bucket *b = g_hash_table_lookup (buckets, &start);
   gint64 key[2] = { time_us, id };
@@ -490,7 +528,8 @@ bucket_add (GHashTable *buckets, gint64 start, const char *price, const char *si
 static void
 assert_candle_equals_bucket (JsonObject *k, Bucket *b)
 {
-  g_autofree char *o = normalize (b->open), *h = normalize (b->high), *l = normalize (b->low), *c = normalize (b->close);
+  g_autofree char *o = normalize (b->open), *h = normalize (b->high), *l = normalize (b->low),
+                  *c = normalize (b->close);
   g_autofree char *v = format_mantissa (b->volume, b->decimals);
   g_assert_cmpstr (json_object_get_string_member (k, "open"), ==, o);
   g_assert_cmpstr (json_object_get_string_member (k, "high"), ==, h);
@@ -500,10 +539,17 @@ assert_candle_equals_bucket (JsonObject *k, Bucket *b)
 }
 
 static JsonArray *
-rest_candles (Sim *sim, JsonNode **holder, const char *product, const char *granularity, gint64 start, gint64 end)
+rest_candles (Sim *sim,
+              JsonNode **holder,
+              const char *product,
+              const char *granularity,
+              gint64 start,
+              gint64 end)
 {
-  g_autofree char *path = g_strdup_printf ("/api/v3/brokerage/market/products/%s/candles?granularity=%s&start=%" G_GINT64_FORMAT "&end=%" G_GINT64_FORMAT,
-                                           product, granularity, start, end);
+  g_autofree char *path = g_strdup_printf (
+      "/api/v3/brokerage/market/products/%s/candles?granularity=%s&start=%" G_GINT64_FORMAT
+      "&end=%" G_GINT64_FORMAT,
+      product, granularity, start, end);
   guint status = 0;
   *holder = sim_http_json (sim, path, &status);
   g_assert_cmpuint (status, ==, 200);
@@ -515,8 +561,9 @@ test_rest_candles_equal_the_trades_sent (void)
 {
   /* The snapshot holds all trades of the last 12 minutes, so closed minutes
    * and one closed five-minute bucket are fully known to the client. */
-  Sim *sim = sim_start ((const char *[]){ "--product-ids=BTC-USD,SHIB-USD,DOGE-USD", "--trades-per-second=4",
-                                          "--history-minutes=12", "--snapshot-trades=5000", "--seed=42", NULL });
+  Sim *sim = sim_start ((const char *[]){ "--product-ids=BTC-USD,SHIB-USD,DOGE-USD",
+                                          "--trades-per-second=4", "--history-minutes=12",
+                                          "--snapshot-trades=5000", "--seed=42", NULL });
   g_autoptr (SimClient) c = sim_client_connect (sim);
   subscribe (c, "market_trades", "\"BTC-USD\",\"SHIB-USD\",\"DOGE-USD\"");
   g_assert_cmpint (sim_client_wait_channel (c, 0, "market_trades", 5000), >=, 0);
@@ -525,8 +572,10 @@ test_rest_candles_equal_the_trades_sent (void)
   const char *products[] = { "BTC-USD", "SHIB-USD", "DOGE-USD" };
   for (guint pi = 0; pi < G_N_ELEMENTS (products); pi++)
     {
-      g_autoptr (GHashTable) minutes = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL, bucket_free);
-      g_autoptr (GHashTable) fives = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL, bucket_free);
+      g_autoptr (GHashTable) minutes
+          = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL, bucket_free);
+      g_autoptr (GHashTable) fives
+          = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL, bucket_free);
       g_autoptr (GHashTable) seen = g_hash_table_new (g_int64_hash, g_int64_equal);
       g_autoptr (GArray) ids = g_array_new (FALSE, FALSE, sizeof (gint64));
       gint64 oldest = G_MAXINT64, newest = 0;
@@ -566,7 +615,8 @@ test_rest_candles_equal_the_trades_sent (void)
       gint64 last_closed = (newest / G_USEC_PER_SEC / 60 - 1) * 60;
       g_assert_cmpint (last_closed - first_full, >=, 9 * 60);
       g_autoptr (JsonNode) h1 = NULL;
-      JsonArray *rest1 = rest_candles (sim, &h1, products[pi], "ONE_MINUTE", first_full, last_closed);
+      JsonArray *rest1
+          = rest_candles (sim, &h1, products[pi], "ONE_MINUTE", first_full, last_closed);
       g_assert_cmpuint (json_array_get_length (rest1), ==, (last_closed - first_full) / 60 + 1);
       for (guint i = 0; i < json_array_get_length (rest1); i++)
         {
@@ -593,8 +643,10 @@ test_rest_candles_equal_the_trades_sent (void)
           g_assert_cmpuint (json_array_get_length (mins), ==, 5);
           JsonObject *newest_m = json_array_get_object_element (mins, 0);
           JsonObject *oldest_m = json_array_get_object_element (mins, 4);
-          g_assert_cmpstr (json_object_get_string_member (k5, "open"), ==, json_object_get_string_member (oldest_m, "open"));
-          g_assert_cmpstr (json_object_get_string_member (k5, "close"), ==, json_object_get_string_member (newest_m, "close"));
+          g_assert_cmpstr (json_object_get_string_member (k5, "open"), ==,
+                           json_object_get_string_member (oldest_m, "open"));
+          g_assert_cmpstr (json_object_get_string_member (k5, "close"), ==,
+                           json_object_get_string_member (newest_m, "close"));
           const char *hi = json_object_get_string_member (newest_m, "high");
           const char *lo = json_object_get_string_member (newest_m, "low");
           gint64 vol = 0;
@@ -614,7 +666,9 @@ test_rest_candles_equal_the_trades_sent (void)
           for (guint i = 0; i < 5; i++)
             {
               gint d = 0;
-              gint64 v = mantissa (json_object_get_string_member (json_array_get_object_element (mins, i), "volume"), &d);
+              gint64 v = mantissa (
+                  json_object_get_string_member (json_array_get_object_element (mins, i), "volume"),
+                  &d);
               for (; d < vdec; d++)
                 v *= 10;
               vol += v;
@@ -754,7 +808,8 @@ test_fault_duplicate_snapshot_on_resubscribe (void)
     {
       SimMsg *m = g_ptr_array_index (c->msgs, i);
       if (g_strcmp0 (sim_msg_channel (m), "market_trades") != 0
-          || g_strcmp0 (json_object_get_string_member (sim_msg_event (m, 0), "type"), "snapshot") != 0)
+          || g_strcmp0 (json_object_get_string_member (sim_msg_event (m, 0), "type"), "snapshot")
+                 != 0)
         continue;
       snapshots++;
       JsonArray *ts = event_trades (m);
@@ -798,7 +853,7 @@ test_fault_malformed_message (void)
   sim_sleep (500);
   gboolean bad = FALSE;
   for (guint i = before; i < c->msgs->len; i++)
-    if (((SimMsg *) g_ptr_array_index (c->msgs, i))->root == NULL)
+    if (((SimMsg *)g_ptr_array_index (c->msgs, i))->root == NULL)
       bad = TRUE;
   g_assert_true (bad);
 }
@@ -822,7 +877,8 @@ test_fault_wrongly_typed_messages (void)
         object_trades = TRUE;
       else if (json_array_get_length (json_node_get_array (tn)) > 0)
         {
-          JsonNode *price = json_object_get_member (json_array_get_object_element (json_node_get_array (tn), 0), "price");
+          JsonNode *price = json_object_get_member (
+              json_array_get_object_element (json_node_get_array (tn), 0), "price");
           if (json_node_get_value_type (price) != G_TYPE_STRING)
             number_price = TRUE;
         }
@@ -840,7 +896,8 @@ test_fault_delay (void)
   gint next = sim_client_wait_channel (c, before, "heartbeats", 3500);
   g_assert_cmpint (next, >=, 0);
   SimMsg *m = g_ptr_array_index (c->msgs, next);
-  gint64 ts = sim_parse_time_us (json_object_get_string_member (json_node_get_object (m->root), "timestamp"));
+  gint64 ts = sim_parse_time_us (
+      json_object_get_string_member (json_node_get_object (m->root), "timestamp"));
   g_assert_cmpint (m->recv_us - ts, >=, 700000);
   g_assert_cmpint (m->recv_us - ts, <, 1500000);
   sim_fault (fault_sim, "delay", "0");
@@ -857,16 +914,18 @@ test_fault_clock_skew (void)
   g_assert_cmpint (next, >=, 0);
   SimMsg *m = g_ptr_array_index (c->msgs, next);
   /* Message and trade timestamps run 30 s ahead of the local clock. */
-  gint64 ts = sim_parse_time_us (json_object_get_string_member (json_node_get_object (m->root), "timestamp"));
+  gint64 ts = sim_parse_time_us (
+      json_object_get_string_member (json_node_get_object (m->root), "timestamp"));
   g_assert_cmpint (ABS (m->recv_us + 30000000 - ts), <, 1000000);
   JsonArray *trades = event_trades (m);
   gint64 t_last = sim_parse_time_us (json_object_get_string_member (
-    json_array_get_object_element (trades, json_array_get_length (trades) - 1), "time"));
+      json_array_get_object_element (trades, json_array_get_length (trades) - 1), "time"));
   g_assert_cmpint (ABS (m->recv_us + 30000000 - t_last), <, 1000000);
   /* Back to the local clock: trades pause until it passes the last one
    * (trade times never go back), messages follow it at once. */
   guint status = 0;
-  g_autofree char *r = sim_http (fault_sim, "POST", "/_sim/fault?kind=skew&value=0&connection=all", &status);
+  g_autofree char *r
+      = sim_http (fault_sim, "POST", "/_sim/fault?kind=skew&value=0&connection=all", &status);
   g_assert_cmpuint (status, ==, 200);
 }
 
@@ -883,7 +942,8 @@ test_fault_heartbeat_counter_alternates_string_and_number (void)
       SimMsg *m = g_ptr_array_index (c->msgs, i);
       if (g_strcmp0 (sim_msg_channel (m), "heartbeats") != 0)
         continue;
-      GType t = json_node_get_value_type (json_object_get_member (sim_msg_event (m, 0), "heartbeat_counter"));
+      GType t = json_node_get_value_type (
+          json_object_get_member (sim_msg_event (m, 0), "heartbeat_counter"));
       str |= t == G_TYPE_STRING;
       num |= t == G_TYPE_INT64;
     }
@@ -899,20 +959,27 @@ test_faults_leave_rest_candles_truthful (void)
   guint status = 0;
   g_autoptr (JsonNode) stats = sim_http_json (fault_sim, "/_sim/stats", &status);
   g_assert_cmpuint (status, ==, 200);
-  g_assert_cmpint (json_object_get_int_member (json_node_get_object (stats), "trades_generated"), >, 0);
+  g_assert_cmpint (json_object_get_int_member (json_node_get_object (stats), "trades_generated"), >,
+                   0);
   gint64 now = g_get_real_time () / G_USEC_PER_SEC;
   g_autoptr (JsonNode) h = NULL;
   JsonArray *mins = rest_candles (fault_sim, &h, "BTC-USD", "ONE_MINUTE", now - 3600, now);
   for (guint i = 1; i < json_array_get_length (mins); i++)
-    g_assert_cmpint (g_ascii_strtoll (json_object_get_string_member (json_array_get_object_element (mins, i), "start"), NULL, 10),
-                     <, g_ascii_strtoll (json_object_get_string_member (json_array_get_object_element (mins, i - 1), "start"), NULL, 10));
+    g_assert_cmpint (g_ascii_strtoll (json_object_get_string_member (
+                                          json_array_get_object_element (mins, i), "start"),
+                                      NULL, 10),
+                     <,
+                     g_ascii_strtoll (json_object_get_string_member (
+                                          json_array_get_object_element (mins, i - 1), "start"),
+                                      NULL, 10));
 }
 
 static void
 test_faults_from_command_line_hit_every_connection (void)
 {
-  Sim *sim = sim_start ((const char *[]){ "--products=2", "--trades-per-second=40", "--fault=newest-first",
-                                          "--fault=close1001", "--fault-after=1", NULL });
+  Sim *sim = sim_start ((const char *[]){ "--products=2", "--trades-per-second=40",
+                                          "--fault=newest-first", "--fault=close1001",
+                                          "--fault-after=1", NULL });
   g_autoptr (SimClient) c = sim_client_connect (sim);
   subscribe (c, "market_trades", "\"BTC-USD\"");
   g_assert_true (sim_wait (client_closed, c, 4000));
@@ -922,10 +989,13 @@ test_faults_from_command_line_hit_every_connection (void)
     {
       SimMsg *m = g_ptr_array_index (c->msgs, i);
       if (g_strcmp0 (sim_msg_channel (m), "market_trades") != 0
-          || g_strcmp0 (json_object_get_string_member (sim_msg_event (m, 0), "type"), "update") != 0)
+          || g_strcmp0 (json_object_get_string_member (sim_msg_event (m, 0), "type"), "update")
+                 != 0)
         continue;
       JsonArray *ts = event_trades (m);
-      if (json_array_get_length (ts) > 1 && trade_id (json_array_get_object_element (ts, 0)) > trade_id (json_array_get_object_element (ts, 1)))
+      if (json_array_get_length (ts) > 1
+          && trade_id (json_array_get_object_element (ts, 0))
+                 > trade_id (json_array_get_object_element (ts, 1)))
         multi++;
     }
   g_assert_cmpuint (multi, >, 0);
@@ -939,7 +1009,8 @@ static char *
 run_openssl (const char *const *argv)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (GSubprocess) p = g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_SILENCE, &error);
+  g_autoptr (GSubprocess) p = g_subprocess_newv (
+      argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_SILENCE, &error);
   g_assert_no_error (error);
   char *out = NULL;
   g_subprocess_communicate_utf8 (p, NULL, NULL, &out, NULL, &error);
@@ -966,31 +1037,41 @@ b64url (const guchar *data, gsize len)
 /* header.payload signed with `openssl pkeyutl` (Ed25519) or `openssl dgst`
  * (ES256, DER converted to raw r||s by hand). */
 static char *
-make_jwt (const char *dir, const char *alg, const char *key_pem, const char *kid, const char *sub, gint64 nbf, gint64 exp)
+make_jwt (const char *dir,
+          const char *alg,
+          const char *key_pem,
+          const char *kid,
+          const char *sub,
+          gint64 nbf,
+          gint64 exp)
 {
-  g_autofree char *h = g_strdup_printf ("{\"alg\":\"%s\",\"kid\":\"%s\",\"nonce\":\"%016" G_GINT64_MODIFIER "x\",\"typ\":\"JWT\"}",
-                                        alg, kid, g_get_real_time ());
-  g_autofree char *p = g_strdup_printf ("{\"sub\":\"%s\",\"iss\":\"cdp\",\"nbf\":%" G_GINT64_FORMAT ",\"exp\":%" G_GINT64_FORMAT "}",
+  g_autofree char *h = g_strdup_printf (
+      "{\"alg\":\"%s\",\"kid\":\"%s\",\"nonce\":\"%016" G_GINT64_MODIFIER "x\",\"typ\":\"JWT\"}",
+      alg, kid, g_get_real_time ());
+  g_autofree char *p = g_strdup_printf ("{\"sub\":\"%s\",\"iss\":\"cdp\",\"nbf\":%" G_GINT64_FORMAT
+                                        ",\"exp\":%" G_GINT64_FORMAT "}",
                                         sub, nbf, exp);
-  g_autofree char *hb = b64url ((const guchar *) h, strlen (h));
-  g_autofree char *pb = b64url ((const guchar *) p, strlen (p));
+  g_autofree char *hb = b64url ((const guchar *)h, strlen (h));
+  g_autofree char *pb = b64url ((const guchar *)p, strlen (p));
   g_autofree char *signing = g_strdup_printf ("%s.%s", hb, pb);
   g_autofree char *in = g_build_filename (dir, "signing-input", NULL);
   g_autofree char *sig_file = g_build_filename (dir, "sig", NULL);
   g_assert_true (g_file_set_contents (in, signing, -1, NULL));
   if (g_str_equal (alg, "EdDSA"))
     {
-      const char *argv[] = { "openssl", "pkeyutl", "-sign", "-rawin", "-inkey", key_pem, "-in", in, "-out", sig_file, NULL };
+      const char *argv[] = { "openssl", "pkeyutl", "-sign", "-rawin", "-inkey", key_pem,
+                             "-in",     in,        "-out",  sig_file, NULL };
       g_free (run_openssl (argv));
     }
   else
     {
-      const char *argv[] = { "openssl", "dgst", "-sha256", "-sign", key_pem, "-out", sig_file, in, NULL };
+      const char *argv[]
+          = { "openssl", "dgst", "-sha256", "-sign", key_pem, "-out", sig_file, in, NULL };
       g_free (run_openssl (argv));
     }
   g_autofree guchar *sig = NULL;
   gsize sig_len = 0;
-  g_assert_true (g_file_get_contents (sig_file, (char **) &sig, &sig_len, NULL));
+  g_assert_true (g_file_get_contents (sig_file, (char **)&sig, &sig_len, NULL));
   guchar raw[64];
   const guchar *sig_out = sig;
   gsize out_len = sig_len;
@@ -1025,9 +1106,12 @@ make_jwt (const char *dir, const char *alg, const char *key_pem, const char *kid
 static void
 send_with_jwt (SimClient *c, const char *jwt)
 {
-  g_autofree char *req = jwt != NULL
-                           ? g_strdup_printf ("{\"type\":\"subscribe\",\"product_ids\":[\"BTC-USD\"],\"channel\":\"market_trades\",\"jwt\":\"%s\"}", jwt)
-                           : g_strdup ("{\"type\":\"subscribe\",\"product_ids\":[\"BTC-USD\"],\"channel\":\"market_trades\"}");
+  g_autofree char *req
+      = jwt != NULL ? g_strdup_printf ("{\"type\":\"subscribe\",\"product_ids\":[\"BTC-USD\"],"
+                                       "\"channel\":\"market_trades\",\"jwt\":\"%s\"}",
+                                       jwt)
+                    : g_strdup ("{\"type\":\"subscribe\",\"product_ids\":[\"BTC-USD\"],\"channel\":"
+                                "\"market_trades\"}");
   sim_client_send (c, req);
 }
 
@@ -1047,8 +1131,10 @@ reply_to (SimClient *c, const char *jwt)
             return "subscriptions";
           if (g_strcmp0 (ch, "error") == 0)
             {
-              JsonObject *o = json_node_get_object (((SimMsg *) g_ptr_array_index (c->msgs, i))->root);
-              g_assert_cmpstr (json_object_get_string_member (o, "message"), ==, "authentication failure");
+              JsonObject *o
+                  = json_node_get_object (((SimMsg *)g_ptr_array_index (c->msgs, i))->root);
+              g_assert_cmpstr (json_object_get_string_member (o, "message"), ==,
+                               "authentication failure");
               return "error";
             }
         }
@@ -1072,11 +1158,16 @@ test_jwt_es256_and_ed25519_accepted_bad_refused (void)
   g_autofree char *ed = g_build_filename (dir, "ed.pem", NULL);
   g_autofree char *ed_pub = g_build_filename (dir, "ed.pub", NULL);
   g_autofree char *other = g_build_filename (dir, "other.pem", NULL);
-  g_free (run_openssl ((const char *[]){ "openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", ec, NULL }));
-  g_free (run_openssl ((const char *[]){ "openssl", "pkey", "-in", ec, "-pubout", "-out", ec_pub, NULL }));
-  g_free (run_openssl ((const char *[]){ "openssl", "genpkey", "-algorithm", "ED25519", "-out", ed, NULL }));
-  g_free (run_openssl ((const char *[]){ "openssl", "pkey", "-in", ed, "-pubout", "-out", ed_pub, NULL }));
-  g_free (run_openssl ((const char *[]){ "openssl", "genpkey", "-algorithm", "ED25519", "-out", other, NULL }));
+  g_free (run_openssl ((const char *[]){ "openssl", "genpkey", "-algorithm", "EC", "-pkeyopt",
+                                         "ec_paramgen_curve:P-256", "-out", ec, NULL }));
+  g_free (run_openssl (
+      (const char *[]){ "openssl", "pkey", "-in", ec, "-pubout", "-out", ec_pub, NULL }));
+  g_free (run_openssl (
+      (const char *[]){ "openssl", "genpkey", "-algorithm", "ED25519", "-out", ed, NULL }));
+  g_free (run_openssl (
+      (const char *[]){ "openssl", "pkey", "-in", ed, "-pubout", "-out", ed_pub, NULL }));
+  g_free (run_openssl (
+      (const char *[]){ "openssl", "genpkey", "-algorithm", "ED25519", "-out", other, NULL }));
 
   g_autofree char *k1 = g_strdup_printf ("--jwt-public-key=%s", ec_pub);
   g_autofree char *k2 = g_strdup_printf ("--jwt-public-key=%s", ed_pub);
@@ -1119,19 +1210,27 @@ main (int argc, char **argv)
                    test_subscribe_is_acknowledged_then_snapshot_then_updates);
   g_test_add_func ("/exchange-sim/heartbeats-every-second-with-consecutive-sequence",
                    test_heartbeats_every_second_with_consecutive_sequence);
-  g_test_add_func ("/exchange-sim/errors-for-unknown-channel-and-bad-json", test_errors_for_unknown_channel_and_bad_json);
-  g_test_add_func ("/exchange-sim/idle-connection-closed-after-five-seconds", test_idle_connection_closed_after_five_seconds);
-  g_test_add_func ("/exchange-sim/candles-channel-snapshot-then-updates", test_candles_channel_snapshot_then_updates);
-  g_test_add_func ("/exchange-sim/rest-products-list-and-single", test_rest_products_list_and_single);
+  g_test_add_func ("/exchange-sim/errors-for-unknown-channel-and-bad-json",
+                   test_errors_for_unknown_channel_and_bad_json);
+  g_test_add_func ("/exchange-sim/idle-connection-closed-after-five-seconds",
+                   test_idle_connection_closed_after_five_seconds);
+  g_test_add_func ("/exchange-sim/candles-channel-snapshot-then-updates",
+                   test_candles_channel_snapshot_then_updates);
+  g_test_add_func ("/exchange-sim/rest-products-list-and-single",
+                   test_rest_products_list_and_single);
   g_test_add_func ("/exchange-sim/rest-candles-reject-more-than-350-and-bad-params",
                    test_rest_candles_reject_more_than_350_and_bad_params);
-  g_test_add_func ("/exchange-sim/rest-candles-equal-the-trades-sent", test_rest_candles_equal_the_trades_sent);
+  g_test_add_func ("/exchange-sim/rest-candles-equal-the-trades-sent",
+                   test_rest_candles_equal_the_trades_sent);
   g_test_add_func ("/exchange-sim/fault/close-1001", test_fault_close_1001);
-  g_test_add_func ("/exchange-sim/fault/drop-without-close-frame", test_fault_drop_without_close_frame);
-  g_test_add_func ("/exchange-sim/fault/stall-sends-nothing-but-keeps-socket", test_fault_stall_sends_nothing_but_keeps_socket);
+  g_test_add_func ("/exchange-sim/fault/drop-without-close-frame",
+                   test_fault_drop_without_close_frame);
+  g_test_add_func ("/exchange-sim/fault/stall-sends-nothing-but-keeps-socket",
+                   test_fault_stall_sends_nothing_but_keeps_socket);
   g_test_add_func ("/exchange-sim/fault/skip-sequence", test_fault_skip_sequence);
   g_test_add_func ("/exchange-sim/fault/newest-first-batches", test_fault_newest_first_batches);
-  g_test_add_func ("/exchange-sim/fault/duplicate-snapshot-on-resubscribe", test_fault_duplicate_snapshot_on_resubscribe);
+  g_test_add_func ("/exchange-sim/fault/duplicate-snapshot-on-resubscribe",
+                   test_fault_duplicate_snapshot_on_resubscribe);
   g_test_add_func ("/exchange-sim/fault/oversized-frame", test_fault_oversized_frame);
   g_test_add_func ("/exchange-sim/fault/malformed-message", test_fault_malformed_message);
   g_test_add_func ("/exchange-sim/fault/wrongly-typed-messages", test_fault_wrongly_typed_messages);
@@ -1139,11 +1238,15 @@ main (int argc, char **argv)
   g_test_add_func ("/exchange-sim/fault/heartbeat-counter-alternates-string-and-number",
                    test_fault_heartbeat_counter_alternates_string_and_number);
   g_test_add_func ("/exchange-sim/fault/clock-skew", test_fault_clock_skew);
-  g_test_add_func ("/exchange-sim/fault/rest-candles-stay-truthful", test_faults_leave_rest_candles_truthful);
-  g_test_add_func ("/exchange-sim/fault/from-command-line-hit-every-connection", test_faults_from_command_line_hit_every_connection);
-  g_test_add_func ("/exchange-sim/jwt-es256-and-ed25519-accepted-bad-refused", test_jwt_es256_and_ed25519_accepted_bad_refused);
+  g_test_add_func ("/exchange-sim/fault/rest-candles-stay-truthful",
+                   test_faults_leave_rest_candles_truthful);
+  g_test_add_func ("/exchange-sim/fault/from-command-line-hit-every-connection",
+                   test_faults_from_command_line_hit_every_connection);
+  g_test_add_func ("/exchange-sim/jwt-es256-and-ed25519-accepted-bad-refused",
+                   test_jwt_es256_and_ed25519_accepted_bad_refused);
 
-  fault_sim = sim_start ((const char *[]){ "--products=6", "--trades-per-second=20", "--history-minutes=5", NULL });
+  fault_sim = sim_start (
+      (const char *[]){ "--products=6", "--trades-per-second=20", "--history-minutes=5", NULL });
   int rc = g_test_run ();
   sim_stop (fault_sim);
   return rc;

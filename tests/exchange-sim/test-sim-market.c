@@ -13,8 +13,12 @@ static SpotSimMarket *
 market_new (guint64 seed, guint n, double tps, guint history)
 {
   SpotSimMarketConfig c = {
-    .seed = seed, .n_products = n, .trades_per_second = tps, .history_minutes = history,
-    .snapshot_trades = 100, .horizon_minutes = 27 * 60,
+    .seed = seed,
+    .n_products = n,
+    .trades_per_second = tps,
+    .history_minutes = history,
+    .snapshot_trades = 100,
+    .horizon_minutes = 27 * 60,
   };
   g_autoptr (GError) error = NULL;
   SpotSimMarket *m = spot_sim_market_new (&c, T0_US, &error);
@@ -33,16 +37,24 @@ fmt (__int128 v, gint exp, gboolean strip)
 static void
 test_decimals_print_like_coinbase (void)
 {
-  struct {
+  struct
+  {
     gint64 v;
     gint exp;
     gboolean strip;
     const char *want;
   } cases[] = {
-    { 6890050, -2, FALSE, "68900.50" }, { 6890050, -2, TRUE, "68900.5" }, { 150000, -8, FALSE, "0.00150000" },
-    { 150000, -8, TRUE, "0.0015" },     { 2456, -8, TRUE, "0.00002456" }, { 7, 0, TRUE, "7" },
-    { 1200, -2, TRUE, "12" },           { 0, -2, TRUE, "0" },             { 0, -2, FALSE, "0.00" },
-    { 5, 2, TRUE, "500" },              { 1, -1, FALSE, "0.1" },
+    { 6890050, -2, FALSE, "68900.50" },
+    { 6890050, -2, TRUE, "68900.5" },
+    { 150000, -8, FALSE, "0.00150000" },
+    { 150000, -8, TRUE, "0.0015" },
+    { 2456, -8, TRUE, "0.00002456" },
+    { 7, 0, TRUE, "7" },
+    { 1200, -2, TRUE, "12" },
+    { 0, -2, TRUE, "0" },
+    { 0, -2, FALSE, "0.00" },
+    { 5, 2, TRUE, "500" },
+    { 1, -1, FALSE, "0.1" },
   };
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
     {
@@ -50,7 +62,7 @@ test_decimals_print_like_coinbase (void)
       g_assert_cmpstr (s, ==, cases[i].want);
     }
   /* Beyond int64: a day's volume of a meme coin in base units. */
-  __int128 big = (__int128) G_MAXINT64 * 100 + 5;
+  __int128 big = (__int128)G_MAXINT64 * 100 + 5;
   g_autofree char *b = fmt (big, -2, TRUE);
   g_assert_cmpstr (b, ==, "9223372036854775807.05");
   g_autofree char *inc = spot_sim_increment_string (-8);
@@ -68,7 +80,8 @@ test_time_text_forms (void)
   spot_sim_append_rfc3339_us (s, &cache, G_GINT64_CONSTANT (1775572202000042));
   g_assert_cmpstr (s->str, ==, "2026-04-07T14:30:02.000042Z");
   g_string_truncate (s, 0);
-  spot_sim_append_go_time (s, G_GINT64_CONSTANT (1687552316121961769), G_GINT64_CONSTANT (91717525857105));
+  spot_sim_append_go_time (s, G_GINT64_CONSTANT (1687552316121961769),
+                           G_GINT64_CONSTANT (91717525857105));
   g_assert_cmpstr (s->str, ==, "2023-06-23 20:31:56.121961769 +0000 UTC m=+91717.525857105");
   g_string_free (s, TRUE);
 }
@@ -82,7 +95,8 @@ test_same_seed_same_trades (void)
   gboolean differs = FALSE;
   for (guint p = 0; p < 10; p++)
     {
-      g_assert_cmpstr (spot_sim_market_product (a, p)->product_id, ==, spot_sim_market_product (b, p)->product_id);
+      g_assert_cmpstr (spot_sim_market_product (a, p)->product_id, ==,
+                       spot_sim_market_product (b, p)->product_id);
       SpotSimTrade ta[64], tb[64], tc[64];
       guint na = spot_sim_market_recent (a, p, ta, 64);
       guint nb = spot_sim_market_recent (b, p, tb, 64);
@@ -112,15 +126,19 @@ test_products_unique_with_exchange_increments (void)
     }
   gint shib = spot_sim_market_find (m, "SHIB-USD");
   g_assert_cmpint (shib, >=, 0);
-  g_assert_cmpint (spot_sim_market_product (m, (guint) shib)->quote_exp, ==, -8);
-  g_assert_cmpint (spot_sim_market_product (m, (guint) shib)->base_exp, ==, 0);
+  g_assert_cmpint (spot_sim_market_product (m, (guint)shib)->quote_exp, ==, -8);
+  g_assert_cmpint (spot_sim_market_product (m, (guint)shib)->base_exp, ==, 0);
 }
 
 static void
 test_explicit_ids_and_bad_ones (void)
 {
   char *ids[] = { "BTC-USD", "FOO-EUR", NULL };
-  SpotSimMarketConfig c = { .seed = 1, .product_ids = ids, .trades_per_second = 1, .snapshot_trades = 10, .horizon_minutes = 60 };
+  SpotSimMarketConfig c = { .seed = 1,
+                            .product_ids = ids,
+                            .trades_per_second = 1,
+                            .snapshot_trades = 10,
+                            .horizon_minutes = 60 };
   g_autoptr (GError) error = NULL;
   g_autoptr (SpotSimMarket) m = spot_sim_market_new (&c, T0_US, &error);
   g_assert_no_error (error);
@@ -167,7 +185,8 @@ test_candles_equal_plain_aggregation_of_trades (void)
           gint64 b = t->time_us / G_USEC_PER_SEC / g * g;
           if (b < start || b > end)
             continue;
-          SpotSimCandle *last = want->len > 0 ? &g_array_index (want, SpotSimCandle, want->len - 1) : NULL;
+          SpotSimCandle *last
+              = want->len > 0 ? &g_array_index (want, SpotSimCandle, want->len - 1) : NULL;
           if (last == NULL || last->start != b)
             {
               SpotSimCandle c = { .start = b, .open = t->price, .high = t->price, .low = t->price };
@@ -222,9 +241,11 @@ main (int argc, char **argv)
   g_test_add_func ("/sim-market/decimals-print-like-coinbase", test_decimals_print_like_coinbase);
   g_test_add_func ("/sim-market/time-text-forms", test_time_text_forms);
   g_test_add_func ("/sim-market/same-seed-same-trades", test_same_seed_same_trades);
-  g_test_add_func ("/sim-market/products-unique-with-exchange-increments", test_products_unique_with_exchange_increments);
+  g_test_add_func ("/sim-market/products-unique-with-exchange-increments",
+                   test_products_unique_with_exchange_increments);
   g_test_add_func ("/sim-market/explicit-ids-and-bad-ones", test_explicit_ids_and_bad_ones);
-  g_test_add_func ("/sim-market/candles-equal-plain-aggregation-of-trades", test_candles_equal_plain_aggregation_of_trades);
+  g_test_add_func ("/sim-market/candles-equal-plain-aggregation-of-trades",
+                   test_candles_equal_plain_aggregation_of_trades);
   g_test_add_func ("/sim-market/trade-times-never-go-back", test_trade_times_never_go_back);
   return g_test_run ();
 }

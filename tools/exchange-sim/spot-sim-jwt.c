@@ -12,13 +12,15 @@
 
 #include "core/spot-error.h"
 
-typedef struct {
+typedef struct
+{
   gboolean ed25519;
   char *pem;      /* for libjwt (EC keys) */
   EVP_PKEY *pkey; /* for OpenSSL (Ed25519 keys) */
 } Key;
 
-struct _SpotSimJwtVerifier {
+struct _SpotSimJwtVerifier
+{
   GPtrArray *keys;
 };
 
@@ -65,13 +67,13 @@ spot_sim_jwt_verifier_add_key_file (SpotSimJwtVerifier *verifier, const char *pa
       g_set_error (error, SPOT_ERROR, SPOT_ERROR_IO, "JWT public key %s: %s", path, local->message);
       return FALSE;
     }
-  BIO *bio = BIO_new_mem_buf (pem, (int) len);
+  BIO *bio = BIO_new_mem_buf (pem, (int)len);
   EVP_PKEY *pkey = PEM_read_bio_PUBKEY (bio, NULL, NULL, NULL);
   BIO_free (bio);
   if (pkey == NULL)
     {
-      g_set_error (error, SPOT_ERROR, SPOT_ERROR_PARSE,
-                   "JWT public key %s is not a PEM public key", path);
+      g_set_error (error, SPOT_ERROR, SPOT_ERROR_PARSE, "JWT public key %s is not a PEM public key",
+                   path);
       return FALSE;
     }
   Key *key = g_new0 (Key, 1);
@@ -132,7 +134,7 @@ parse_object (const char *text, gsize len)
   g_autoptr (JsonParser) parser = json_parser_new ();
   gsize n = 0;
   const char *data = g_bytes_get_data (bytes, &n);
-  if (data == NULL || !json_parser_load_from_data (parser, data, (gssize) n, NULL))
+  if (data == NULL || !json_parser_load_from_data (parser, data, (gssize)n, NULL))
     return NULL;
   JsonNode *root = json_parser_get_root (parser);
   if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
@@ -159,31 +161,31 @@ verify_ed25519 (EVP_PKEY *pkey, const char *token, gsize signed_len, const char 
   EVP_MD_CTX *ctx = EVP_MD_CTX_new ();
   gsize sig_len = 0;
   const guchar *sig_data = g_bytes_get_data (sig, &sig_len);
-  gboolean ok = EVP_DigestVerifyInit (ctx, NULL, NULL, NULL, pkey) == 1
-                && EVP_DigestVerify (ctx, sig_data, sig_len, (const guchar *) token, signed_len) == 1;
+  gboolean ok
+      = EVP_DigestVerifyInit (ctx, NULL, NULL, NULL, pkey) == 1
+        && EVP_DigestVerify (ctx, sig_data, sig_len, (const guchar *)token, signed_len) == 1;
   EVP_MD_CTX_free (ctx);
   return ok;
 }
 
 gboolean
-spot_sim_jwt_verify (SpotSimJwtVerifier *verifier,
-                     const char *token,
-                     gint64 now_s,
-                     gint64 leeway_s,
-                     GError **error)
+spot_sim_jwt_verify (
+    SpotSimJwtVerifier *verifier, const char *token, gint64 now_s, gint64 leeway_s, GError **error)
 {
   const char *dot1 = token != NULL ? strchr (token, '.') : NULL;
   const char *dot2 = dot1 != NULL ? strchr (dot1 + 1, '.') : NULL;
   if (dot1 == NULL || dot2 == NULL || strchr (dot2 + 1, '.') != NULL)
     {
-      g_set_error (error, SPOT_ERROR, SPOT_ERROR_INVALID_ARGUMENT, "jwt is not header.payload.signature");
+      g_set_error (error, SPOT_ERROR, SPOT_ERROR_INVALID_ARGUMENT,
+                   "jwt is not header.payload.signature");
       return FALSE;
     }
-  g_autoptr (JsonObject) header = parse_object (token, (gsize) (dot1 - token));
-  g_autoptr (JsonObject) claims = parse_object (dot1 + 1, (gsize) (dot2 - dot1 - 1));
+  g_autoptr (JsonObject) header = parse_object (token, (gsize)(dot1 - token));
+  g_autoptr (JsonObject) claims = parse_object (dot1 + 1, (gsize)(dot2 - dot1 - 1));
   if (header == NULL || claims == NULL)
     {
-      g_set_error (error, SPOT_ERROR, SPOT_ERROR_INVALID_ARGUMENT, "jwt header or payload is not base64url JSON");
+      g_set_error (error, SPOT_ERROR, SPOT_ERROR_INVALID_ARGUMENT,
+                   "jwt header or payload is not base64url JSON");
       return FALSE;
     }
   const char *alg = json_object_get_string_member_with_default (header, "alg", "");
@@ -191,7 +193,8 @@ spot_sim_jwt_verify (SpotSimJwtVerifier *verifier,
   gboolean ed = g_str_equal (alg, "EdDSA");
   if (!ed && !g_str_equal (alg, "ES256"))
     {
-      g_set_error (error, SPOT_ERROR, SPOT_ERROR_INVALID_ARGUMENT, "jwt alg \"%s\" is neither ES256 nor EdDSA", alg);
+      g_set_error (error, SPOT_ERROR, SPOT_ERROR_INVALID_ARGUMENT,
+                   "jwt alg \"%s\" is neither ES256 nor EdDSA", alg);
       return FALSE;
     }
 
@@ -202,18 +205,21 @@ spot_sim_jwt_verify (SpotSimJwtVerifier *verifier,
       if (key->ed25519 != ed)
         continue;
       if (ed)
-        verified = verify_ed25519 (key->pkey, token, (gsize) (dot2 - token), dot2 + 1);
+        verified = verify_ed25519 (key->pkey, token, (gsize)(dot2 - token), dot2 + 1);
       else
         {
           jwt_t *jwt = NULL;
-          verified = jwt_decode (&jwt, token, (const unsigned char *) key->pem, (int) strlen (key->pem)) == 0
-                     && jwt_get_alg (jwt) == JWT_ALG_ES256;
+          verified
+              = jwt_decode (&jwt, token, (const unsigned char *)key->pem, (int)strlen (key->pem))
+                    == 0
+                && jwt_get_alg (jwt) == JWT_ALG_ES256;
           jwt_free (jwt);
         }
     }
   if (!verified)
     {
-      g_set_error (error, SPOT_ERROR, SPOT_ERROR_INVALID_ARGUMENT, "jwt signature (%s) does not verify", alg);
+      g_set_error (error, SPOT_ERROR, SPOT_ERROR_INVALID_ARGUMENT,
+                   "jwt signature (%s) does not verify", alg);
       return FALSE;
     }
 
@@ -222,12 +228,14 @@ spot_sim_jwt_verify (SpotSimJwtVerifier *verifier,
   gint64 nbf = 0, exp = 0;
   if (!g_str_equal (iss, "cdp"))
     {
-      g_set_error (error, SPOT_ERROR, SPOT_ERROR_INVALID_ARGUMENT, "jwt iss \"%s\" is not \"cdp\"", iss);
+      g_set_error (error, SPOT_ERROR, SPOT_ERROR_INVALID_ARGUMENT, "jwt iss \"%s\" is not \"cdp\"",
+                   iss);
       return FALSE;
     }
   if (kid == NULL || sub == NULL || !g_str_equal (kid, sub))
     {
-      g_set_error (error, SPOT_ERROR, SPOT_ERROR_INVALID_ARGUMENT, "jwt sub and kid differ or are missing");
+      g_set_error (error, SPOT_ERROR, SPOT_ERROR_INVALID_ARGUMENT,
+                   "jwt sub and kid differ or are missing");
       return FALSE;
     }
   if (!member_int (claims, "nbf", &nbf) || !member_int (claims, "exp", &exp))
@@ -238,8 +246,9 @@ spot_sim_jwt_verify (SpotSimJwtVerifier *verifier,
   if (now_s + leeway_s < nbf || now_s - leeway_s >= exp)
     {
       g_set_error (error, SPOT_ERROR, SPOT_ERROR_INVALID_ARGUMENT,
-                   "jwt is outside its validity window (nbf %" G_GINT64_FORMAT ", exp %" G_GINT64_FORMAT
-                   ", now %" G_GINT64_FORMAT ")", nbf, exp, now_s);
+                   "jwt is outside its validity window (nbf %" G_GINT64_FORMAT
+                   ", exp %" G_GINT64_FORMAT ", now %" G_GINT64_FORMAT ")",
+                   nbf, exp, now_s);
       return FALSE;
     }
   return TRUE;

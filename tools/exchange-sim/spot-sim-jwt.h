@@ -22,19 +22,15 @@ void spot_sim_jwt_verifier_free (SpotSimJwtVerifier *verifier);
 /* Adds a PEM public key (EC P-256 or Ed25519) read from @path.
  * SPOT_ERROR_IO when it cannot be read, SPOT_ERROR_PARSE when it is not one
  * of those keys. */
-gboolean spot_sim_jwt_verifier_add_key_file (SpotSimJwtVerifier *verifier,
-                                             const char *path,
-                                             GError **error);
+gboolean
+spot_sim_jwt_verifier_add_key_file (SpotSimJwtVerifier *verifier, const char *path, GError **error);
 guint spot_sim_jwt_verifier_n_keys (SpotSimJwtVerifier *verifier);
 
 /* TRUE when @token is signed by one of the keys and its claims hold at
  * @now_s (epoch seconds, leeway @leeway_s). Otherwise FALSE with
  * SPOT_ERROR_INVALID_ARGUMENT naming what failed. */
-gboolean spot_sim_jwt_verify (SpotSimJwtVerifier *verifier,
-                              const char *token,
-                              gint64 now_s,
-                              gint64 leeway_s,
-                              GError **error);
+gboolean spot_sim_jwt_verify (
+    SpotSimJwtVerifier *verifier, const char *token, gint64 now_s, gint64 leeway_s, GError **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SpotSimJwtVerifier, spot_sim_jwt_verifier_free)
 

@@ -29,15 +29,19 @@ parse_fault (const char *text, SpotSimFault *out, GError **error)
   g_auto (GStrv) kv = g_strsplit (text, "=", 2);
   if (!spot_sim_fault_kind_from_string (kv[0], &out->kind) || out->kind == SPOT_SIM_FAULT_CLEAR)
     {
-      g_set_error (error, SPOT_ERROR, SPOT_ERROR_INVALID_CONFIG,
-                   "--fault %s: kinds are close1001 drop stall skip-sequence newest-first dup-snapshot "
-                   "oversized malformed wrong-type delay skew heartbeat-string", text);
+      g_set_error (
+          error, SPOT_ERROR, SPOT_ERROR_INVALID_CONFIG,
+          "--fault %s: kinds are close1001 drop stall skip-sequence newest-first dup-snapshot "
+          "oversized malformed wrong-type delay skew heartbeat-string",
+          text);
       return FALSE;
     }
   out->value = spot_sim_fault_default_value (out->kind);
-  if (kv[1] != NULL && !g_ascii_string_to_signed (kv[1], 10, G_MININT64, G_MAXINT64, &out->value, NULL))
+  if (kv[1] != NULL
+      && !g_ascii_string_to_signed (kv[1], 10, G_MININT64, G_MAXINT64, &out->value, NULL))
     {
-      g_set_error (error, SPOT_ERROR, SPOT_ERROR_INVALID_CONFIG, "--fault %s: the value must be an integer", text);
+      g_set_error (error, SPOT_ERROR, SPOT_ERROR_INVALID_CONFIG,
+                   "--fault %s: the value must be an integer", text);
       return FALSE;
     }
   return TRUE;
@@ -68,27 +72,47 @@ main (int argc, char **argv)
 
   GOptionEntry entries[] = {
     { "host", 0, 0, G_OPTION_ARG_STRING, &host, "Listen address (default 127.0.0.1)", "ADDR" },
-    { "port", 'p', 0, G_OPTION_ARG_INT, &port, "Port for WebSocket, REST and control (0: any free port)", "PORT" },
-    { "ports-file", 0, 0, G_OPTION_ARG_FILENAME, &ports_file, "Write the URLs line here once listening", "FILE" },
+    { "port", 'p', 0, G_OPTION_ARG_INT, &port,
+      "Port for WebSocket, REST and control (0: any free port)", "PORT" },
+    { "ports-file", 0, 0, G_OPTION_ARG_FILENAME, &ports_file,
+      "Write the URLs line here once listening", "FILE" },
     { "products", 'n', 0, G_OPTION_ARG_INT, &n_products, "Number of products (default 50)", "N" },
-    { "product-ids", 0, 0, G_OPTION_ARG_STRING, &product_ids, "Explicit comma-separated product ids", "LIST" },
+    { "product-ids", 0, 0, G_OPTION_ARG_STRING, &product_ids,
+      "Explicit comma-separated product ids", "LIST" },
     { "seed", 's', 0, G_OPTION_ARG_INT64, &seed, "Market seed (default 1)", "SEED" },
-    { "trades-per-second", 't', 0, G_OPTION_ARG_DOUBLE, &tps, "Mean trades per second per product (default 5)", "RATE" },
-    { "history-minutes", 0, 0, G_OPTION_ARG_INT, &history_minutes, "Minutes of past trades generated at start (default 60)", "MIN" },
-    { "horizon-minutes", 0, 0, G_OPTION_ARG_INT, &horizon_minutes, "Minutes of candle history kept (default 1620 = 27 h)", "MIN" },
-    { "snapshot-trades", 0, 0, G_OPTION_ARG_INT, &snapshot_trades, "Trades per product in a market_trades snapshot (default 50)", "N" },
-    { "candles-snapshot", 0, 0, G_OPTION_ARG_INT, &candles_snapshot, "5-minute candles per product in a candles snapshot (default 100 / products subscribed, at least 1)", "N" },
-    { "batch-ms", 0, 0, G_OPTION_ARG_INT, &batch_ms, "market_trades batching interval (default 250)", "MS" },
-    { "idle-close-s", 0, 0, G_OPTION_ARG_INT, &idle_close_s, "Close connections without a subscribe after this (default 5)", "S" },
-    { "require-auth", 0, 0, G_OPTION_ARG_NONE, &require_auth, "Refuse subscribes without a valid JWT", NULL },
-    { "jwt-public-key", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &key_files, "PEM public key (EC P-256 or Ed25519); repeatable", "FILE" },
-    { "fault", 'f', 0, G_OPTION_ARG_STRING_ARRAY, &fault_args, "Fault for every connection, KIND[=VALUE]; repeatable", "FAULT" },
-    { "fault-after", 0, 0, G_OPTION_ARG_INT, &fault_after_s, "Seconds after a connection's first subscribe when one-shot --fault kinds fire (default 10)", "S" },
-    { "skew-ms", 0, 0, G_OPTION_ARG_INT64, &skew_ms, "Exchange clock offset from the local clock", "MS" },
-    { "exit-with-parent", 0, 0, G_OPTION_ARG_NONE, &exit_with_parent, "Exit when the parent process dies (Linux)", NULL },
+    { "trades-per-second", 't', 0, G_OPTION_ARG_DOUBLE, &tps,
+      "Mean trades per second per product (default 5)", "RATE" },
+    { "history-minutes", 0, 0, G_OPTION_ARG_INT, &history_minutes,
+      "Minutes of past trades generated at start (default 60)", "MIN" },
+    { "horizon-minutes", 0, 0, G_OPTION_ARG_INT, &horizon_minutes,
+      "Minutes of candle history kept (default 1620 = 27 h)", "MIN" },
+    { "snapshot-trades", 0, 0, G_OPTION_ARG_INT, &snapshot_trades,
+      "Trades per product in a market_trades snapshot (default 50)", "N" },
+    { "candles-snapshot", 0, 0, G_OPTION_ARG_INT, &candles_snapshot,
+      "5-minute candles per product in a candles snapshot (default 100 / products subscribed, at "
+      "least 1)",
+      "N" },
+    { "batch-ms", 0, 0, G_OPTION_ARG_INT, &batch_ms,
+      "market_trades batching interval (default 250)", "MS" },
+    { "idle-close-s", 0, 0, G_OPTION_ARG_INT, &idle_close_s,
+      "Close connections without a subscribe after this (default 5)", "S" },
+    { "require-auth", 0, 0, G_OPTION_ARG_NONE, &require_auth,
+      "Refuse subscribes without a valid JWT", NULL },
+    { "jwt-public-key", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &key_files,
+      "PEM public key (EC P-256 or Ed25519); repeatable", "FILE" },
+    { "fault", 'f', 0, G_OPTION_ARG_STRING_ARRAY, &fault_args,
+      "Fault for every connection, KIND[=VALUE]; repeatable", "FAULT" },
+    { "fault-after", 0, 0, G_OPTION_ARG_INT, &fault_after_s,
+      "Seconds after a connection's first subscribe when one-shot --fault kinds fire (default 10)",
+      "S" },
+    { "skew-ms", 0, 0, G_OPTION_ARG_INT64, &skew_ms, "Exchange clock offset from the local clock",
+      "MS" },
+    { "exit-with-parent", 0, 0, G_OPTION_ARG_NONE, &exit_with_parent,
+      "Exit when the parent process dies (Linux)", NULL },
     { NULL },
   };
-  g_autoptr (GOptionContext) ctx = g_option_context_new ("- Coinbase Advanced Trade exchange simulator");
+  g_autoptr (GOptionContext) ctx
+      = g_option_context_new ("- Coinbase Advanced Trade exchange simulator");
   g_option_context_add_main_entries (ctx, entries, NULL);
   g_autoptr (GError) error = NULL;
   if (!g_option_context_parse (ctx, &argc, &argv, &error))
@@ -101,7 +125,8 @@ main (int argc, char **argv)
     prctl (PR_SET_PDEATHSIG, SIGTERM);
 #endif
   if (port < 0 || port > 65535 || n_products < 1 || history_minutes < 0 || horizon_minutes < 1
-      || snapshot_trades < 1 || batch_ms < 1 || idle_close_s < 1 || fault_after_s < 0 || candles_snapshot < 0)
+      || snapshot_trades < 1 || batch_ms < 1 || idle_close_s < 1 || fault_after_s < 0
+      || candles_snapshot < 0)
     {
       g_printerr ("spot-exchange-sim: a numeric option is out of range (see --help)\n");
       return 2;
@@ -129,40 +154,41 @@ main (int argc, char **argv)
 
   g_auto (GStrv) ids = product_ids != NULL ? g_strsplit (product_ids, ",", -1) : NULL;
   SpotSimMarketConfig mc = {
-    .seed = (guint64) seed,
-    .n_products = (guint) n_products,
+    .seed = (guint64)seed,
+    .n_products = (guint)n_products,
     .product_ids = ids,
     .trades_per_second = tps,
-    .history_minutes = (guint) history_minutes,
-    .snapshot_trades = (guint) snapshot_trades,
-    .horizon_minutes = (guint) horizon_minutes,
+    .history_minutes = (guint)history_minutes,
+    .snapshot_trades = (guint)snapshot_trades,
+    .horizon_minutes = (guint)horizon_minutes,
   };
   gint64 t0 = g_get_monotonic_time ();
   struct timespec ts;
   clock_gettime (CLOCK_REALTIME, &ts);
-  gint64 now_us = (gint64) ts.tv_sec * G_USEC_PER_SEC + ts.tv_nsec / 1000 + skew_ms * 1000;
+  gint64 now_us = (gint64)ts.tv_sec * G_USEC_PER_SEC + ts.tv_nsec / 1000 + skew_ms * 1000;
   SpotSimMarket *market = spot_sim_market_new (&mc, now_us, &error);
   if (market == NULL)
     {
       g_printerr ("spot-exchange-sim: %s\n", error->message);
       return 2;
     }
-  g_info ("generated %u products with %d minutes of history in %.3f s", spot_sim_market_n_products (market),
-          history_minutes, (double) (g_get_monotonic_time () - t0) / 1e6);
+  g_info ("generated %u products with %d minutes of history in %.3f s",
+          spot_sim_market_n_products (market), history_minutes,
+          (double)(g_get_monotonic_time () - t0) / 1e6);
 
   guint n = spot_sim_market_n_products (market);
   SpotSimServerConfig sc = {
     .host = host,
-    .port = (guint) port,
-    .batch_ms = (guint) batch_ms,
-    .idle_close_s = (guint) idle_close_s,
-    .snapshot_trades = (guint) snapshot_trades,
-    .candles_snapshot = candles_snapshot > 0 ? (guint) candles_snapshot : MAX (1u, 100 / n),
+    .port = (guint)port,
+    .batch_ms = (guint)batch_ms,
+    .idle_close_s = (guint)idle_close_s,
+    .snapshot_trades = (guint)snapshot_trades,
+    .candles_snapshot = candles_snapshot > 0 ? (guint)candles_snapshot : MAX (1u, 100 / n),
     .skew_ms = skew_ms,
     .require_auth = require_auth,
     .verifier = verifier,
     .faults = faults,
-    .fault_after_s = (guint) fault_after_s,
+    .fault_after_s = (guint)fault_after_s,
   };
   g_autoptr (SpotSimServer) server = spot_sim_server_new (&sc, market, &error);
   if (server == NULL)
@@ -173,9 +199,10 @@ main (int argc, char **argv)
 
   const char *h = host != NULL ? host : "127.0.0.1";
   g_autofree char *bracketed = strchr (h, ':') != NULL ? g_strdup_printf ("[%s]", h) : g_strdup (h);
-  g_autofree char *line = g_strdup_printf ("ws=ws://%s:%u/ rest=http://%s:%u control=http://%s:%u/_sim\n",
-                                           bracketed, spot_sim_server_port (server), bracketed,
-                                           spot_sim_server_port (server), bracketed, spot_sim_server_port (server));
+  g_autofree char *line
+      = g_strdup_printf ("ws=ws://%s:%u/ rest=http://%s:%u control=http://%s:%u/_sim\n", bracketed,
+                         spot_sim_server_port (server), bracketed, spot_sim_server_port (server),
+                         bracketed, spot_sim_server_port (server));
   if (ports_file != NULL && !g_file_set_contents (ports_file, line, -1, &error))
     {
       g_printerr ("spot-exchange-sim: --ports-file: %s\n", error->message);
@@ -184,7 +211,8 @@ main (int argc, char **argv)
   fputs (line, stdout);
   fflush (stdout);
   g_message ("%s products, %g trades/s each, seed %" G_GINT64_FORMAT ", listening on port %u",
-             product_ids != NULL ? product_ids : "generated", tps, seed, spot_sim_server_port (server));
+             product_ids != NULL ? product_ids : "generated", tps, seed,
+             spot_sim_server_port (server));
 
   g_autoptr (GMainLoop) loop = g_main_loop_new (NULL, FALSE);
   guint sigint = g_unix_signal_add (SIGINT, quit_cb, loop);

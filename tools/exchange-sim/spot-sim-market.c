@@ -9,13 +9,14 @@
 #include "core/spot-error.h"
 
 /* A product as the market knows it: PRNG, walk state, logs. */
-typedef struct {
+typedef struct
+{
   SpotSimProductInfo info;
   guint64 rng;
-  gint64 anchor_price;   /* the walk is pulled back towards it */
+  gint64 anchor_price; /* the walk is pulled back towards it */
   gint64 price;
-  gint64 step_max;       /* largest price step, in ticks */
-  gint64 size_typical;   /* in base increments */
+  gint64 step_max;     /* largest price step, in ticks */
+  gint64 size_typical; /* in base increments */
   gint64 next_time_us;
   gint64 last_time_us;
   gint64 next_id;
@@ -23,23 +24,25 @@ typedef struct {
   guint64 generated;
   guint64 version;
 
-  SpotSimTrade *ring;    /* newest snapshot_trades trades */
+  SpotSimTrade *ring; /* newest snapshot_trades trades */
   guint ring_len;
-  guint ring_head;       /* next write position */
+  guint ring_head; /* next write position */
   guint ring_count;
 
   SpotSimCandle *minutes; /* indexed by (start / 60) % horizon */
   GArray *batch;          /* trades of the last advance() */
 } Product;
 
-struct _SpotSimMarket {
+struct _SpotSimMarket
+{
   SpotSimMarketConfig config;
   Product *products;
   guint n_products;
   guint horizon;
 };
 
-typedef struct {
+typedef struct
+{
   const char *base;
   const char *quote;
   double price;
@@ -51,26 +54,16 @@ typedef struct {
 /* Real-looking products with Coinbase-like increments, including sub-cent
  * prices with eight or nine decimals and whole-unit sizes. */
 static const KnownProduct known_products[] = {
-  { "BTC", "USD", 68900.50, -2, -8, 2000 },
-  { "ETH", "USD", 3512.25, -2, -8, 1500 },
-  { "SOL", "USD", 148.37, -2, -8, 800 },
-  { "DOGE", "USD", 0.15432, -5, -1, 300 },
-  { "SHIB", "USD", 0.00002456, -8, 0, 200 },
-  { "XRP", "USD", 0.5521, -4, -6, 400 },
-  { "ADA", "USD", 0.4512, -4, -8, 300 },
-  { "AVAX", "USD", 35.12, -2, -8, 500 },
-  { "LINK", "USD", 14.873, -3, -2, 400 },
-  { "LTC", "USD", 81.45, -2, -8, 400 },
-  { "PEPE", "USD", 0.000008123, -9, 0, 150 },
-  { "BTC", "EUR", 63450.12, -2, -8, 1500 },
-  { "ETH", "BTC", 0.05123, -5, -8, 0.05 },
-  { "DOT", "USD", 6.512, -3, -8, 300 },
-  { "BONK", "USD", 0.00002112, -8, 0, 100 },
-  { "UNI", "USD", 7.823, -3, -6, 300 },
-  { "ATOM", "USD", 8.342, -3, -4, 300 },
-  { "ETH", "EUR", 3250.11, -2, -8, 1000 },
-  { "MATIC", "USD", 0.7123, -4, -1, 300 },
-  { "USDT", "USD", 1.0001, -5, -2, 5000 },
+  { "BTC", "USD", 68900.50, -2, -8, 2000 },   { "ETH", "USD", 3512.25, -2, -8, 1500 },
+  { "SOL", "USD", 148.37, -2, -8, 800 },      { "DOGE", "USD", 0.15432, -5, -1, 300 },
+  { "SHIB", "USD", 0.00002456, -8, 0, 200 },  { "XRP", "USD", 0.5521, -4, -6, 400 },
+  { "ADA", "USD", 0.4512, -4, -8, 300 },      { "AVAX", "USD", 35.12, -2, -8, 500 },
+  { "LINK", "USD", 14.873, -3, -2, 400 },     { "LTC", "USD", 81.45, -2, -8, 400 },
+  { "PEPE", "USD", 0.000008123, -9, 0, 150 }, { "BTC", "EUR", 63450.12, -2, -8, 1500 },
+  { "ETH", "BTC", 0.05123, -5, -8, 0.05 },    { "DOT", "USD", 6.512, -3, -8, 300 },
+  { "BONK", "USD", 0.00002112, -8, 0, 100 },  { "UNI", "USD", 7.823, -3, -6, 300 },
+  { "ATOM", "USD", 8.342, -3, -4, 300 },      { "ETH", "EUR", 3250.11, -2, -8, 1000 },
+  { "MATIC", "USD", 0.7123, -4, -1, 300 },    { "USDT", "USD", 1.0001, -5, -2, 5000 },
 };
 
 static guint64
@@ -95,7 +88,7 @@ fnv1a32 (const char *s)
   guint32 h = 2166136261u;
   for (; *s != '\0'; s++)
     {
-      h ^= (guchar) *s;
+      h ^= (guchar)*s;
       h *= 16777619u;
     }
   return h;
@@ -127,17 +120,17 @@ product_setup (Product *p,
   p->info.quote_exp = quote_exp;
   p->info.base_exp = base_exp;
 
-  p->rng = config->seed ^ ((guint64) fnv1a32 (p->info.product_id) << 17);
-  (void) splitmix64 (&p->rng);
+  p->rng = config->seed ^ ((guint64)fnv1a32 (p->info.product_id) << 17);
+  (void)splitmix64 (&p->rng);
 
   /* Generation parameters only; the log itself is integer. */
-  p->anchor_price = MAX (1, (gint64) llround (price * (double) pow10_i64 (-quote_exp)));
+  p->anchor_price = MAX (1, (gint64)llround (price * (double)pow10_i64 (-quote_exp)));
   p->price = p->anchor_price;
   p->step_max = MAX (1, p->anchor_price / 4000);
   double size = notional / price;
-  p->size_typical = MAX (1, (gint64) llround (size * (double) pow10_i64 (-base_exp)));
-  p->mean_gap_us = MAX (1, (gint64) llround (1e6 / config->trades_per_second));
-  p->next_id = 100000000 + (gint64) (fnv1a32 (p->info.product_id) % 800000000u);
+  p->size_typical = MAX (1, (gint64)llround (size * (double)pow10_i64 (-base_exp)));
+  p->mean_gap_us = MAX (1, (gint64)llround (1e6 / config->trades_per_second));
+  p->next_id = 100000000 + (gint64)(fnv1a32 (p->info.product_id) % 800000000u);
 
   p->ring_len = MAX (config->snapshot_trades, 1);
   p->ring = g_new0 (SpotSimTrade, p->ring_len);
@@ -214,7 +207,7 @@ static void
 generate_one (SpotSimMarket *market, Product *p, SpotSimTrade *out)
 {
   /* Random walk pulled towards the anchor so prices stay plausible. */
-  gint64 step = (gint64) rng_below (&p->rng, (guint64) (2 * p->step_max + 1)) - p->step_max;
+  gint64 step = (gint64)rng_below (&p->rng, (guint64)(2 * p->step_max + 1)) - p->step_max;
   if (p->price > p->anchor_price + p->anchor_price / 10)
     step -= p->step_max / 2 + 1;
   else if (p->price < p->anchor_price - p->anchor_price / 10)
@@ -225,9 +218,9 @@ generate_one (SpotSimMarket *market, Product *p, SpotSimTrade *out)
   guint64 r = rng_below (&p->rng, 100);
   gint64 size;
   if (r < 90)
-    size = 1 + (gint64) rng_below (&p->rng, (guint64) (2 * p->size_typical));
+    size = 1 + (gint64)rng_below (&p->rng, (guint64)(2 * p->size_typical));
   else
-    size = 1 + (gint64) rng_below (&p->rng, (guint64) (20 * p->size_typical));
+    size = 1 + (gint64)rng_below (&p->rng, (guint64)(20 * p->size_typical));
 
   out->time_us = MAX (p->next_time_us, p->last_time_us);
   out->trade_id = p->next_id++;
@@ -235,7 +228,7 @@ generate_one (SpotSimMarket *market, Product *p, SpotSimTrade *out)
   out->size = size;
   out->buy = (splitmix64 (&p->rng) & 1) != 0;
   p->last_time_us = out->time_us;
-  p->next_time_us += 1 + (gint64) rng_below (&p->rng, (guint64) (2 * p->mean_gap_us));
+  p->next_time_us += 1 + (gint64)rng_below (&p->rng, (guint64)(2 * p->mean_gap_us));
 }
 
 static guint64 advance (SpotSimMarket *market, gint64 now_us, gboolean keep_batch);
@@ -272,7 +265,8 @@ spot_sim_market_new (const SpotSimMarketConfig *config, gint64 now_us, GError **
         {
           const char *id = config->product_ids[i];
           g_auto (GStrv) parts = g_strsplit (id, "-", -1);
-          if (g_strv_length (parts) != 2 || !valid_currency (parts[0]) || !valid_currency (parts[1]))
+          if (g_strv_length (parts) != 2 || !valid_currency (parts[0])
+              || !valid_currency (parts[1]))
             {
               g_set_error (error, SPOT_ERROR, SPOT_ERROR_INVALID_ARGUMENT,
                            "product id \"%s\" is not BASE-QUOTE in capitals", id);
@@ -295,9 +289,9 @@ spot_sim_market_new (const SpotSimMarketConfig *config, gint64 now_us, GError **
           else
             {
               guint64 h = fnv1a32 (id) ^ config->seed;
-              double price = 0.5 + (double) (splitmix64 (&h) % 20000) / 100.0;
+              double price = 0.5 + (double)(splitmix64 (&h) % 20000) / 100.0;
               product_setup (p, config, market->horizon, parts[0], parts[1], price,
-                             price < 5 ? -4 : -2, -(gint) (2 + splitmix64 (&h) % 7), 400);
+                             price < 5 ? -4 : -2, -(gint)(2 + splitmix64 (&h) % 7), 400);
             }
         }
       else if (i < G_N_ELEMENTS (known_products))
@@ -313,9 +307,9 @@ spot_sim_market_new (const SpotSimMarketConfig *config, gint64 now_us, GError **
           char id[16];
           do
             {
-              guint len = 3 + (guint) rng_below (&names_rng, 2);
+              guint len = 3 + (guint)rng_below (&names_rng, 2);
               for (guint c = 0; c < len; c++)
-                base[c] = (char) ('A' + rng_below (&names_rng, 26));
+                base[c] = (char)('A' + rng_below (&names_rng, 26));
               base[len] = '\0';
               g_snprintf (id, sizeof id, "%s-%s", base,
                           quotes[rng_below (&names_rng, G_N_ELEMENTS (quotes))]);
@@ -323,22 +317,23 @@ spot_sim_market_new (const SpotSimMarketConfig *config, gint64 now_us, GError **
           while (market_has_id (market, market->n_products, id));
           const char *quote = strchr (id, '-') + 1;
           /* Spread prices over many magnitudes, increments to match. */
-          guint mag = (guint) rng_below (&names_rng, 9); /* 10^-5 .. 10^3 */
-          double price = (1.0 + (double) rng_below (&names_rng, 900) / 100.0) * pow (10.0, (double) mag - 5.0);
-          gint quote_exp = mag >= 5 ? -2 : -(gint) (8 - mag + (mag == 0 ? 1 : 0));
-          gint base_exp = mag <= 2 ? 0 : -(gint) (1 + rng_below (&names_rng, 8));
+          guint mag = (guint)rng_below (&names_rng, 9); /* 10^-5 .. 10^3 */
+          double price
+              = (1.0 + (double)rng_below (&names_rng, 900) / 100.0) * pow (10.0, (double)mag - 5.0);
+          gint quote_exp = mag >= 5 ? -2 : -(gint)(8 - mag + (mag == 0 ? 1 : 0));
+          gint base_exp = mag <= 2 ? 0 : -(gint)(1 + rng_below (&names_rng, 8));
           product_setup (p, config, market->horizon, base, quote, price, quote_exp, base_exp,
-                         50 + (double) rng_below (&names_rng, 2000));
+                         50 + (double)rng_below (&names_rng, 2000));
         }
       market->n_products++;
     }
 
   /* History: trades from now - history_minutes on, with the same generator. */
-  gint64 start_us = now_us - (gint64) config->history_minutes * 60 * G_USEC_PER_SEC;
+  gint64 start_us = now_us - (gint64)config->history_minutes * 60 * G_USEC_PER_SEC;
   for (guint i = 0; i < n; i++)
     {
       Product *p = &market->products[i];
-      p->next_time_us = start_us + (gint64) rng_below (&p->rng, (guint64) p->mean_gap_us);
+      p->next_time_us = start_us + (gint64)rng_below (&p->rng, (guint64)p->mean_gap_us);
       p->last_time_us = start_us;
     }
   /* History is logged, never sent: no batch. */
@@ -375,7 +370,7 @@ spot_sim_market_find (SpotSimMarket *market, const char *product_id)
 {
   for (guint i = 0; i < market->n_products; i++)
     if (g_strcmp0 (market->products[i].info.product_id, product_id) == 0)
-      return (gint) i;
+      return (gint)i;
   return -1;
 }
 
@@ -430,7 +425,7 @@ spot_sim_market_last_batch (SpotSimMarket *market, guint index, guint *n_trades)
   g_return_val_if_fail (index < market->n_products, NULL);
   Product *p = &market->products[index];
   *n_trades = p->batch->len;
-  return (const SpotSimTrade *) (gpointer) p->batch->data;
+  return (const SpotSimTrade *)(gpointer)p->batch->data;
 }
 
 guint
@@ -473,7 +468,7 @@ spot_sim_market_horizon_start (SpotSimMarket *market, guint index)
 {
   Product *p = &market->products[index];
   gint64 newest = p->last_time_us / G_USEC_PER_SEC / 60;
-  return (newest - (gint64) market->horizon + 1) * 60;
+  return (newest - (gint64)market->horizon + 1) * 60;
 }
 
 static gint64
@@ -486,12 +481,8 @@ floor_div (gint64 a, gint64 b)
 }
 
 GArray *
-spot_sim_market_candles (SpotSimMarket *market,
-                         guint index,
-                         gint64 granularity,
-                         gint64 start,
-                         gint64 end,
-                         guint limit)
+spot_sim_market_candles (
+    SpotSimMarket *market, guint index, gint64 granularity, gint64 start, gint64 end, guint limit)
 {
   GArray *out = g_array_new (FALSE, FALSE, sizeof (SpotSimCandle));
   g_return_val_if_fail (index < market->n_products, out);
@@ -542,10 +533,10 @@ spot_sim_format_decimal (GString *out, __int128 count, gint exp, gboolean strip)
   char digits[64];
   gint n = 0;
   gboolean negative = count < 0;
-  unsigned __int128 v = negative ? (unsigned __int128) (-count) : (unsigned __int128) count;
+  unsigned __int128 v = negative ? (unsigned __int128)(-count) : (unsigned __int128)count;
   do
     {
-      digits[n++] = (char) ('0' + (int) (v % 10));
+      digits[n++] = (char)('0' + (int)(v % 10));
       v /= 10;
     }
   while (v > 0);

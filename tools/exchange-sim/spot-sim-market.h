@@ -19,17 +19,19 @@
 
 G_BEGIN_DECLS
 
-typedef struct {
+typedef struct
+{
   gint64 time_us; /* exchange time, µs since the epoch */
   gint64 trade_id;
-  gint64 price;   /* in quote increments */
-  gint64 size;    /* in base increments */
-  gboolean buy;   /* maker side BUY */
+  gint64 price; /* in quote increments */
+  gint64 size;  /* in base increments */
+  gboolean buy; /* maker side BUY */
 } SpotSimTrade;
 
 /* One bucket of any granularity, values in increments. */
-typedef struct {
-  gint64 start;   /* epoch seconds */
+typedef struct
+{
+  gint64 start; /* epoch seconds */
   gint64 open;
   gint64 high;
   gint64 low;
@@ -38,7 +40,8 @@ typedef struct {
   gint64 trades;
 } SpotSimCandle;
 
-typedef struct {
+typedef struct
+{
   char *product_id;
   char *base;
   char *quote;
@@ -48,22 +51,22 @@ typedef struct {
 
 typedef struct _SpotSimMarket SpotSimMarket;
 
-typedef struct {
+typedef struct
+{
   guint64 seed;
-  guint n_products;          /* used when product_ids is NULL */
-  char **product_ids;        /* explicit list, or NULL */
-  double trades_per_second;  /* per product, > 0 */
-  guint history_minutes;     /* pre-generated past trades */
-  guint snapshot_trades;     /* trades kept per product for snapshots */
-  guint horizon_minutes;     /* minute summaries kept per product */
+  guint n_products;         /* used when product_ids is NULL */
+  char **product_ids;       /* explicit list, or NULL */
+  double trades_per_second; /* per product, > 0 */
+  guint history_minutes;    /* pre-generated past trades */
+  guint snapshot_trades;    /* trades kept per product for snapshots */
+  guint horizon_minutes;    /* minute summaries kept per product */
 } SpotSimMarketConfig;
 
 /* Creates the market and generates its history up to @now_us. Returns NULL
  * with SPOT_ERROR_INVALID_ARGUMENT when the configuration is unusable (an
  * explicit product id that is not BASE-QUOTE, a zero rate, ...). */
-SpotSimMarket *spot_sim_market_new (const SpotSimMarketConfig *config,
-                                    gint64 now_us,
-                                    GError **error);
+SpotSimMarket *
+spot_sim_market_new (const SpotSimMarketConfig *config, gint64 now_us, GError **error);
 void spot_sim_market_free (SpotSimMarket *market);
 
 guint spot_sim_market_n_products (SpotSimMarket *market);
@@ -76,7 +79,8 @@ gint spot_sim_market_find (SpotSimMarket *market, const char *product_id);
  * how many. The new trades of product i are then available through
  * spot_sim_market_last_batch() until the next call. */
 guint64 spot_sim_market_advance (SpotSimMarket *market, gint64 now_us);
-const SpotSimTrade *spot_sim_market_last_batch (SpotSimMarket *market, guint index, guint *n_trades);
+const SpotSimTrade *
+spot_sim_market_last_batch (SpotSimMarket *market, guint index, guint *n_trades);
 
 /* The exchange clock moved by @delta_us (a skew change). Forward: each
  * product's schedule moves with it, so no burst of catch-up trades. Back:
@@ -101,12 +105,8 @@ gint64 spot_sim_market_horizon_start (SpotSimMarket *market, guint index);
  * 86400) whose start lies in [@start, @end], newest first, at most @limit,
  * only buckets with trades, the open bucket with its running values. Returns
  * an array of SpotSimCandle. */
-GArray *spot_sim_market_candles (SpotSimMarket *market,
-                                 guint index,
-                                 gint64 granularity,
-                                 gint64 start,
-                                 gint64 end,
-                                 guint limit);
+GArray *spot_sim_market_candles (
+    SpotSimMarket *market, guint index, gint64 granularity, gint64 start, gint64 end, guint limit);
 
 /* Formats @count * 10^@exp: with @strip, without trailing zeros (and without
  * a trailing point), as Coinbase prints REST and candle values; otherwise

@@ -6,13 +6,14 @@
 
 #include "spot-sim-server-private.h"
 
-static const struct {
+static const struct
+{
   const char *name;
   gint64 seconds;
 } granularities[] = {
-  { "ONE_MINUTE", 60 },       { "FIVE_MINUTE", 300 },  { "FIFTEEN_MINUTE", 900 },
-  { "THIRTY_MINUTE", 1800 },  { "ONE_HOUR", 3600 },    { "TWO_HOUR", 7200 },
-  { "FOUR_HOUR", 14400 },     { "SIX_HOUR", 21600 },   { "ONE_DAY", 86400 },
+  { "ONE_MINUTE", 60 },      { "FIVE_MINUTE", 300 }, { "FIFTEEN_MINUTE", 900 },
+  { "THIRTY_MINUTE", 1800 }, { "ONE_HOUR", 3600 },   { "TWO_HOUR", 7200 },
+  { "FOUR_HOUR", 14400 },    { "SIX_HOUR", 21600 },  { "ONE_DAY", 86400 },
 };
 
 /* ---- REST ------------------------------------------------------------- */
@@ -23,9 +24,11 @@ respond_json (SoupServerMessage *msg, guint status, GString *body)
   gsize len = body->len;
   /* libsoup 3.2 leaks the socket of a keep-alive connection that the client
    * closes (fixed upstream in 3.3): close every connection ourselves. */
-  soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Connection", "close");
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Connection",
+                                "close");
   soup_server_message_set_status (msg, status, NULL);
-  soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_TAKE, g_string_free (body, FALSE), len);
+  soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_TAKE,
+                                    g_string_free (body, FALSE), len);
 }
 
 static void
@@ -51,21 +54,22 @@ append_product (SpotSimServer *self, GString *s, guint p)
   spot_sim_append_json_string (s, info->product_id);
   g_string_append (s, ",\"price\":\"");
   spot_sim_format_decimal (s, spot_sim_market_last_price (self->market, p), info->quote_exp, TRUE);
-  g_string_append_printf (s,
-                          "\",\"price_percentage_change_24h\":\"0\",\"volume_24h\":\"0\","
-                          "\"volume_percentage_change_24h\":\"0\",\"base_increment\":\"%s\","
-                          "\"quote_increment\":\"%s\",\"quote_min_size\":\"1\",\"quote_max_size\":\"10000000\","
-                          "\"base_min_size\":\"%s\",\"base_max_size\":\"100000000000\","
-                          "\"base_name\":\"%s\",\"quote_name\":\"%s\",\"watched\":false,\"is_disabled\":false,"
-                          "\"new\":false,\"status\":\"online\",\"cancel_only\":false,\"limit_only\":false,"
-                          "\"post_only\":false,\"trading_disabled\":false,\"auction_mode\":false,"
-                          "\"product_type\":\"SPOT\",\"quote_currency_id\":\"%s\",\"base_currency_id\":\"%s\","
-                          "\"fcm_trading_session_details\":null,\"mid_market_price\":\"\",\"alias\":\"\","
-                          "\"alias_to\":[],\"base_display_symbol\":\"%s\",\"quote_display_symbol\":\"%s\","
-                          "\"view_only\":false,\"price_increment\":\"%s\",\"display_name\":\"%s\","
-                          "\"product_venue\":\"CBE\",\"approximate_quote_24h_volume\":\"0\"}",
-                          base_inc, quote_inc, base_inc, info->base, info->quote, info->quote, info->base,
-                          info->base, info->quote, quote_inc, info->product_id);
+  g_string_append_printf (
+      s,
+      "\",\"price_percentage_change_24h\":\"0\",\"volume_24h\":\"0\","
+      "\"volume_percentage_change_24h\":\"0\",\"base_increment\":\"%s\","
+      "\"quote_increment\":\"%s\",\"quote_min_size\":\"1\",\"quote_max_size\":\"10000000\","
+      "\"base_min_size\":\"%s\",\"base_max_size\":\"100000000000\","
+      "\"base_name\":\"%s\",\"quote_name\":\"%s\",\"watched\":false,\"is_disabled\":false,"
+      "\"new\":false,\"status\":\"online\",\"cancel_only\":false,\"limit_only\":false,"
+      "\"post_only\":false,\"trading_disabled\":false,\"auction_mode\":false,"
+      "\"product_type\":\"SPOT\",\"quote_currency_id\":\"%s\",\"base_currency_id\":\"%s\","
+      "\"fcm_trading_session_details\":null,\"mid_market_price\":\"\",\"alias\":\"\","
+      "\"alias_to\":[],\"base_display_symbol\":\"%s\",\"quote_display_symbol\":\"%s\","
+      "\"view_only\":false,\"price_increment\":\"%s\",\"display_name\":\"%s\","
+      "\"product_venue\":\"CBE\",\"approximate_quote_24h_volume\":\"0\"}",
+      base_inc, quote_inc, base_inc, info->base, info->quote, info->quote, info->base, info->base,
+      info->quote, quote_inc, info->product_id);
 }
 
 static gboolean
@@ -98,19 +102,22 @@ rest_candles (SpotSimServer *self, SoupServerMessage *msg, guint p, GHashTable *
   if ((end - start) / g > 350)
     {
       respond_error (msg, 400, "INVALID_ARGUMENT",
-                     "start and end argument is invalid - number of candles requested should be less than 350");
+                     "start and end argument is invalid - number of candles requested should be "
+                     "less than 350");
       return;
     }
   if (limit_s != NULL && (!parse_i64 (limit_s, &limit) || limit < 1 || limit > 350))
     {
-      respond_error (msg, 400, "INVALID_ARGUMENT", "limit argument is invalid - should be between 1 and 350");
+      respond_error (msg, 400, "INVALID_ARGUMENT",
+                     "limit argument is invalid - should be between 1 and 350");
       return;
     }
   /* Bring the log up to now so the open bucket is current, and send those
    * trades at once: REST never shows a trade subscribers were not offered. */
   spot_sim_server_tick (self);
 
-  g_autoptr (GArray) candles = spot_sim_market_candles (self->market, p, g, start, end, (guint) limit);
+  g_autoptr (GArray) candles
+      = spot_sim_market_candles (self->market, p, g, start, end, (guint)limit);
   GString *s = g_string_new ("{\"candles\":[");
   for (guint i = 0; i < candles->len; i++)
     {
@@ -124,7 +131,8 @@ rest_candles (SpotSimServer *self, SoupServerMessage *msg, guint p, GHashTable *
 }
 
 static void
-rest_cb (SoupServer *soup, SoupServerMessage *msg, const char *path, GHashTable *query, gpointer data)
+rest_cb (
+    SoupServer *soup, SoupServerMessage *msg, const char *path, GHashTable *query, gpointer data)
 {
   SpotSimServer *self = data;
   if (g_strcmp0 (soup_server_message_get_method (msg), "GET") != 0)
@@ -137,7 +145,9 @@ rest_cb (SoupServer *soup, SoupServerMessage *msg, const char *path, GHashTable 
       gint64 ns = spot_sim_server_now_ns (self);
       GString *s = g_string_new ("{\"iso\":\"");
       spot_sim_append_rfc3339_ns (s, ns - ns % 1000000);
-      g_string_append_printf (s, "\",\"epochSeconds\":\"%" G_GINT64_FORMAT "\",\"epochMillis\":\"%" G_GINT64_FORMAT "\"}",
+      g_string_append_printf (s,
+                              "\",\"epochSeconds\":\"%" G_GINT64_FORMAT
+                              "\",\"epochMillis\":\"%" G_GINT64_FORMAT "\"}",
                               ns / 1000000000, ns / 1000000);
       respond_json (msg, 200, s);
       return;
@@ -189,14 +199,15 @@ rest_cb (SoupServer *soup, SoupServerMessage *msg, const char *path, GHashTable 
             g_ptr_array_add (wanted_list, g_strdup (items[k]));
         }
       g_ptr_array_add (wanted_list, NULL);
-      const char *const *wanted = ids != NULL ? (const char *const *) wanted_list->pdata : NULL;
+      const char *const *wanted = ids != NULL ? (const char *const *)wanted_list->pdata : NULL;
       GString *s = g_string_new ("{\"products\":[");
       gint64 listed = 0, seen = 0;
       for (guint p = 0; p < n; p++)
         {
           if (type != NULL && g_ascii_strcasecmp (type, "SPOT") != 0)
             break;
-          if (wanted != NULL && !g_strv_contains (wanted, spot_sim_market_product (self->market, p)->product_id))
+          if (wanted != NULL
+              && !g_strv_contains (wanted, spot_sim_market_product (self->market, p)->product_id))
             continue;
           if (seen++ < offset || listed >= limit)
             continue;
@@ -220,11 +231,11 @@ rest_cb (SoupServer *soup, SoupServerMessage *msg, const char *path, GHashTable 
   if (parts[1] == NULL)
     {
       GString *s = g_string_new (NULL);
-      append_product (self, s, (guint) p);
+      append_product (self, s, (guint)p);
       respond_json (msg, 200, s);
     }
   else if (g_str_equal (parts[1], "candles") && parts[2] == NULL)
-    rest_candles (self, msg, (guint) p, query);
+    rest_candles (self, msg, (guint)p, query);
   else
     respond_error (msg, 404, "NOT_FOUND", "Not Found");
 }
@@ -235,42 +246,46 @@ static void
 control_stats (SpotSimServer *self, SoupServerMessage *msg)
 {
   GString *s = g_string_new (NULL);
-  g_string_append_printf (s,
-                          "{\"uptime_s\":%.3f,\"skew_ms\":%" G_GINT64_FORMAT ",\"connections\":%u,"
-                          "\"connections_total\":%" G_GUINT64_FORMAT ",\"messages_sent\":%" G_GUINT64_FORMAT
-                          ",\"bytes_sent\":%" G_GUINT64_FORMAT ",\"trades_generated\":%" G_GUINT64_FORMAT
-                          ",\"trades_sent\":%" G_GUINT64_FORMAT ",\"trades_sent_last_second\":%" G_GUINT64_FORMAT
-                          ",\"products\":[",
-                          (double) (g_get_monotonic_time () - self->start_mono_us) / 1e6, self->skew_ms,
-                          self->conns->len, self->conns_total, self->messages_sent, self->bytes_sent,
-                          self->trades_generated_total, self->trades_sent_total, self->trades_sent_rate);
+  g_string_append_printf (
+      s,
+      "{\"uptime_s\":%.3f,\"skew_ms\":%" G_GINT64_FORMAT ",\"connections\":%u,"
+      "\"connections_total\":%" G_GUINT64_FORMAT ",\"messages_sent\":%" G_GUINT64_FORMAT
+      ",\"bytes_sent\":%" G_GUINT64_FORMAT ",\"trades_generated\":%" G_GUINT64_FORMAT
+      ",\"trades_sent\":%" G_GUINT64_FORMAT ",\"trades_sent_last_second\":%" G_GUINT64_FORMAT
+      ",\"products\":[",
+      (double)(g_get_monotonic_time () - self->start_mono_us) / 1e6, self->skew_ms,
+      self->conns->len, self->conns_total, self->messages_sent, self->bytes_sent,
+      self->trades_generated_total, self->trades_sent_total, self->trades_sent_rate);
   guint n = spot_sim_market_n_products (self->market);
   for (guint p = 0; p < n; p++)
-    g_string_append_printf (s,
-                            "%s{\"product_id\":\"%s\",\"trades_generated\":%" G_GUINT64_FORMAT
-                            ",\"trades_sent\":%" G_GUINT64_FORMAT ",\"last_trade_id\":\"%" G_GINT64_FORMAT "\"}",
-                            p == 0 ? "" : ",", spot_sim_market_product (self->market, p)->product_id,
-                            spot_sim_market_trades_generated (self->market, p), self->trades_sent[p],
-                            spot_sim_market_last_trade_id (self->market, p));
+    g_string_append_printf (
+        s,
+        "%s{\"product_id\":\"%s\",\"trades_generated\":%" G_GUINT64_FORMAT
+        ",\"trades_sent\":%" G_GUINT64_FORMAT ",\"last_trade_id\":\"%" G_GINT64_FORMAT "\"}",
+        p == 0 ? "" : ",", spot_sim_market_product (self->market, p)->product_id,
+        spot_sim_market_trades_generated (self->market, p), self->trades_sent[p],
+        spot_sim_market_last_trade_id (self->market, p));
   g_string_append (s, "],\"connection_list\":[");
   for (guint i = 0; i < self->conns->len; i++)
     {
       Conn *c = g_ptr_array_index (self->conns, i);
-      g_string_append_printf (s,
-                              "%s{\"id\":%u,\"peer\":\"%s\",\"market_trades\":%u,\"candles\":%u,"
-                              "\"heartbeats\":%s,\"sequence_num\":%" G_GINT64_FORMAT
-                              ",\"messages_sent\":%" G_GUINT64_FORMAT ",\"trades_sent\":%" G_GUINT64_FORMAT
-                              ",\"bytes_sent\":%" G_GUINT64_FORMAT ",\"delayed\":%u}",
-                              i == 0 ? "" : ",", c->id, c->peer != NULL ? c->peer : "", c->trades_list->len,
-                              c->candles_list->len, c->heartbeats ? "true" : "false", c->seq,
-                              c->messages_sent, c->trades_sent, c->bytes_sent, g_queue_get_length (&c->delayed));
+      g_string_append_printf (
+          s,
+          "%s{\"id\":%u,\"peer\":\"%s\",\"market_trades\":%u,\"candles\":%u,"
+          "\"heartbeats\":%s,\"sequence_num\":%" G_GINT64_FORMAT
+          ",\"messages_sent\":%" G_GUINT64_FORMAT ",\"trades_sent\":%" G_GUINT64_FORMAT
+          ",\"bytes_sent\":%" G_GUINT64_FORMAT ",\"delayed\":%u}",
+          i == 0 ? "" : ",", c->id, c->peer != NULL ? c->peer : "", c->trades_list->len,
+          c->candles_list->len, c->heartbeats ? "true" : "false", c->seq, c->messages_sent,
+          c->trades_sent, c->bytes_sent, g_queue_get_length (&c->delayed));
     }
   g_string_append (s, "]}");
   respond_json (msg, 200, s);
 }
 
 static void
-control_cb (SoupServer *soup, SoupServerMessage *msg, const char *path, GHashTable *query, gpointer data)
+control_cb (
+    SoupServer *soup, SoupServerMessage *msg, const char *path, GHashTable *query, gpointer data)
 {
   SpotSimServer *self = data;
   if (g_str_equal (path, "/_sim/stats"))
@@ -280,7 +295,8 @@ control_cb (SoupServer *soup, SoupServerMessage *msg, const char *path, GHashTab
     }
   if (!g_str_equal (path, "/_sim/fault"))
     {
-      respond_error (msg, 404, "NOT_FOUND", "control paths: /_sim/stats, POST /_sim/fault?kind=&connection=&value=");
+      respond_error (msg, 404, "NOT_FOUND",
+                     "control paths: /_sim/stats, POST /_sim/fault?kind=&connection=&value=");
       return;
     }
   if (g_strcmp0 (soup_server_message_get_method (msg), "POST") != 0)
@@ -295,9 +311,10 @@ control_cb (SoupServer *soup, SoupServerMessage *msg, const char *path, GHashTab
   gint64 value = 0, conn_id = 0;
   if (!spot_sim_fault_kind_from_string (kind_s, &kind))
     {
-      g_autofree char *m = g_strdup_printf ("kind=%s is not a fault (close1001 drop stall skip-sequence newest-first "
-                                            "dup-snapshot oversized malformed wrong-type delay skew heartbeat-string clear)",
-                                            kind_s != NULL ? kind_s : "");
+      g_autofree char *m = g_strdup_printf (
+          "kind=%s is not a fault (close1001 drop stall skip-sequence newest-first "
+          "dup-snapshot oversized malformed wrong-type delay skew heartbeat-string clear)",
+          kind_s != NULL ? kind_s : "");
       respond_error (msg, 400, "INVALID_ARGUMENT", m);
       return;
     }
@@ -314,7 +331,7 @@ control_cb (SoupServer *soup, SoupServerMessage *msg, const char *path, GHashTab
       respond_error (msg, 400, "INVALID_ARGUMENT", "connection must be all or a connection id");
       return;
     }
-  guint applied = spot_sim_server_apply_fault (self, kind, (guint) conn_id, value);
+  guint applied = spot_sim_server_apply_fault (self, kind, (guint)conn_id, value);
   GString *s = g_string_new (NULL);
   g_string_append_printf (s, "{\"kind\":\"%s\",\"value\":%" G_GINT64_FORMAT ",\"applied\":%u}",
                           spot_sim_fault_kind_to_string (kind), value, applied);

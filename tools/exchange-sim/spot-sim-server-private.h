@@ -14,14 +14,16 @@
 G_BEGIN_DECLS
 
 /* Per-connection lasting fault state. */
-typedef struct {
+typedef struct
+{
   gboolean newest_first;
   gboolean dup_snapshot;
   gboolean heartbeat_string;
   gint64 delay_ms;
 } FaultModes;
 
-typedef struct {
+typedef struct
+{
   gint64 due_us; /* monotonic */
   char *text;
   gsize len;
@@ -29,7 +31,8 @@ typedef struct {
 
 typedef struct _Conn Conn;
 
-struct _SpotSimServer {
+struct _SpotSimServer
+{
   SpotSimServerConfig config;
   GArray *startup_faults;
   SpotSimMarket *market;
@@ -55,16 +58,17 @@ struct _SpotSimServer {
   SpotSimTimeCache time_cache;
 
   /* stats */
-  guint64 *trades_sent;     /* per product, summed over connections */
+  guint64 *trades_sent; /* per product, summed over connections */
   guint64 messages_sent;
   guint64 bytes_sent;
   guint64 trades_sent_total;
-  guint64 trades_sent_prev;  /* at the previous second */
+  guint64 trades_sent_prev; /* at the previous second */
   guint64 trades_sent_rate;
   guint64 trades_generated_total;
 };
 
-struct _Conn {
+struct _Conn
+{
   SpotSimServer *server;
   guint id;
   SoupWebsocketConnection *ws;
@@ -76,13 +80,13 @@ struct _Conn {
   guint heartbeat_source;
   gboolean closing;
 
-  gboolean *trades_sub;   /* per product */
-  GArray *trades_list;    /* guint product indices, subscription order */
+  gboolean *trades_sub; /* per product */
+  GArray *trades_list;  /* guint product indices, subscription order */
   gboolean *candles_sub;
   GArray *candles_list;
   guint64 *candles_version; /* last sent version per product */
   gboolean heartbeats;
-  GPtrArray *quiet;       /* char*: "channel" or "channel:product" */
+  GPtrArray *quiet; /* char*: "channel" or "channel:product" */
   gint64 heartbeat_counter;
 
   FaultModes modes;

@@ -18,7 +18,6 @@
 #define MAX_INCOMING_PAYLOAD (16 * 1024 * 1024)
 #define JWT_LEEWAY_S 5
 
-
 /* Channels a client may subscribe to; only the first three carry data here,
  * the others are acknowledged and stay quiet. */
 static const char *quiet_channels[] = {
@@ -47,7 +46,7 @@ spot_sim_fault_kind_from_string (const char *name, SpotSimFaultKind *kind)
   for (guint i = 0; name != NULL && i < G_N_ELEMENTS (fault_names); i++)
     if (g_str_equal (fault_names[i], name))
       {
-        *kind = (SpotSimFaultKind) i;
+        *kind = (SpotSimFaultKind)i;
         return TRUE;
       }
   return FALSE;
@@ -56,7 +55,7 @@ spot_sim_fault_kind_from_string (const char *name, SpotSimFaultKind *kind)
 const char *
 spot_sim_fault_kind_to_string (SpotSimFaultKind kind)
 {
-  return (guint) kind < G_N_ELEMENTS (fault_names) ? fault_names[kind] : "unknown";
+  return (guint)kind < G_N_ELEMENTS (fault_names) ? fault_names[kind] : "unknown";
 }
 
 gint64
@@ -103,7 +102,7 @@ spot_sim_server_now_ns (SpotSimServer *self)
 {
   struct timespec ts;
   clock_gettime (CLOCK_REALTIME, &ts);
-  return (gint64) ts.tv_sec * 1000000000 + ts.tv_nsec + self->skew_ms * 1000000;
+  return (gint64)ts.tv_sec * 1000000000 + ts.tv_nsec + self->skew_ms * 1000000;
 }
 
 /* ---- sending ---------------------------------------------------------- */
@@ -209,7 +208,8 @@ send_error (Conn *conn, const char *message)
 /* ---- messages --------------------------------------------------------- */
 
 static void
-append_trades_array (SpotSimServer *self, GString *s, guint product, const SpotSimTrade *trades, guint n)
+append_trades_array (
+    SpotSimServer *self, GString *s, guint product, const SpotSimTrade *trades, guint n)
 {
   const SpotSimProductInfo *info = spot_sim_market_product (self->market, product);
   for (guint k = 0; k < n; k++)
@@ -227,7 +227,8 @@ send_subscriptions (Conn *conn)
   GString *s = message_begin (conn, "subscriptions");
   g_string_append (s, "[{\"subscriptions\":{");
   gboolean first = TRUE;
-  struct {
+  struct
+  {
     const char *name;
     GArray *list;
   } lists[] = { { "market_trades", conn->trades_list }, { "candles", conn->candles_list } };
@@ -303,8 +304,8 @@ static void
 current_five_minute (SpotSimServer *self, guint p, GArray *out, guint max)
 {
   gint64 now_s = spot_sim_server_now_ns (self) / 1000000000;
-  g_autoptr (GArray) c = spot_sim_market_candles (self->market, p, 300, now_s - 300 * (gint64) max,
-                                                  now_s, max);
+  g_autoptr (GArray) c
+      = spot_sim_market_candles (self->market, p, 300, now_s - 300 * (gint64)max, now_s, max);
   g_array_append_vals (out, c->data, c->len);
 }
 
@@ -314,7 +315,8 @@ send_candles (Conn *conn, GArray *products, gboolean snapshot)
   SpotSimServer *self = conn->server;
   guint per_product = snapshot ? MAX (1u, self->config.candles_snapshot) : 1;
   GString *s = message_begin (conn, "candles");
-  g_string_append (s, snapshot ? "[{\"type\":\"snapshot\",\"candles\":[" : "[{\"type\":\"update\",\"candles\":[");
+  g_string_append (s, snapshot ? "[{\"type\":\"snapshot\",\"candles\":["
+                               : "[{\"type\":\"update\",\"candles\":[");
   g_autoptr (GArray) candles = g_array_new (FALSE, FALSE, sizeof (SpotSimCandle));
   gboolean first = TRUE;
   for (guint k = 0; k < products->len; k++)
@@ -345,7 +347,8 @@ send_heartbeat (Conn *conn)
   gint64 counter = conn->heartbeat_counter++;
   GString *s = message_begin (conn, "heartbeats");
   g_string_append (s, "[{\"current_time\":\"");
-  spot_sim_append_go_time (s, spot_sim_server_now_ns (self), (g_get_monotonic_time () - self->start_mono_us) * 1000);
+  spot_sim_append_go_time (s, spot_sim_server_now_ns (self),
+                           (g_get_monotonic_time () - self->start_mono_us) * 1000);
   if (conn->modes.heartbeat_string && counter % 2 == 1)
     g_string_append_printf (s, "\",\"heartbeat_counter\":\"%" G_GINT64_FORMAT "\"}]", counter);
   else
@@ -381,7 +384,7 @@ send_oversized (Conn *conn, gint64 bytes)
   guint n = spot_sim_market_recent (self->market, p, recent, G_N_ELEMENTS (recent));
   GString *s = message_begin (conn, "market_trades");
   g_string_append (s, "[{\"type\":\"update\",\"trades\":[");
-  while ((gint64) s->len < bytes && n > 0)
+  while ((gint64)s->len < bytes && n > 0)
     append_trades_array (self, s, p, recent, n);
   g_string_append (s, "]}]");
   message_end (conn);
@@ -412,12 +415,14 @@ send_wrong_type (Conn *conn, gint64 variant)
       g_string_append (s, "[{\"type\":\"update\",\"trades\":[");
       if (spot_sim_market_recent (self->market, p, &t, 1) == 1)
         {
-          g_string_append_printf (s, "{\"trade_id\":%" G_GINT64_FORMAT ",\"product_id\":\"%s\",\"price\":",
-                                  t.trade_id, info->product_id);
+          g_string_append_printf (
+              s, "{\"trade_id\":%" G_GINT64_FORMAT ",\"product_id\":\"%s\",\"price\":", t.trade_id,
+              info->product_id);
           spot_sim_format_decimal (s, t.price, info->quote_exp, TRUE);
           g_string_append (s, ",\"size\":\"");
           spot_sim_format_decimal (s, t.size, info->base_exp, FALSE);
-          g_string_append (s, t.buy ? "\",\"side\":\"BUY\",\"time\":\"" : "\",\"side\":\"SELL\",\"time\":\"");
+          g_string_append (s, t.buy ? "\",\"side\":\"BUY\",\"time\":\""
+                                    : "\",\"side\":\"SELL\",\"time\":\"");
           spot_sim_append_rfc3339_us (s, &self->time_cache, t.time_us);
           g_string_append (s, "\"}");
         }
@@ -429,8 +434,8 @@ send_wrong_type (Conn *conn, gint64 variant)
 static void
 conn_apply_fault (Conn *conn, SpotSimFaultKind kind, gint64 value)
 {
-  spot_log (G_LOG_LEVEL_INFO, G_LOG_DOMAIN, NULL, (gint) conn->id, -1, "fault %s (%" G_GINT64_FORMAT ")",
-            spot_sim_fault_kind_to_string (kind), value);
+  spot_log (G_LOG_LEVEL_INFO, G_LOG_DOMAIN, NULL, (gint)conn->id, -1,
+            "fault %s (%" G_GINT64_FORMAT ")", spot_sim_fault_kind_to_string (kind), value);
   switch (kind)
     {
     case SPOT_SIM_FAULT_CLOSE1001:
@@ -491,7 +496,10 @@ find_conn (SpotSimServer *self, guint id)
 }
 
 guint
-spot_sim_server_apply_fault (SpotSimServer *self, SpotSimFaultKind kind, guint connection_id, gint64 value)
+spot_sim_server_apply_fault (SpotSimServer *self,
+                             SpotSimFaultKind kind,
+                             guint connection_id,
+                             gint64 value)
 {
   if (kind == SPOT_SIM_FAULT_SKEW || (kind == SPOT_SIM_FAULT_CLEAR && connection_id == 0))
     {
@@ -583,7 +591,7 @@ conn_remove (Conn *conn)
   for (guint k = 0; k < conn->trades_list->len; k++)
     self->trade_subscribers[g_array_index (conn->trades_list, guint, k)]--;
   g_array_set_size (conn->trades_list, 0);
-  spot_log (G_LOG_LEVEL_INFO, G_LOG_DOMAIN, NULL, (gint) conn->id, -1,
+  spot_log (G_LOG_LEVEL_INFO, G_LOG_DOMAIN, NULL, (gint)conn->id, -1,
             "connection closed after %" G_GUINT64_FORMAT " messages, %" G_GUINT64_FORMAT " trades",
             conn->messages_sent, conn->trades_sent);
   g_ptr_array_remove_fast (self->conns, conn);
@@ -608,7 +616,8 @@ conn_close_abruptly (Conn *conn)
   /* Shut the socket down under libsoup: the peer reads EOF without a close
    * frame (1006 on its side), and libsoup notices and emits "closed". */
   if (G_IS_SOCKET_CONNECTION (stream))
-    g_socket_shutdown (g_socket_connection_get_socket (G_SOCKET_CONNECTION (stream)), TRUE, TRUE, NULL);
+    g_socket_shutdown (g_socket_connection_get_socket (G_SOCKET_CONNECTION (stream)), TRUE, TRUE,
+                       NULL);
   else
     g_io_stream_close (stream, NULL, NULL);
 }
@@ -620,7 +629,7 @@ idle_close_cb (gpointer data)
   conn->idle_source = 0;
   if (!conn->subscribed_once && conn_open (conn))
     {
-      spot_log (G_LOG_LEVEL_INFO, G_LOG_DOMAIN, NULL, (gint) conn->id, -1,
+      spot_log (G_LOG_LEVEL_INFO, G_LOG_DOMAIN, NULL, (gint)conn->id, -1,
                 "no subscribe within %u s: closing", conn->server->config.idle_close_s);
       soup_websocket_connection_close (conn->ws, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, NULL);
     }
@@ -697,11 +706,12 @@ handle_request (Conn *conn, JsonObject *req)
       const char *jwt = json_object_get_string_member_with_default (req, "jwt", NULL);
       g_autoptr (GError) error = NULL;
       if (jwt == NULL
-          || !spot_sim_jwt_verify (self->config.verifier, jwt, spot_sim_server_now_ns (self) / 1000000000,
-                                   JWT_LEEWAY_S, &error))
+          || !spot_sim_jwt_verify (self->config.verifier, jwt,
+                                   spot_sim_server_now_ns (self) / 1000000000, JWT_LEEWAY_S,
+                                   &error))
         {
-          spot_log (G_LOG_LEVEL_INFO, G_LOG_DOMAIN, NULL, (gint) conn->id, -1, "refused %s: %s", type,
-                    error != NULL ? error->message : "no jwt");
+          spot_log (G_LOG_LEVEL_INFO, G_LOG_DOMAIN, NULL, (gint)conn->id, -1, "refused %s: %s",
+                    type, error != NULL ? error->message : "no jwt");
           send_error (conn, "authentication failure");
           return;
         }
@@ -727,8 +737,10 @@ handle_request (Conn *conn, JsonObject *req)
       for (guint i = 0; i < json_array_get_length (arr); i++)
         {
           JsonNode *n = json_array_get_element (arr, i);
-          const char *id = JSON_NODE_HOLDS_VALUE (n) && json_node_get_value_type (n) == G_TYPE_STRING
-                             ? json_node_get_string (n) : NULL;
+          const char *id
+              = JSON_NODE_HOLDS_VALUE (n) && json_node_get_value_type (n) == G_TYPE_STRING
+                    ? json_node_get_string (n)
+                    : NULL;
           gint p = id != NULL ? spot_sim_market_find (self->market, id) : -1;
           if (p < 0)
             {
@@ -737,7 +749,7 @@ handle_request (Conn *conn, JsonObject *req)
               send_error (conn, msg);
               return;
             }
-          guint up = (guint) p;
+          guint up = (guint)p;
           g_array_append_val (products, up);
         }
     }
@@ -757,7 +769,8 @@ handle_request (Conn *conn, JsonObject *req)
       conn->subscribed_once = TRUE;
       g_clear_handle_id (&conn->idle_source, g_source_remove);
       if (self->startup_faults->len > 0)
-        conn->oneshot_source = g_timeout_add_seconds (MAX (1u, self->config.fault_after_s), oneshot_faults_cb, conn);
+        conn->oneshot_source
+            = g_timeout_add_seconds (MAX (1u, self->config.fault_after_s), oneshot_faults_cb, conn);
     }
 
   g_autoptr (GArray) fresh = g_array_new (FALSE, FALSE, sizeof (guint));
@@ -800,8 +813,8 @@ handle_request (Conn *conn, JsonObject *req)
         }
       else
         {
-          g_autofree char *entry = g_strdup_printf ("%s:%s", channel,
-                                                    spot_sim_market_product (self->market, p)->product_id);
+          g_autofree char *entry = g_strdup_printf (
+              "%s:%s", channel, spot_sim_market_product (self->market, p)->product_id);
           quiet_set (conn, entry, subscribe);
         }
     }
@@ -840,10 +853,11 @@ conn_message_cb (SoupWebsocketConnection *ws, gint type, GBytes *message, gpoint
   g_autoptr (JsonParser) parser = json_parser_new ();
   g_autoptr (GError) error = NULL;
   if (type != SOUP_WEBSOCKET_DATA_TEXT || text == NULL
-      || !json_parser_load_from_data (parser, text, (gssize) len, &error)
-      || json_parser_get_root (parser) == NULL || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+      || !json_parser_load_from_data (parser, text, (gssize)len, &error)
+      || json_parser_get_root (parser) == NULL
+      || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
     {
-      spot_log (G_LOG_LEVEL_DEBUG, G_LOG_DOMAIN, NULL, (gint) conn->id, -1, "bad request: %s",
+      spot_log (G_LOG_LEVEL_DEBUG, G_LOG_DOMAIN, NULL, (gint)conn->id, -1, "bad request: %s",
                 error != NULL ? error->message : "not a JSON object");
       send_error (conn, "failure to parse request: invalid JSON");
       return;
@@ -852,7 +866,11 @@ conn_message_cb (SoupWebsocketConnection *ws, gint type, GBytes *message, gpoint
 }
 
 static void
-websocket_cb (SoupServer *soup, SoupServerMessage *msg, const char *path, SoupWebsocketConnection *ws, gpointer data)
+websocket_cb (SoupServer *soup,
+              SoupServerMessage *msg,
+              const char *path,
+              SoupWebsocketConnection *ws,
+              gpointer data)
 {
   SpotSimServer *self = data;
   guint n = spot_sim_market_n_products (self->market);
@@ -872,17 +890,20 @@ websocket_cb (SoupServer *soup, SoupServerMessage *msg, const char *path, SoupWe
   GSocketAddress *remote = soup_server_message_get_remote_address (msg);
   if (remote != NULL && G_IS_INET_SOCKET_ADDRESS (remote))
     {
-      g_autofree char *ip = g_inet_address_to_string (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote)));
-      conn->peer = g_strdup_printf ("%s:%u", ip, g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (remote)));
+      g_autofree char *ip = g_inet_address_to_string (
+          g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote)));
+      conn->peer = g_strdup_printf (
+          "%s:%u", ip, g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (remote)));
     }
   soup_websocket_connection_set_max_incoming_payload_size (ws, MAX_INCOMING_PAYLOAD);
   soup_websocket_connection_set_keepalive_interval (ws, 0);
   g_signal_connect (ws, "message", G_CALLBACK (conn_message_cb), conn);
   g_signal_connect (ws, "closed", G_CALLBACK (conn_closed_cb), conn);
-  conn->idle_source = g_timeout_add_seconds (MAX (1u, self->config.idle_close_s), idle_close_cb, conn);
+  conn->idle_source
+      = g_timeout_add_seconds (MAX (1u, self->config.idle_close_s), idle_close_cb, conn);
   g_ptr_array_add (self->conns, conn);
   self->conns_total++;
-  spot_log (G_LOG_LEVEL_INFO, G_LOG_DOMAIN, NULL, (gint) conn->id, -1, "connection from %s on %s",
+  spot_log (G_LOG_LEVEL_INFO, G_LOG_DOMAIN, NULL, (gint)conn->id, -1, "connection from %s on %s",
             conn->peer != NULL ? conn->peer : "?", path);
 }
 
@@ -945,13 +966,13 @@ spot_sim_server_tick (gpointer data)
         {
           guint p = g_array_index (conn->trades_list, guint, k);
           guint n = 0;
-          (void) spot_sim_market_last_batch (self->market, p, &n);
+          (void)spot_sim_market_last_batch (self->market, p, &n);
           if (n == 0)
             continue;
           GString *frag = fragment_for (self, p, conn->modes.newest_first);
           GString *s = message_begin (conn, "market_trades");
           g_string_append (s, "[{\"type\":\"update\",\"trades\":[");
-          g_string_append_len (s, frag->str, (gssize) frag->len);
+          g_string_append_len (s, frag->str, (gssize)frag->len);
           g_string_append (s, "]}]");
           message_end (conn);
           conn->trades_sent += n;
@@ -997,15 +1018,15 @@ listen_on (SpotSimServer *self, GError **error)
   g_autoptr (GInetAddress) addr = g_inet_address_new_from_string (self->config.host);
   if (addr == NULL)
     {
-      g_set_error (error, SPOT_ERROR, SPOT_ERROR_INVALID_ARGUMENT, "listen address %s is not an IP address",
-                   self->config.host);
+      g_set_error (error, SPOT_ERROR, SPOT_ERROR_INVALID_ARGUMENT,
+                   "listen address %s is not an IP address", self->config.host);
       return FALSE;
     }
   g_autoptr (GSocket) sock = g_socket_new (g_inet_address_get_family (addr), G_SOCKET_TYPE_STREAM,
                                            G_SOCKET_PROTOCOL_TCP, error);
   if (sock == NULL)
     return FALSE;
-  g_autoptr (GSocketAddress) sa = g_inet_socket_address_new (addr, (guint16) self->config.port);
+  g_autoptr (GSocketAddress) sa = g_inet_socket_address_new (addr, (guint16)self->config.port);
   g_socket_set_listen_backlog (sock, LISTEN_BACKLOG);
   /* libsoup's own listener uses a backlog of 10: bursts of clients stall. */
   if (!g_socket_bind (sock, sa, TRUE, error) || !g_socket_listen (sock, error))
@@ -1037,7 +1058,7 @@ spot_sim_server_new (const SpotSimServerConfig *config, SpotSimMarket *market, G
   self->skew_ms = config->skew_ms;
   self->start_mono_us = g_get_monotonic_time ();
   self->conns = g_ptr_array_new ();
-  self->dead = g_ptr_array_new_with_free_func ((GDestroyNotify) conn_free);
+  self->dead = g_ptr_array_new_with_free_func ((GDestroyNotify)conn_free);
   if (config->faults != NULL)
     for (guint i = 0; i < config->faults->len; i++)
       {
@@ -1053,9 +1074,11 @@ spot_sim_server_new (const SpotSimServerConfig *config, SpotSimMarket *market, G
         else
           g_array_append_val (self->startup_faults, *f);
       }
-  if (config->require_auth && (config->verifier == NULL || spot_sim_jwt_verifier_n_keys (config->verifier) == 0))
+  if (config->require_auth
+      && (config->verifier == NULL || spot_sim_jwt_verifier_n_keys (config->verifier) == 0))
     {
-      g_set_error (error, SPOT_ERROR, SPOT_ERROR_INVALID_CONFIG, "--require-auth needs at least one --jwt-public-key");
+      g_set_error (error, SPOT_ERROR, SPOT_ERROR_INVALID_CONFIG,
+                   "--require-auth needs at least one --jwt-public-key");
       return NULL;
     }
 
@@ -1147,7 +1170,7 @@ spot_sim_server_stop (SpotSimServer *self, guint timeout_ms)
         soup_websocket_connection_close (c->ws, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, NULL);
     }
   /* Let the close handshakes (and libsoup's own clean-up) finish. */
-  gint64 end = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+  gint64 end = g_get_monotonic_time () + (gint64)timeout_ms * 1000;
   while ((self->conns->len > 0 || self->dead->len > 0) && g_get_monotonic_time () < end)
     {
       if (!g_main_context_iteration (NULL, FALSE))

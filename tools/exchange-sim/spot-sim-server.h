@@ -18,7 +18,8 @@
 
 G_BEGIN_DECLS
 
-typedef enum {
+typedef enum
+{
   SPOT_SIM_FAULT_CLOSE1001,        /* close frame with code 1001 */
   SPOT_SIM_FAULT_DROP,             /* TCP shutdown, no close frame */
   SPOT_SIM_FAULT_STALL,            /* value: seconds without any frame */
@@ -40,31 +41,32 @@ const char *spot_sim_fault_kind_to_string (SpotSimFaultKind kind);
 /* The value a fault gets when none is given. */
 gint64 spot_sim_fault_default_value (SpotSimFaultKind kind);
 
-typedef struct {
+typedef struct
+{
   SpotSimFaultKind kind;
   gint64 value;
 } SpotSimFault;
 
-typedef struct {
-  const char *host;           /* listen address, default 127.0.0.1 */
-  guint port;                 /* 0: any free port */
-  guint batch_ms;             /* market_trades batching, default 250 */
-  guint idle_close_s;         /* close without a subscribe, default 5 */
-  guint snapshot_trades;      /* per product in a market_trades snapshot */
-  guint candles_snapshot;     /* 5-minute candles per product in a snapshot */
+typedef struct
+{
+  const char *host;       /* listen address, default 127.0.0.1 */
+  guint port;             /* 0: any free port */
+  guint batch_ms;         /* market_trades batching, default 250 */
+  guint idle_close_s;     /* close without a subscribe, default 5 */
+  guint snapshot_trades;  /* per product in a market_trades snapshot */
+  guint candles_snapshot; /* 5-minute candles per product in a snapshot */
   gint64 skew_ms;
   gboolean require_auth;
   SpotSimJwtVerifier *verifier; /* borrowed; required with require_auth */
-  GArray *faults;             /* SpotSimFault applied to each new connection */
-  guint fault_after_s;        /* when one-shot faults of @faults fire */
+  GArray *faults;               /* SpotSimFault applied to each new connection */
+  guint fault_after_s;          /* when one-shot faults of @faults fire */
 } SpotSimServerConfig;
 
 typedef struct _SpotSimServer SpotSimServer;
 
 /* Takes ownership of @market. Listens before returning. */
-SpotSimServer *spot_sim_server_new (const SpotSimServerConfig *config,
-                                    SpotSimMarket *market,
-                                    GError **error);
+SpotSimServer *
+spot_sim_server_new (const SpotSimServerConfig *config, SpotSimMarket *market, GError **error);
 void spot_sim_server_free (SpotSimServer *server);
 
 guint spot_sim_server_port (SpotSimServer *server);

@@ -18,11 +18,11 @@ floor_div (gint64 a, gint64 b)
 static void
 format_second (char *buf, gsize len, gint64 second, char separator)
 {
-  time_t t = (time_t) second;
+  time_t t = (time_t)second;
   struct tm tm;
   gmtime_r (&t, &tm);
-  g_snprintf (buf, len, "%04d-%02d-%02d%c%02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-              separator, tm.tm_hour, tm.tm_min, tm.tm_sec);
+  g_snprintf (buf, len, "%04d-%02d-%02d%c%02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1,
+              tm.tm_mday, separator, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
 void
@@ -51,7 +51,7 @@ spot_sim_append_rfc3339_us (GString *out, SpotSimTimeCache *cache, gint64 time_u
   frac[0] = '.';
   for (gint i = 6; i >= 1; i--)
     {
-      frac[i] = (char) ('0' + us % 10);
+      frac[i] = (char)('0' + us % 10);
       us /= 10;
     }
   frac[7] = 'Z';
@@ -64,9 +64,9 @@ spot_sim_append_go_time (GString *out, gint64 time_ns, gint64 uptime_ns)
   gint64 sec = floor_div (time_ns, 1000000000);
   char buf[32];
   format_second (buf, sizeof buf, sec, ' ');
-  g_string_append_printf (out, "%s.%09" G_GINT64_FORMAT " +0000 UTC m=+%" G_GINT64_FORMAT ".%09" G_GINT64_FORMAT,
-                          buf, time_ns - sec * 1000000000, uptime_ns / 1000000000,
-                          uptime_ns % 1000000000);
+  g_string_append_printf (
+      out, "%s.%09" G_GINT64_FORMAT " +0000 UTC m=+%" G_GINT64_FORMAT ".%09" G_GINT64_FORMAT, buf,
+      time_ns - sec * 1000000000, uptime_ns / 1000000000, uptime_ns % 1000000000);
 }
 
 static void
@@ -74,10 +74,10 @@ append_i64 (GString *out, gint64 v)
 {
   char buf[24];
   gint n = 0;
-  guint64 u = v < 0 ? (guint64) (-(v + 1)) + 1 : (guint64) v;
+  guint64 u = v < 0 ? (guint64)(-(v + 1)) + 1 : (guint64)v;
   do
     {
-      buf[n++] = (char) ('0' + u % 10);
+      buf[n++] = (char)('0' + u % 10);
       u /= 10;
     }
   while (u > 0);
@@ -101,7 +101,8 @@ spot_sim_append_trade (GString *out,
   spot_sim_format_decimal (out, trade->price, product->quote_exp, FALSE);
   g_string_append (out, "\",\"size\":\"");
   spot_sim_format_decimal (out, trade->size, product->base_exp, FALSE);
-  g_string_append (out, trade->buy ? "\",\"side\":\"BUY\",\"time\":\"" : "\",\"side\":\"SELL\",\"time\":\"");
+  g_string_append (out, trade->buy ? "\",\"side\":\"BUY\",\"time\":\""
+                                   : "\",\"side\":\"SELL\",\"time\":\"");
   spot_sim_append_rfc3339_us (out, cache, trade->time_us);
   g_string_append (out, "\"}");
 }
@@ -151,16 +152,16 @@ spot_sim_append_json_string (GString *out, const char *s)
   g_string_append_c (out, '"');
   for (; *s != '\0'; s++)
     {
-      guchar c = (guchar) *s;
+      guchar c = (guchar)*s;
       if (c == '"' || c == '\\')
         {
           g_string_append_c (out, '\\');
-          g_string_append_c (out, (char) c);
+          g_string_append_c (out, (char)c);
         }
       else if (c < 0x20)
         g_string_append_printf (out, "\\u%04x", c);
       else
-        g_string_append_c (out, (char) c);
+        g_string_append_c (out, (char)c);
     }
   g_string_append_c (out, '"');
 }

@@ -13,7 +13,8 @@ G_BEGIN_DECLS
 
 /* Caches the formatted date and time of one second, since a batch of trades
  * mostly shares it. Zero-initialise before use. */
-typedef struct {
+typedef struct
+{
   gint64 second;
   gboolean valid;
   char text[24]; /* "2026-04-07T14:30:02" */
