@@ -46,6 +46,10 @@ struct _SpotCandleHub {
   GHashTable *interest; /* char* product -> guint[SPOT_GRANULARITY_COUNT] */
   guint interest_all[SPOT_GRANULARITY_COUNT];
   atomic_uint_fast64_t filtered;
+  atomic_uint n_clients;
+  atomic_uint_fast64_t batches_pub;   /* copies readable from any thread */
+  atomic_uint_fast64_t delivered_pub;
+  atomic_bool attached;
 
   natsSubscription *sub;
   GMutex complete_lock;
@@ -232,6 +236,8 @@ deliver (SpotCandleHub *self)
         }
       g_clear_pointer (&touched, g_ptr_array_unref);
     }
+  atomic_store (&self->batches_pub, self->batches);
+  atomic_store (&self->delivered_pub, self->delivered);
 }
 
 static gboolean
@@ -291,6 +297,7 @@ spot_candle_hub_dispose (GObject *object)
     }
   /* Clients' destroy notifies run here, on the owner thread. */
   g_hash_table_remove_all (self->clients);
+  atomic_store (&self->n_clients, 0);
   g_hash_table_remove_all (self->by_product);
   g_ptr_array_set_size (self->all_products, 0);
   G_OBJECT_CLASS (spot_candle_hub_parent_class)->dispose (object);
@@ -428,6 +435,7 @@ spot_candle_hub_attach (SpotCandleHub *self, natsConnection *nc, GError **error)
         }
       return FALSE;
     }
+  atomic_store (&self->attached, TRUE);
   return TRUE;
 }
 
@@ -449,6 +457,7 @@ spot_candle_hub_detach (SpotCandleHub *self)
     }
   natsSubscription_Destroy (self->sub);
   self->sub = NULL;
+  atomic_store (&self->attached, FALSE);
 }
 
 guint
@@ -476,6 +485,7 @@ spot_candle_hub_subscribe (SpotCandleHub *self,
   client->pending = g_array_new (FALSE, FALSE, sizeof (SpotCandle));
   g_hash_table_insert (self->clients, GUINT_TO_POINTER (client->id), client);
   index_client (self, client);
+  atomic_fetch_add (&self->n_clients, 1);
   return client->id;
 }
 
@@ -507,6 +517,7 @@ spot_candle_hub_unsubscribe (SpotCandleHub *self, guint id)
   client->removed = TRUE;
   unindex_client (self, client);
   g_hash_table_remove (self->clients, GUINT_TO_POINTER (id));
+  atomic_fetch_sub (&self->n_clients, 1);
 }
 
 void
@@ -521,10 +532,8 @@ spot_candle_hub_get_stats (SpotCandleHub *self, SpotCandleHubStats *out)
   out->received = qs.submitted + out->parse_errors + out->filtered;
   out->coalesced = qs.coalesced;
   out->dropped = qs.dropped + qs.dropped_ordered;
-  /* The owner-thread counters are read without a lock: a torn read on
-   * 64-bit platforms cannot happen and a slightly old value is fine. */
-  out->batches = self->batches;
-  out->delivered = self->delivered;
-  out->clients = g_hash_table_size (self->clients);
-  out->attached = self->sub != NULL;
+  out->batches = atomic_load (&self->batches_pub);
+  out->delivered = atomic_load (&self->delivered_pub);
+  out->clients = atomic_load (&self->n_clients);
+  out->attached = atomic_load (&self->attached);
 }
