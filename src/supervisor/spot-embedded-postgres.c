@@ -327,10 +327,13 @@ update_server_argv (SpotEmbeddedPostgres *self)
                            socket_opt, "-c", port_opt, "-c", "lc_messages=C", NULL);
   /* Not synchronous_commit=off: a killed server would lose commits it had
    * acknowledged (WAL still in shared memory), which tests of crash
-   * behaviour must not see. fsync=off only risks an OS crash. */
+   * behaviour must not see. fsync=off only risks an OS crash. Dynamic
+   * shared memory as files in the data directory: a killed test cluster
+   * that is never started again would otherwise leave its segments in
+   * /dev/shm (only the next start cleans them up). */
   if (!self->durable)
     g_strv_builder_add_many (builder, "-c", "fsync=off", "-c", "full_page_writes=off", "-c",
-                             "min_wal_size=2MB", NULL);
+                             "min_wal_size=2MB", "-c", "dynamic_shared_memory_type=mmap", NULL);
   argv = g_strv_builder_end (builder);
   spot_supervisor_set_argv (self->supervisor, (const char *const *)argv);
 }

@@ -40,8 +40,10 @@ void spot_embedded_postgres_stop (SpotEmbeddedPostgres *self, guint deadline_ms)
  * that stays down until the next start). Synchronous, bounded. */
 void spot_embedded_postgres_kill (SpotEmbeddedPostgres *self);
 
-/* FALSE: initdb --no-sync, fsync=off and full_page_writes=off (tests: data
- * may be lost on an OS crash, never on a kill of the server). Default TRUE.
+/* FALSE: initdb --no-sync --wal-segsize=1, fsync=off, full_page_writes=off,
+ * min_wal_size=2MB, dynamic_shared_memory_type=mmap (tests: data may be lost
+ * on an OS crash, never on a kill of the server; nothing left in /dev/shm
+ * by a killed cluster). Default TRUE.
  * Call before starting. */
 void spot_embedded_postgres_set_durable (SpotEmbeddedPostgres *self, gboolean durable);
 
