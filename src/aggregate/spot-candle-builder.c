@@ -1238,6 +1238,19 @@ spot_candle_builder_list_closed_dirty (SpotCandleBuilder *b, const char *product
     g_array_append_val (out, range);
 }
 
+void
+spot_candle_builder_report_closed_dirty (SpotCandleBuilder *b)
+{
+  g_return_if_fail (b != NULL);
+
+  for (guint i = 0; i < b->order->len; i++)
+    {
+      Product *p = g_ptr_array_index (b->order, i);
+      if (p->state != PRODUCT_REMOVED && p->dirty != NULL && p->dirty->len > 0)
+        spot_candle_builder_list_closed_dirty (b, p->product_id, b->output.dirty);
+    }
+}
+
 gboolean
 spot_candle_builder_is_dirty (SpotCandleBuilder *b, const char *product_id, gint64 minute)
 {

@@ -116,6 +116,9 @@ void spot_candle_builder_mark_dirty (SpotCandleBuilder *builder,
 void spot_candle_builder_list_closed_dirty (SpotCandleBuilder *builder,
                                             const char *product_id,
                                             GArray *out);
+/* Appends every product's closed dirty minutes (reported before or not) to
+ * output->dirty, e.g. when the repair coordinator restarts. */
+void spot_candle_builder_report_closed_dirty (SpotCandleBuilder *builder);
 /* TRUE when @minute of the product is dirty right now. */
 gboolean
 spot_candle_builder_is_dirty (SpotCandleBuilder *builder, const char *product_id, gint64 minute);

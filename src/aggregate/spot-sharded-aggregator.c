@@ -283,6 +283,20 @@ spot_sharded_aggregator_clear_dirty (SpotShardedAggregator *a,
 }
 
 static void
+do_report_dirty (SpotCandleBuilder *b, gpointer data)
+{
+  spot_candle_builder_report_closed_dirty (b);
+}
+
+void
+spot_sharded_aggregator_report_dirty (SpotShardedAggregator *a)
+{
+  g_return_if_fail (a != NULL);
+  for (guint i = 0; i < a->n_workers; i++)
+    spot_shard_worker_push_control (a->workers[i], do_report_dirty, NULL, NULL);
+}
+
+static void
 do_add_product (SpotCandleBuilder *b, gpointer data)
 {
   Control *c = data;

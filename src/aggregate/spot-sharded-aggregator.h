@@ -93,6 +93,11 @@ void spot_sharded_aggregator_clear_dirty (SpotShardedAggregator *aggregator,
                                           const char *product_id,
                                           gint64 minute);
 
+/* Reports every closed dirty minute again through the sink's emit_dirty
+ * (those already reported too), e.g. after the repair coordinator lost its
+ * queue. */
+void spot_sharded_aggregator_report_dirty (SpotShardedAggregator *aggregator);
+
 /* Products at run time. add with @seeding TRUE holds its live trades until
  * seed_end; seed may be called several times in between. */
 void spot_sharded_aggregator_add_product (SpotShardedAggregator *aggregator,
@@ -117,7 +122,8 @@ void spot_sharded_aggregator_get_queue (SpotShardedAggregator *aggregator,
                                         guint *capacity);
 
 /* Waits (test and tool helper, never on the main loop) until every item
- * submitted before the call has been applied and emitted. */
+ * submitted before the call has been applied and emitted, with one
+ * completion tick by the clock at the end. */
 void spot_sharded_aggregator_flush (SpotShardedAggregator *aggregator);
 
 G_END_DECLS

@@ -262,6 +262,13 @@ test_full_queue_drops_counts_and_marks_dirty (void)
   g_assert_cmpint (r->last_minute, ==, DAY0 + 60);
   g_mutex_unlock (&sink.lock);
 
+  /* Asked again (coordinator restarted): reported again. */
+  spot_sharded_aggregator_report_dirty (a);
+  spot_sharded_aggregator_flush (a);
+  g_mutex_lock (&sink.lock);
+  g_assert_cmpuint (sink.dirty->len, ==, 2);
+  g_mutex_unlock (&sink.lock);
+
   /* Its repair goes through the aggregator and reports back. */
   SpotCandle rest = rest_candle ("BTC-USD", SPOT_GRANULARITY_ONE_MINUTE, DAY0 + 60, "13", "14",
                                  "13", "14", "2");
