@@ -203,7 +203,12 @@ main (int argc, char **argv)
       = g_strdup_printf ("ws=ws://%s:%u/ rest=http://%s:%u control=http://%s:%u/_sim\n", bracketed,
                          spot_sim_server_port (server), bracketed, spot_sim_server_port (server),
                          bracketed, spot_sim_server_port (server));
-  if (ports_file != NULL && !g_file_set_contents (ports_file, line, -1, &error))
+  /* The file has one key=URL per line, for `sed -n 's/^ws=//p'`. */
+  g_autofree char *file_text
+      = g_strdup_printf ("ws=ws://%s:%u/\nrest=http://%s:%u\ncontrol=http://%s:%u/_sim\n",
+                         bracketed, spot_sim_server_port (server), bracketed,
+                         spot_sim_server_port (server), bracketed, spot_sim_server_port (server));
+  if (ports_file != NULL && !g_file_set_contents (ports_file, file_text, -1, &error))
     {
       g_printerr ("spot-exchange-sim: --ports-file: %s\n", error->message);
       return 1;
