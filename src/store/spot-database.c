@@ -14,6 +14,7 @@ struct _SpotDatabase {
   char *state_dir;
   gboolean migrate;
   char *conninfo;
+  GMutex lock; /* guards `repository` for is_connected() from other threads */
   SpotRepository *repository;
 #ifdef SPOT_HAVE_SUPERVISOR
   SpotEmbeddedPostgres *embedded;
@@ -51,6 +52,7 @@ spot_database_finalize (GObject *object)
   g_free (self->database_url);
   g_free (self->state_dir);
   g_free (self->conninfo);
+  g_mutex_clear (&self->lock);
   G_OBJECT_CLASS (spot_database_parent_class)->finalize (object);
 }
 
@@ -64,6 +66,7 @@ spot_database_class_init (SpotDatabaseClass *klass)
 static void
 spot_database_init (SpotDatabase *self)
 {
+  g_mutex_init (&self->lock);
 }
 
 SpotDatabase *
@@ -98,8 +101,11 @@ spot_database_get_repository (SpotDatabase *self)
 gboolean
 spot_database_is_connected (SpotDatabase *self)
 {
-  SpotRepository *repo = g_atomic_pointer_get (&self->repository);
-  return repo != NULL && spot_repository_is_connected (repo);
+  gboolean connected;
+  g_mutex_lock (&self->lock);
+  connected = self->repository != NULL && spot_repository_is_connected (self->repository);
+  g_mutex_unlock (&self->lock);
+  return connected;
 }
 
 static void
@@ -125,8 +131,14 @@ open_repository (GTask *task)
 
   g_message ("using %s PostgreSQL (%s)", self->database_url == NULL ? "the embedded" : "external",
              where);
-  g_clear_object (&self->repository);
-  self->repository = spot_repository_new (self->conninfo);
+  {
+    SpotRepository *old;
+    g_mutex_lock (&self->lock);
+    old = g_steal_pointer (&self->repository);
+    self->repository = spot_repository_new (self->conninfo);
+    g_mutex_unlock (&self->lock);
+    g_clear_object (&old);
+  }
   if (!self->migrate)
     {
       g_task_return_boolean (task, TRUE);
@@ -237,7 +249,12 @@ spot_database_start_sync (SpotDatabase *self, guint timeout_ms, GError **error)
 void
 spot_database_stop (SpotDatabase *self, guint deadline_ms)
 {
-  g_clear_object (&self->repository);
+  SpotRepository *repo;
+
+  g_mutex_lock (&self->lock);
+  repo = g_steal_pointer (&self->repository);
+  g_mutex_unlock (&self->lock);
+  g_clear_object (&repo);
 #ifdef SPOT_HAVE_SUPERVISOR
   if (self->embedded != NULL)
     {
