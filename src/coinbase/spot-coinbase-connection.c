@@ -45,7 +45,6 @@ typedef struct {
   char *channel;
   char **products;
   gboolean subscribe;
-  guint source;
 } PendingSend;
 
 typedef struct {
@@ -68,6 +67,7 @@ struct _SpotCoinbaseConnection {
   _Atomic gint64 last_message_ns; /* written by the lane */
   gint64 lost_ns;
   gboolean ever_opened;
+  gboolean subscribed; /* a subscribe went out on this WebSocket */
   guint generation;
   GList *pending_sends;
   gpointer monitored;
@@ -421,18 +421,16 @@ subscribe_json (SpotCoinbaseConnection *conn, const PendingSend *p, GError **err
 static void
 pending_send_free (PendingSend *p)
 {
-  g_clear_handle_id (&p->source, g_source_remove);
   g_free (p->channel);
   g_strfreev (p->products);
   g_free (p);
 }
 
-static gboolean
+static void
 send_cb (gpointer data)
 {
   PendingSend *p = data;
   SpotCoinbaseConnection *conn = p->conn;
-  p->source = 0;
   conn->pending_sends = g_list_remove (conn->pending_sends, p);
   if (conn->ws != NULL && p->generation == conn->generation
       && soup_websocket_connection_get_state (conn->ws) == SOUP_WEBSOCKET_STATE_OPEN)
@@ -445,6 +443,12 @@ send_cb (gpointer data)
       else
         {
           soup_websocket_connection_send_text (conn->ws, json);
+          if (!conn->subscribed)
+            {
+              /* Silence is only a stall once the exchange was asked for data. */
+              conn->subscribed = TRUE;
+              conn->last_frame_us = g_get_monotonic_time ();
+            }
           if (conn->shared->subscribe_times_us != NULL)
             {
               gint64 now = g_get_monotonic_time ();
@@ -455,7 +459,6 @@ send_cb (gpointer data)
         }
     }
   pending_send_free (p);
-  return G_SOURCE_REMOVE;
 }
 
 /* Queues one (un)subscribe message behind the global subscribe pacer. */
@@ -468,14 +471,15 @@ queue_send (SpotCoinbaseConnection *conn, const char *channel, char **products, 
   p->channel = g_strdup (channel);
   p->products = g_strdupv (products);
   p->subscribe = subscribe;
-  gint64 delay_us = spot_coinbase_pacer_reserve (&conn->shared->subscribe_pacer, g_get_monotonic_time ());
-  p->source = g_timeout_add ((guint) ((delay_us + 999) / 1000), send_cb, p);
   conn->pending_sends = g_list_append (conn->pending_sends, p);
+  spot_coinbase_gate_push (&conn->shared->subscribe_gate, send_cb, p);
 }
 
 static void
 cancel_sends (SpotCoinbaseConnection *conn)
 {
+  for (GList *l = conn->pending_sends; l != NULL; l = l->next)
+    spot_coinbase_gate_remove (&conn->shared->subscribe_gate, l->data);
   g_list_free_full (g_steal_pointer (&conn->pending_sends), (GDestroyNotify) pending_send_free);
 }
 
@@ -598,7 +602,7 @@ stall_cb (gpointer data)
 {
   SpotCoinbaseConnection *conn = data;
   gint64 silent_us = g_get_monotonic_time () - conn->last_frame_us;
-  if (silent_us < (gint64) conn->shared->options.stall_timeout_ms * 1000)
+  if (!conn->subscribed || silent_us < (gint64) conn->shared->options.stall_timeout_ms * 1000)
     return G_SOURCE_CONTINUE;
   conn->stall_source = 0;
   atomic_fetch_add (&conn->c.stalls, 1);
@@ -632,6 +636,7 @@ connected_cb (GObject *source, GAsyncResult *result, gpointer data)
   conn->ws = ws;
   conn->state = SPOT_COINBASE_CONNECTION_OPEN;
   conn->generation++;
+  conn->subscribed = FALSE;
   conn->opened_us = conn->last_frame_us = g_get_monotonic_time ();
   atomic_fetch_add (&conn->c.opens, 1);
   spot_coinbase_metrics_connections (conn->shared->metrics, 1);
@@ -660,11 +665,10 @@ connected_cb (GObject *source, GAsyncResult *result, gpointer data)
   conn->stall_source = g_timeout_add (check_ms, stall_cb, conn);
 }
 
-static gboolean
+static void
 connect_now_cb (gpointer data)
 {
   SpotCoinbaseConnection *conn = data;
-  conn->connect_source = 0;
   conn->state = SPOT_COINBASE_CONNECTION_CONNECTING;
   if (conn->shared->open_times_us != NULL)
     {
@@ -677,22 +681,21 @@ connect_now_cb (gpointer data)
       spot_log (G_LOG_LEVEL_WARNING, G_LOG_DOMAIN, NULL, (gint) conn->id, -1,
                 "COINBASE_WS_URL=%s is not a valid URL", conn->shared->options.ws_url);
       conn->state = SPOT_COINBASE_CONNECTION_CLOSED;
-      return G_SOURCE_REMOVE;
+      return;
     }
   conn->cancellable = g_cancellable_new ();
   soup_session_websocket_connect_async (conn->shared->session, msg, NULL, NULL, G_PRIORITY_DEFAULT,
                                         conn->cancellable, connected_cb, conn);
   g_object_unref (msg);
-  return G_SOURCE_REMOVE;
 }
 
 static gboolean
 connect_slot_cb (gpointer data)
 {
   SpotCoinbaseConnection *conn = data;
-  /* Backoff over: now wait for a slot of the shared connect pacer. */
-  gint64 delay_us = spot_coinbase_pacer_reserve (&conn->shared->connect_pacer, g_get_monotonic_time ());
-  conn->connect_source = g_timeout_add ((guint) ((delay_us + 999) / 1000), connect_now_cb, conn);
+  conn->connect_source = 0;
+  /* Backoff over: now wait for a slot of the shared connect gate. */
+  spot_coinbase_gate_push (&conn->shared->connect_gate, connect_now_cb, conn);
   return G_SOURCE_REMOVE;
 }
 
@@ -828,6 +831,7 @@ spot_coinbase_connection_stop (SpotCoinbaseConnection *conn)
     return;
   conn->state = SPOT_COINBASE_CONNECTION_CLOSED;
   g_clear_handle_id (&conn->connect_source, g_source_remove);
+  spot_coinbase_gate_remove (&conn->shared->connect_gate, conn);
   g_clear_handle_id (&conn->stall_source, g_source_remove);
   if (conn->cancellable != NULL)
     {

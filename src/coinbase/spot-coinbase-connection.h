@@ -39,8 +39,8 @@ typedef struct {
   SoupSession *session;
   SpotShardedAggregator *aggregator; /* borrowed */
   SpotCoinbaseKey *key;              /* borrowed, may be NULL */
-  SpotCoinbasePacer connect_pacer;
-  SpotCoinbasePacer subscribe_pacer;
+  SpotCoinbaseGate connect_gate;     /* WebSocket opens at CONNECT_RATE */
+  SpotCoinbaseGate subscribe_gate;   /* (un)subscribe messages at SUBSCRIBE_RATE */
   gpointer metrics;                  /* SpotMetrics*, may be NULL */
   gpointer monitor;                  /* SpotBackpressureMonitor*, may be NULL */
   GArray *open_times_us;             /* monotonic time of each open attempt (tests) */

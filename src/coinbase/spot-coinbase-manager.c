@@ -15,6 +15,16 @@ struct _SpotCoinbaseManager {
   gboolean stopped;
 };
 
+/* The exchange closes a connection that sends no subscribe within 5 s: hold
+ * opens while more than about two seconds of subscribes are queued. */
+static gboolean
+subscribe_backlog (gpointer data)
+{
+  SpotCoinbaseManager *m = data;
+  double queued = spot_coinbase_gate_length (&m->shared.subscribe_gate);
+  return queued > MAX (3.0, 2.0 * m->shared.options.subscribe_rate);
+}
+
 SpotCoinbaseManager *
 spot_coinbase_manager_new (const SpotCoinbaseOptions *options,
                            SpotShardedAggregator *aggregator,
@@ -29,8 +39,10 @@ spot_coinbase_manager_new (const SpotCoinbaseOptions *options,
   m->shared.key = key;
   m->shared.metrics = metrics;
   m->shared.monitor = monitor;
-  spot_coinbase_pacer_init (&m->shared.connect_pacer, options->connect_rate);
-  spot_coinbase_pacer_init (&m->shared.subscribe_pacer, options->subscribe_rate);
+  spot_coinbase_gate_init (&m->shared.connect_gate, options->connect_rate);
+  spot_coinbase_gate_init (&m->shared.subscribe_gate, options->subscribe_rate);
+  m->shared.connect_gate.hold = subscribe_backlog;
+  m->shared.connect_gate.hold_data = m;
   m->connections = g_ptr_array_new ();
   g_mutex_init (&m->stats_lock);
   return m;
@@ -60,6 +72,8 @@ spot_coinbase_manager_free (SpotCoinbaseManager *m)
   m->connections = NULL;
   g_mutex_unlock (&m->stats_lock);
   g_mutex_clear (&m->stats_lock);
+  spot_coinbase_gate_clear (&m->shared.connect_gate);
+  spot_coinbase_gate_clear (&m->shared.subscribe_gate);
   g_clear_object (&m->shared.session);
   g_clear_pointer (&m->shared.open_times_us, g_array_unref);
   g_clear_pointer (&m->shared.subscribe_times_us, g_array_unref);
@@ -125,13 +139,18 @@ spot_coinbase_manager_add_products (SpotCoinbaseManager *m, const char *const *p
 void
 spot_coinbase_manager_remove_products (SpotCoinbaseManager *m, const char *const *product_ids)
 {
-  for (guint i = 0; product_ids != NULL && product_ids[i] != NULL; i++)
+  /* One unsubscribe per connection concerned. */
+  for (guint k = 0; k < m->connections->len; k++)
     {
-      SpotCoinbaseConnection *c = find_product (m, product_ids[i]);
-      if (c == NULL)
+      SpotCoinbaseConnection *c = g_ptr_array_index (m->connections, k);
+      g_autoptr (GPtrArray) mine = g_ptr_array_new ();
+      for (guint i = 0; product_ids != NULL && product_ids[i] != NULL; i++)
+        if (spot_coinbase_connection_has_product (c, product_ids[i]))
+          g_ptr_array_add (mine, (gpointer) product_ids[i]);
+      if (mine->len == 0)
         continue;
-      const char *one[] = { product_ids[i], NULL };
-      spot_coinbase_connection_remove_products (c, one);
+      g_ptr_array_add (mine, NULL);
+      spot_coinbase_connection_remove_products (c, (const char *const *) mine->pdata);
     }
   /* Connections left without products close; ids are never reused. */
   for (guint i = 0; i < m->connections->len;)

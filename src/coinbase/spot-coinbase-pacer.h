@@ -27,3 +27,28 @@ gint64 spot_coinbase_pacer_reserve (SpotCoinbasePacer *pacer, gint64 now_us);
 gint64 spot_coinbase_backoff_us (guint attempt, gint64 base_us, gint64 cap_us, double random01);
 
 G_END_DECLS
+
+G_BEGIN_DECLS
+
+/* A queue of actions released one at a time at the pacer's rate, measured
+ * from when each action actually ran (a late timer never lets the next one
+ * run early). @hold, when set and returning TRUE, postpones the head
+ * without using a slot. Main thread only. */
+typedef void (*SpotCoinbaseGateFunc) (gpointer data);
+
+typedef struct {
+  SpotCoinbasePacer pacer;
+  GQueue queue; /* GateItem* */
+  guint source;
+  gboolean (*hold) (gpointer user_data);
+  gpointer hold_data;
+} SpotCoinbaseGate;
+
+void spot_coinbase_gate_init (SpotCoinbaseGate *gate, double rate_per_s);
+void spot_coinbase_gate_clear (SpotCoinbaseGate *gate);
+void spot_coinbase_gate_push (SpotCoinbaseGate *gate, SpotCoinbaseGateFunc func, gpointer data);
+/* Removes every queued action with @data; returns how many. */
+guint spot_coinbase_gate_remove (SpotCoinbaseGate *gate, gpointer data);
+guint spot_coinbase_gate_length (SpotCoinbaseGate *gate);
+
+G_END_DECLS
