@@ -53,7 +53,10 @@ make_candle (const char *product,
   c.last_trade_id = last_trade_id;
   c.complete = complete;
   c.rev = rev;
-  c.ts_ns = trades >= 0 ? start * G_GINT64_CONSTANT (1000000000) + 123456789 : SPOT_CANDLE_TS_UNKNOWN;
+  /* ts_ns (int64 nanoseconds) ends in 2262. */
+  c.ts_ns = trades >= 0 && start < G_GINT64_CONSTANT (9000000000)
+                ? start * G_GINT64_CONSTANT (1000000000) + 123456789
+                : SPOT_CANDLE_TS_UNKNOWN;
   return c;
 }
 
