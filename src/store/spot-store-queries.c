@@ -446,7 +446,8 @@ spot_store_load_seed (PGconn *conn,
 {
   char since[SPOT_GRANULARITY_COUNT][24];
   char horizon[24];
-  const char *values[SPOT_GRANULARITY_COUNT + 2];
+  /* $1 product, $2 horizon, then per granularity: name, first start. */
+  const char *values[2 + 2 * SPOT_GRANULARITY_COUNT];
   g_autoptr (GString) sql = g_string_new (NULL);
   g_autoptr (PGresult) res = NULL;
   g_autoptr (PGresult) last = NULL;
@@ -456,7 +457,9 @@ spot_store_load_seed (PGconn *conn,
   out->last_trade_id = SPOT_CANDLE_TRADE_ID_UNKNOWN;
   if (!spot_product_id_validate (product_id, error))
     return FALSE;
+  g_snprintf (horizon, sizeof horizon, "%" G_GINT64_FORMAT, horizon_s);
   values[0] = product_id;
+  values[1] = horizon;
   for (int g = 0; g < SPOT_GRANULARITY_COUNT; g++)
     {
       SpotGranularity parents[2];
@@ -466,26 +469,23 @@ spot_store_load_seed (PGconn *conn,
       for (guint i = 0; i < np; i++)
         from = MIN (from, spot_granularity_align (parents[i], now_s));
       g_snprintf (since[g], sizeof since[g], "%" G_GINT64_FORMAT, from);
-      values[g + 1] = since[g];
+      values[2 + 2 * g] = spot_granularity_name ((SpotGranularity) g);
+      values[3 + 2 * g] = since[g];
       g_string_append_printf (sql,
                               "%sSELECT " SPOT_STORE_SELECT_COLUMNS ", %d AS g, start AS s "
-                              "FROM candles WHERE product_id = $1 AND granularity = '%s' "
+                              "FROM candles WHERE product_id = $1 AND granularity = $%d "
                               "AND start >= to_timestamp($%d::bigint)",
-                              g == 0 ? "" : " UNION ", g, spot_granularity_name ((SpotGranularity) g),
-                              g + 2);
+                              g == 0 ? "" : " UNION ", g, 3 + 2 * g, 4 + 2 * g);
     }
-  g_snprintf (horizon, sizeof horizon, "%" G_GINT64_FORMAT, horizon_s);
-  values[SPOT_GRANULARITY_COUNT + 1] = horizon;
-  g_string_append_printf (sql,
-                          " UNION SELECT " SPOT_STORE_SELECT_COLUMNS ", CASE granularity "
-                          "%s END AS g, start AS s FROM candles WHERE product_id = $1 AND NOT complete "
-                          "AND start >= to_timestamp($%d::bigint) ORDER BY g, s",
-                          "WHEN 'ONE_MINUTE' THEN 0 WHEN 'FIVE_MINUTE' THEN 1 "
-                          "WHEN 'FIFTEEN_MINUTE' THEN 2 WHEN 'THIRTY_MINUTE' THEN 3 "
-                          "WHEN 'ONE_HOUR' THEN 4 WHEN 'TWO_HOUR' THEN 5 WHEN 'FOUR_HOUR' THEN 6 "
-                          "WHEN 'SIX_HOUR' THEN 7 ELSE 8",
-                          SPOT_GRANULARITY_COUNT + 2);
-  res = spot_pg_exec_params (conn, sql->str, SPOT_GRANULARITY_COUNT + 2, values, error);
+  g_string_append (sql,
+                   " UNION SELECT " SPOT_STORE_SELECT_COLUMNS ", CASE granularity"
+                   " WHEN 'ONE_MINUTE' THEN 0 WHEN 'FIVE_MINUTE' THEN 1"
+                   " WHEN 'FIFTEEN_MINUTE' THEN 2 WHEN 'THIRTY_MINUTE' THEN 3"
+                   " WHEN 'ONE_HOUR' THEN 4 WHEN 'TWO_HOUR' THEN 5 WHEN 'FOUR_HOUR' THEN 6"
+                   " WHEN 'SIX_HOUR' THEN 7 ELSE 8 END AS g, start AS s"
+                   " FROM candles WHERE product_id = $1 AND NOT complete"
+                   " AND start >= to_timestamp($2::bigint) ORDER BY g, s");
+  res = spot_pg_exec_params (conn, sql->str, G_N_ELEMENTS (values), values, error);
   if (res == NULL)
     {
       g_prefix_error (error, "cannot load the stored candles of %s: ", product_id);
