@@ -280,6 +280,20 @@ test_live_cache_sees_updates_within_staleness_bound (Fixture *f, gconstpointer d
     g_assert_cmpint (g_get_monotonic_time () - t0, <, 1000 * 1000);
   }
   g_source_remove (tick_id);
+
+  /* One key changing every ~5 ms for ~1 s: every change was published on the
+   * subject, but the KV got about one write per 150 ms interval. */
+  {
+    SpotPublisherStats stats;
+
+    g_assert_true (spot_publisher_flush (f->publisher, 5000));
+    spot_publisher_get_stats (f->publisher, &stats);
+    g_test_message ("200 updates: %" G_GUINT64_FORMAT " published, %" G_GUINT64_FORMAT " KV writes",
+                    stats.published, stats.kv_writes);
+    g_assert_cmpuint (stats.published + stats.coalesced, ==, 200);
+    g_assert_cmpuint (stats.kv_writes, >=, 3);
+    g_assert_cmpuint (stats.kv_writes, <=, 25);
+  }
 }
 
 static gboolean
