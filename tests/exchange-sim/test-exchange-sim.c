@@ -267,6 +267,19 @@ test_errors_for_unknown_channel_and_bad_json (void)
   sim_stop (sim);
 }
 
+static void
+test_websocket_served_on_any_path (void)
+{
+  Sim *sim = sim_start ((const char *[]){ "--products=2", NULL });
+  g_free (sim->ws_url);
+  sim->ws_url = g_strdup_printf ("ws://127.0.0.1:%u/ws/v1?x=1", sim->port);
+  g_autoptr (SimClient) c = sim_client_connect (sim);
+  subscribe (c, "heartbeats", NULL);
+  g_assert_cmpint (sim_client_wait_channel (c, 0, "subscriptions", 3000), >=, 0);
+  g_clear_pointer (&c, sim_client_free);
+  sim_stop (sim);
+}
+
 static gboolean
 client_closed (gpointer data)
 {
@@ -1212,6 +1225,7 @@ main (int argc, char **argv)
                    test_heartbeats_every_second_with_consecutive_sequence);
   g_test_add_func ("/exchange-sim/errors-for-unknown-channel-and-bad-json",
                    test_errors_for_unknown_channel_and_bad_json);
+  g_test_add_func ("/exchange-sim/websocket-served-on-any-path", test_websocket_served_on_any_path);
   g_test_add_func ("/exchange-sim/idle-connection-closed-after-five-seconds",
                    test_idle_connection_closed_after_five_seconds);
   g_test_add_func ("/exchange-sim/candles-channel-snapshot-then-updates",
