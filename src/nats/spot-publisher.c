@@ -77,6 +77,12 @@ struct _SpotPublisher {
   gsize kv_prefix_len;
   gint64 next_bind_us;
   gint64 bind_backoff_us;
+  /* Binding is a blocking JetStream request: it runs on a short-lived thread
+   * so core publishing never waits for it. */
+  GThread *bind_thread;
+  atomic_bool bind_done;
+  kvStore *bind_result;
+  char *bind_error;
   gint64 window_start_us;
   GString *json;
 };
@@ -295,31 +301,57 @@ kv_take_failed (SpotPublisher *self, gint64 now)
     }
 }
 
-static void
-kv_try_bind (SpotPublisher *self, gint64 now)
+static gpointer
+bind_thread_func (gpointer user_data)
 {
+  SpotPublisher *self = user_data;
   g_autoptr (GError) error = NULL;
   SpotNatsKvConfig config;
 
-  if (self->kv != NULL || now < self->next_bind_us || !is_connected (self))
-    return;
   spot_nats_kv_config_init (&config);
   config.bucket = self->bucket;
   config.ttl_ms = self->options.kv_ttl_ms;
   config.replicas = self->options.kv_replicas;
   config.memory = self->options.kv_memory;
-  self->kv = spot_nats_kv_open (self->js, &config, TRUE, &error);
-  if (self->kv == NULL)
+  self->bind_result = spot_nats_kv_open (self->js, &config, TRUE, &error);
+  if (self->bind_result == NULL)
+    self->bind_error = g_strdup (error->message);
+  nats_ReleaseThreadMemory ();
+  atomic_store (&self->bind_done, TRUE);
+  return NULL;
+}
+
+/* Collects a finished bind attempt; with @wait, waits for a running one. */
+static void
+kv_collect_bind (SpotPublisher *self, gboolean wait)
+{
+  if (self->bind_thread == NULL || (!wait && !atomic_load (&self->bind_done)))
+    return;
+  g_thread_join (self->bind_thread);
+  self->bind_thread = NULL;
+  if (self->bind_result == NULL)
     {
-      spot_log_limited (30000, 2, G_LOG_LEVEL_WARNING, NULL, -1, -1,
-                        "KV bucket not available yet: %s", error->message);
+      spot_log_limited (30000, 2, G_LOG_LEVEL_WARNING, NULL, -1, -1, "KV bucket not available yet: %s",
+                        self->bind_error);
+      g_clear_pointer (&self->bind_error, g_free);
       self->next_bind_us = g_get_monotonic_time () + self->bind_backoff_us;
       self->bind_backoff_us = MIN (self->bind_backoff_us * 2, BIND_BACKOFF_MAX_US);
       return;
     }
+  self->kv = g_steal_pointer (&self->bind_result);
   self->bind_backoff_us = BIND_BACKOFF_MIN_US;
   atomic_store (&self->kv_ready, TRUE);
   g_debug ("KV bucket %s bound", self->bucket);
+}
+
+static void
+kv_try_bind (SpotPublisher *self, gint64 now)
+{
+  kv_collect_bind (self, FALSE);
+  if (self->kv != NULL || self->bind_thread != NULL || now < self->next_bind_us || !is_connected (self))
+    return;
+  atomic_store (&self->bind_done, FALSE);
+  self->bind_thread = g_thread_new ("spot-kv-bind", bind_thread_func, self);
 }
 
 static void
@@ -514,6 +546,8 @@ publisher_thread (gpointer user_data)
     }
 
   deadline_us = g_get_monotonic_time () + (gint64) self->stop_deadline_ms * 1000;
+  /* Bounded by the JetStream request timeout (2 s). */
+  kv_collect_bind (self, TRUE);
   final_pass (self, &batch, deadline_us);
   if (self->js != NULL)
     {
