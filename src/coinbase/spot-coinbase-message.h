@@ -74,6 +74,9 @@ typedef struct _SpotCoinbaseParser SpotCoinbaseParser;
 
 SpotCoinbaseParser *spot_coinbase_parser_new (void);
 void spot_coinbase_parser_free (SpotCoinbaseParser *parser);
+/* Parses every frame with json-glib (no lean fast path): the oracle of the
+ * lean parser's tests and fuzz target. */
+void spot_coinbase_parser_set_json_only (SpotCoinbaseParser *parser, gboolean json_only);
 
 /* Parses @len bytes of @data (need not be NUL-terminated). @out must be
  * initialised (it is cleared first). Trades get message_ns = the envelope
