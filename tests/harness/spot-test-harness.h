@@ -17,8 +17,8 @@ typedef struct _SpotTestNats SpotTestNats;
 typedef struct _SpotTestPostgres SpotTestPostgres;
 
 /* nats-server with JetStream. Returns NULL with @error when it cannot start;
- * tests call spot_test_require_program("nats-server") first to skip (exit 77)
- * on a machine without it. */
+ * tests call spot_test_require_program("nats-server") first to skip on a
+ * machine without it. */
 SpotTestNats *spot_test_nats_start (GError **error);
 const char *spot_test_nats_url (SpotTestNats *nats);
 /* Kill (SIGKILL) / start again on the same port and store. */
@@ -46,8 +46,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (SpotTestPostgres, spot_test_postgres_free)
  * tmpfs with 2 GiB free, else the temporary directory. */
 const char *spot_test_tmp_dir (void);
 
-/* Exits the test program with 77 (meson: skipped) when @program is not on
- * PATH, printing why. */
+/* When @program is not installed, prints a TAP plan "1..0 # SKIP ..." and
+ * exits 0, which meson reports as skipped for tests registered with
+ * protocol 'tap' (exit 77 would count as an error there). With CI set in the
+ * environment a missing program fails the test instead: CI installs them all. */
 void spot_test_require_program (const char *program);
 
 G_END_DECLS
