@@ -13,6 +13,7 @@
 typedef struct {
   SpotCandle candle; /* also the hash key: product, granularity, start */
   gint64 since_us;   /* when this key became pending */
+  GList link;        /* in `order`, oldest first */
 } Entry;
 
 struct _SpotBatchWriter {
@@ -42,6 +43,7 @@ struct _SpotBatchWriter {
 
   /* Writer thread only. */
   GHashTable *pending; /* Entry* (key and value) */
+  GQueue order;        /* the same entries, oldest first: written first */
   guint64 complete_in_memory;
   gint64 pending_since_us;
   gint64 journal_since_us;
@@ -156,7 +158,9 @@ remove_entry (SpotBatchWriter *self, Entry *e)
 {
   if (e->candle.complete)
     self->complete_in_memory--;
+  g_queue_unlink (&self->order, &e->link);
   g_hash_table_remove (self->pending, e);
+  self->pending_since_us = self->order.head != NULL ? ((Entry *) self->order.head->data)->since_us : 0;
 }
 
 /* Coalesces @n submitted candles into the pending set; complete candles over
@@ -192,10 +196,12 @@ merge_input (SpotBatchWriter *self, const SpotCandle *in, guint n)
         }
       if (e == NULL)
         {
-          e = g_new (Entry, 1);
+          e = g_new0 (Entry, 1);
           e->candle = *c;
           e->since_us = now;
+          e->link.data = e;
           g_hash_table_add (self->pending, e);
+          g_queue_push_tail_link (&self->order, &e->link);
           if (self->pending_since_us == 0)
             self->pending_since_us = now;
         }
@@ -276,14 +282,13 @@ write_batch (SpotBatchWriter *self, gboolean from_memory)
     }
   if (from_memory)
     {
-      GHashTableIter it;
-      gpointer key;
+      /* Oldest first, so that no key waits behind a steady stream of others. */
       entries = g_ptr_array_sized_new (self->config.batch_size);
-      g_hash_table_iter_init (&it, self->pending);
-      while (entries->len < self->config.batch_size && g_hash_table_iter_next (&it, &key, NULL))
+      for (GList *l = self->order.head; l != NULL && entries->len < self->config.batch_size;
+           l = l->next)
         {
-          g_ptr_array_add (entries, key);
-          g_array_append_val (rows, ((Entry *) key)->candle);
+          g_ptr_array_add (entries, l->data);
+          g_array_append_val (rows, ((Entry *) l->data)->candle);
         }
     }
   else if (!spot_journal_peek (self->journal, rows, self->config.batch_size, &error))
@@ -374,8 +379,10 @@ journal_everything (SpotBatchWriter *self)
                  error != NULL ? error->message : "no journal configured");
       self->close_lost = n;
     }
+  g_queue_init (&self->order);
   g_hash_table_remove_all (self->pending);
   self->complete_in_memory = 0;
+  self->pending_since_us = 0;
 }
 
 static void
@@ -556,6 +563,7 @@ spot_batch_writer_new (const SpotBatchWriterConfig *config, GError **error)
   g_cond_init (&self->done);
   self->input = g_array_new (FALSE, FALSE, sizeof (SpotCandle));
   self->pending = g_hash_table_new_full (entry_hash, entry_equal, g_free, NULL);
+  g_queue_init (&self->order);
   if (self->state_dir != NULL)
     {
       g_autofree char *path = g_build_filename (self->state_dir, "store-journal.log", NULL);

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "spot-test-harness.h"
+#include "store/spot-batch-writer.h"
 #include "store/spot-migrations.h"
 #include "store/spot-pg.h"
 #include "store/spot-store-queries.h"
@@ -39,6 +40,8 @@ static int n_batches = 50;
 static int batch_size = 1000;
 static int per_row = 3000;
 static char *conninfo_opt;
+static int writer_rate = 0;
+static int writer_seconds = 10;
 
 static const GOptionEntry entries[] = {
   { "runs", 0, 0, G_OPTION_ARG_INT, &runs, "Runs per strategy (median reported)", "N" },
@@ -46,6 +49,9 @@ static const GOptionEntry entries[] = {
   { "batch-size", 0, 0, G_OPTION_ARG_INT, &batch_size, "Rows per batch", "N" },
   { "per-row", 0, 0, G_OPTION_ARG_INT, &per_row, "Rows for the per-row upsert figure", "N" },
   { "conninfo", 0, 0, G_OPTION_ARG_STRING, &conninfo_opt, "Use this server instead of a harness one", "STR" },
+  { "writer-rate", 0, 0, G_OPTION_ARG_INT, &writer_rate,
+    "Instead: feed SpotBatchWriter this many rows/s of the workload and report what it sustains", "N" },
+  { "writer-seconds", 0, 0, G_OPTION_ARG_INT, &writer_seconds, "Duration of --writer-rate", "S" },
   { NULL },
 };
 
@@ -259,6 +265,78 @@ run_per_row (PGconn *conn)
   return done / ((g_get_monotonic_time () - t0) / 1e6);
 }
 
+/* The service's path: updates submitted at a steady rate (in 10 ms ticks)
+ * to a SpotBatchWriter with the default settings; live updates of one key
+ * coalesce while a batch is in flight, as they do in the service. */
+static int
+run_writer (const char *conninfo)
+{
+  SpotBatchWriterConfig config;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SpotBatchWriter) writer = NULL;
+  g_autoptr (PGconn) conn = spot_pg_connect (conninfo, "bench-store", &error);
+  SpotBatchWriterStats stats;
+  const gint64 tick_us = 10000;
+  const int per_tick = MAX (1, writer_rate / 100);
+  gint64 t0, next, t_end, t_flushed;
+  guint64 max_backlog = 0, submitted = 0;
+  gint64 max_age = 0;
+  int b = 0, i = 0;
+
+  if (conn == NULL)
+    die ("connect", error);
+  reset_table (conn);
+  spot_batch_writer_config_init (&config);
+  config.conninfo = conninfo;
+  writer = spot_batch_writer_new (&config, &error);
+  if (writer == NULL)
+    die ("batch writer", error);
+  t0 = next = g_get_monotonic_time ();
+  t_end = t0 + (gint64) writer_seconds * G_USEC_PER_SEC;
+  while (g_get_monotonic_time () < t_end)
+    {
+      g_autofree SpotCandleUpdate *ups = g_new (SpotCandleUpdate, per_tick);
+      for (int k = 0; k < per_tick; k++)
+        {
+          SpotCandle c = g_array_index (batches[b], SpotCandle, i);
+          /* Later passes over the batches continue the revisions. */
+          c.rev += (guint64) (submitted / ((guint64) n_batches * (guint64) batch_size)) * (guint64) n_batches;
+          if (c.complete)
+            c.start -= 86400 * 365 * (gint64) (submitted / ((guint64) n_batches * (guint64) batch_size));
+          ups[k].candle = c;
+          ups[k].kind = c.complete ? SPOT_CANDLE_UPDATE_COMPLETE : SPOT_CANDLE_UPDATE_LIVE;
+          submitted++;
+          if (++i == (int) batches[b]->len)
+            {
+              i = 0;
+              b = (b + 1) % n_batches;
+            }
+        }
+      spot_batch_writer_submit (writer, ups, (guint) per_tick);
+      spot_batch_writer_get_stats (writer, &stats);
+      max_backlog = MAX (max_backlog, stats.backlog_rows);
+      max_age = MAX (max_age, stats.oldest_pending_age_ms);
+      next += tick_us;
+      if (next > g_get_monotonic_time ())
+        g_usleep ((gulong) (next - g_get_monotonic_time ()));
+    }
+  if (!spot_batch_writer_flush_sync (writer, 120000))
+    die ("flush", NULL);
+  t_flushed = g_get_monotonic_time ();
+  spot_batch_writer_get_stats (writer, &stats);
+  printf ("writer: submitted %" G_GUINT64_FORMAT " rows in %.1f s (%.0f rows/s offered, %.0f rows/s "
+          "achieved including the final flush)\n",
+          submitted, (t_end - t0) / 1e6, writer_rate * 1.0, submitted / ((t_flushed - t0) / 1e6));
+  printf ("writer: %" G_GUINT64_FORMAT " rows written in %" G_GUINT64_FORMAT " batches (%"
+          G_GUINT64_FORMAT " coalesced in memory), mean batch %.1f ms, final flush %.2f s\n",
+          stats.rows_written, stats.batches, stats.rows_coalesced,
+          stats.batches > 0 ? stats.total_write_latency_us / 1000.0 / stats.batches : 0.0,
+          (t_flushed - t_end) / 1e6);
+  printf ("writer: largest backlog %" G_GUINT64_FORMAT " rows, oldest pending row at most %" G_GINT64_FORMAT
+          " ms old\n", max_backlog, max_age);
+  return spot_batch_writer_close (writer, 10000, NULL) ? 0 : 1;
+}
+
 static int
 cmp_double (const void *a, const void *b)
 {
@@ -316,6 +394,8 @@ main (int argc, char **argv)
     die ("migrate", error);
 
   generate ();
+  if (writer_rate > 0)
+    return run_writer (conninfo);
   printf ("workload: %d batches x %d rows per run (90%% updates of %d live keys, 10%% new complete rows), %d runs\n",
           n_batches, batch_size, N_PRODUCTS * N_GRANULARITIES, runs);
   for (int k = 0; k < N_KINDS; k++)
