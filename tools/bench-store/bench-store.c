@@ -11,6 +11,7 @@
  *
  * Usage: bench-store [--runs N] [--batches N] [--batch-size N]
  *                    [--per-row N] [--conninfo STR]
+ *        bench-store --writer-rate N [--writer-seconds S]   (SpotBatchWriter path)
  * Without --conninfo it starts a throw-away PostgreSQL with the test harness
  * (fsync=off, synchronous_commit=off, full_page_writes=off).
  */
