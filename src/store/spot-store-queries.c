@@ -21,7 +21,13 @@ spot_store_upsert_candle (PGconn *conn, const SpotCandle *candle, gboolean *appl
   if (!spot_store_candle_check (candle, error))
     return FALSE;
   spot_store_candle_params (candle, &p);
-  res = PQexecPrepared (conn, UPSERT_ONE_NAME, SPOT_STORE_CANDLE_COLUMNS, p.values, NULL, NULL, 0);
+  if (PQtransactionStatus (conn) != PQTRANS_IDLE)
+    /* Inside a transaction a failed lookup of the prepared statement would
+     * abort it: send the text (one round trip all the same). */
+    res = PQexecParams (conn, spot_store_upsert_one_sql (), SPOT_STORE_CANDLE_COLUMNS, NULL,
+                        p.values, NULL, NULL, 0);
+  else
+    res = PQexecPrepared (conn, UPSERT_ONE_NAME, SPOT_STORE_CANDLE_COLUMNS, p.values, NULL, NULL, 0);
   if (PQresultStatus (res) == PGRES_FATAL_ERROR
       && g_strcmp0 (PQresultErrorField (res, PG_DIAG_SQLSTATE), "26000") == 0)
     {
