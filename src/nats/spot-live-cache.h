@@ -6,8 +6,9 @@
  * instance's share. Per key the candle with the greatest start wins (equal
  * starts: the greater rev), so a late correction of an older bucket never
  * replaces the open one. The HTTP side reads it for a client's initial state.
- * After a reconnect the watcher is recreated and replays the bucket; the
- * greatest-start rule makes that harmless.
+ * Across reconnects and server restarts the watcher's ordered consumer
+ * re-creates itself (nats.c); on a hard error the watcher is replaced and
+ * replays the bucket, which the greatest-start rule makes harmless.
  *
  * Thread safety: new/start/stop/dispose from the controlling thread (stop
  * waits for the watcher thread, at most ~250 ms). lookup, snapshot, update,

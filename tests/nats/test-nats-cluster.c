@@ -279,7 +279,9 @@ test_service_keeps_going_when_a_cluster_node_dies (void)
                   status.reconnects, producer.max_submit_us);
   g_assert_cmpuint (after.published, >, before.published);
   g_assert_cmpuint (status.reconnects, >=, 1);
-  g_assert_cmpint (producer.max_submit_us, <, 50 * 1000);
+  /* A submit that waited for NATS would take most of the outage (~1 s, or a
+   * reconnect); 500 ms leaves room for scheduling noise (valgrind included). */
+  g_assert_cmpint (producer.max_submit_us, <, 500 * 1000);
   spot_nats_status_clear (&status);
   g_source_remove (tick_id);
 

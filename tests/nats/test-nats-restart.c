@@ -226,8 +226,10 @@ test_server_killed_mid_stream_publisher_and_subscribers_recover (void)
   g_assert_cmpuint (after.published, >, before.published);
   g_assert_cmpuint (after.kv_acked, >, before.kv_acked);
   g_assert_cmpuint (after.published + after.coalesced + after.dropped, ==, after.submitted);
-  /* The producer (a shard thread) was never held up by NATS being away. */
-  g_assert_cmpint (producer.max_submit_us, <, 50 * 1000);
+  /* The producer (a shard thread) was never held up by NATS being away.
+   * A submit that waited for NATS would take most of the outage (~1 s, or a
+   * reconnect); 500 ms leaves room for scheduling noise (valgrind included). */
+  g_assert_cmpint (producer.max_submit_us, <, 500 * 1000);
   g_assert_cmpuint (reconnects (conn), >=, 1);
 }
 
