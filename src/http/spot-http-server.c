@@ -60,9 +60,8 @@ G_DEFINE_FINAL_TYPE (SpotHttpServer, spot_http_server, G_TYPE_OBJECT)
  * stream (its body does not accumulate, so its length is not the total). */
 typedef struct {
   gint64 start_us;
+  char *remote; /* taken by the handler, while the connection is up */
   gboolean handled;
-  gboolean is_stream;
-  guint64 stream_bytes;
 } RequestInfo;
 
 /* ---- options ---------------------------------------------------------- */
@@ -175,15 +174,59 @@ respond_take (SoupServerMessage *msg, guint status, const char *content_type, ch
 /* ---- logging ---------------------------------------------------------- */
 
 static void
+request_info_free (gpointer data)
+{
+  RequestInfo *info = data;
+
+  g_free (info->remote);
+  g_free (info);
+}
+
+static void
 on_request_started (SoupServer *soup, SoupServerMessage *msg, gpointer user_data)
 {
   RequestInfo *info = g_new0 (RequestInfo, 1);
 
   info->start_us = g_get_monotonic_time ();
-  g_object_set_data_full (G_OBJECT (msg), REQUEST_INFO_KEY, info, g_free);
+  g_object_set_data_full (G_OBJECT (msg), REQUEST_INFO_KEY, info, request_info_free);
 }
 
 static void check_stop_done (SpotHttpServer *self);
+
+static void
+log_request (const char *method,
+             const char *path,
+             guint status,
+             guint64 bytes,
+             gint64 start_us,
+             const char *remote,
+             const char *note)
+{
+  double duration_ms = (g_get_monotonic_time () - start_us) / 1000.0;
+  char status_s[16], bytes_s[24], duration_s[32];
+  g_autofree char *message = NULL;
+
+  g_snprintf (status_s, sizeof status_s, "%u", status);
+  g_snprintf (bytes_s, sizeof bytes_s, "%" G_GUINT64_FORMAT, bytes);
+  g_snprintf (duration_s, sizeof duration_s, "%.3f", duration_ms);
+  message = g_strdup_printf ("%s %s %u %" G_GUINT64_FORMAT " bytes %.3f ms%s%s", method, path,
+                             status, bytes, duration_ms, note != NULL ? " " : "",
+                             note != NULL ? note : "");
+  {
+    const GLogField fields[] = {
+      { "GLIB_DOMAIN", G_LOG_DOMAIN, -1 },
+      { "MESSAGE", message, -1 },
+      { "PRIORITY", "6", -1 },
+      { "SPOT_HTTP_METHOD", method, -1 },
+      { "SPOT_HTTP_PATH", path, -1 },
+      { "SPOT_HTTP_STATUS", status_s, -1 },
+      { "SPOT_HTTP_BYTES", bytes_s, -1 },
+      { "SPOT_HTTP_DURATION_MS", duration_s, -1 },
+      { "SPOT_HTTP_REMOTE", remote != NULL ? remote : "", -1 },
+    };
+    g_log_structured_array (G_LOG_LEVEL_INFO, fields, G_N_ELEMENTS (fields));
+  }
+}
 
 static void
 request_done (SpotHttpServer *self, SoupServerMessage *msg, gboolean aborted)
@@ -191,11 +234,6 @@ request_done (SpotHttpServer *self, SoupServerMessage *msg, gboolean aborted)
   RequestInfo *info = g_object_get_data (G_OBJECT (msg), REQUEST_INFO_KEY);
   const char *method = soup_server_message_get_method (msg);
   GUri *uri = soup_server_message_get_uri (msg);
-  guint status = soup_server_message_get_status (msg);
-  guint64 bytes;
-  double duration_ms;
-  char status_s[16], bytes_s[24], duration_s[32];
-  g_autofree char *message = NULL;
 
   if (info == NULL || method == NULL)
     return;
@@ -205,29 +243,10 @@ request_done (SpotHttpServer *self, SoupServerMessage *msg, gboolean aborted)
       self->handled--;
     }
   self->stats.requests++;
-  bytes = info->is_stream ? info->stream_bytes
-                          : (guint64) soup_server_message_get_response_body (msg)->length;
-  duration_ms = (g_get_monotonic_time () - info->start_us) / 1000.0;
-  g_snprintf (status_s, sizeof status_s, "%u", status);
-  g_snprintf (bytes_s, sizeof bytes_s, "%" G_GUINT64_FORMAT, bytes);
-  g_snprintf (duration_s, sizeof duration_s, "%.3f", duration_ms);
-  message = g_strdup_printf ("%s %s %u %" G_GUINT64_FORMAT " bytes %.3f ms%s", method,
-                             uri != NULL ? g_uri_get_path (uri) : "?", status, bytes, duration_ms,
-                             aborted ? " (aborted)" : "");
-  {
-    const GLogField fields[] = {
-      { "GLIB_DOMAIN", G_LOG_DOMAIN, -1 },
-      { "MESSAGE", message, -1 },
-      { "PRIORITY", "6", -1 },
-      { "SPOT_HTTP_METHOD", method, -1 },
-      { "SPOT_HTTP_PATH", uri != NULL ? g_uri_get_path (uri) : "?", -1 },
-      { "SPOT_HTTP_STATUS", status_s, -1 },
-      { "SPOT_HTTP_BYTES", bytes_s, -1 },
-      { "SPOT_HTTP_DURATION_MS", duration_s, -1 },
-      { "SPOT_HTTP_REMOTE", soup_server_message_get_remote_host (msg), -1 },
-    };
-    g_log_structured_array (G_LOG_LEVEL_INFO, fields, G_N_ELEMENTS (fields));
-  }
+  log_request (method, uri != NULL ? g_uri_get_path (uri) : "?",
+               soup_server_message_get_status (msg),
+               (guint64) soup_server_message_get_response_body (msg)->length, info->start_us,
+               info->remote, aborted ? "(aborted)" : NULL);
   if (self->stopping)
     check_stop_done (self);
 }
@@ -281,20 +300,33 @@ headers_allowed (const char *requested)
 
 /* ---- /stream ---------------------------------------------------------- */
 
+/* A stream owns its connection, so libsoup never reports it finished: the
+ * request is logged and counted here. */
 static void
 on_client_done (SpotSseClient *client, gpointer user_data)
 {
   SpotHttpServer *self = user_data;
   SoupServerMessage *msg = spot_sse_client_get_message (client);
-  RequestInfo *info = g_object_get_data (G_OBJECT (msg), REQUEST_INFO_KEY);
+  RequestInfo *info = msg != NULL ? g_object_get_data (G_OBJECT (msg), REQUEST_INFO_KEY) : NULL;
+  GUri *uri = msg != NULL ? soup_server_message_get_uri (msg) : NULL;
   SpotSseClientStats stats;
 
   spot_sse_client_get_stats (client, &stats);
-  if (info != NULL)
-    info->stream_bytes = stats.bytes;
   if (stats.slow)
     self->stats.sse_slow_disconnects++;
   self->stats.sse_coalesced += stats.coalesced;
+  self->stats.requests++;
+  if (info != NULL)
+    {
+      if (info->handled)
+        {
+          info->handled = FALSE;
+          self->handled--;
+        }
+      log_request ("GET", uri != NULL ? g_uri_get_path (uri) : "/stream", SOUP_STATUS_OK,
+                   stats.bytes, info->start_us, info->remote,
+                   stats.slow ? "(stream, slow client cut off)" : "(stream)");
+    }
   g_hash_table_remove (self->clients, client);
   if (self->stopping)
     check_stop_done (self);
@@ -306,9 +338,15 @@ handle_stream (SpotHttpServer *self, SoupServerMessage *msg, GHashTable *query)
   SpotStreamSelection selection;
   SpotSseClientConfig config = { 0 };
   g_autoptr (GError) error = NULL;
-  RequestInfo *info;
   SpotSseClient *client;
 
+  if (soup_server_message_get_method (msg) != SOUP_METHOD_GET)
+    {
+      soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Allow",
+                                    "GET, OPTIONS");
+      respond_text (self, msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "a stream is GET only");
+      return;
+    }
   if (g_hash_table_size (self->clients) >= self->options.sse_max_clients)
     {
       self->stats.sse_rejected++;
@@ -330,9 +368,6 @@ handle_stream (SpotHttpServer *self, SoupServerMessage *msg, GHashTable *query)
   config.metrics = self->metrics;
   config.buffer_bytes = self->options.sse_client_buffer;
   config.keepalive_ms = self->options.sse_keepalive_ms;
-  info = g_object_get_data (G_OBJECT (msg), REQUEST_INFO_KEY);
-  if (info != NULL)
-    info->is_stream = TRUE;
   client = spot_sse_client_start (msg, &selection, &config, on_client_done, self);
   g_hash_table_add (self->clients, client);
   self->stats.sse_streams++;
@@ -777,6 +812,7 @@ server_callback (SoupServer *soup,
     {
       info->handled = TRUE;
       self->handled++;
+      info->remote = g_strdup (soup_server_message_get_remote_host (msg));
     }
 
   if (self->stopping)

@@ -1,10 +1,10 @@
-/* spot-sse-client.c: one Datastar SSE stream with busy-time coalescing. */
+/* spot-sse-client.c: one Datastar SSE stream on a connection taken over
+ * from libsoup, with busy-time coalescing. */
 #define G_LOG_DOMAIN "spot-http"
 
 #include "http/spot-sse-client.h"
 
-#include <errno.h>
-#include <sys/socket.h>
+#include <string.h>
 
 #include "core/spot-log.h"
 #include "http/spot-candle-element.h"
@@ -22,49 +22,119 @@ typedef struct {
 } Shown;
 
 struct _SpotSseClient {
+  gatomicrefcount ref; /* the owner's, plus one per asynchronous operation */
   SoupServerMessage *msg;
+  char *remote;
+  GIOStream *io;
+  GCancellable *cancellable;
   SpotStreamSelection sel;
   SpotSseClientConfig config;
   GHashTable *product_index; /* product id (in sel) -> slot base + 1 */
   Shown *shown;              /* per slot: product index * COUNT + granularity */
   guint n_slots;
-  GHashTable *pending; /* slot -> SpotCandle*, while the socket is busy */
-  GQueue chunks;       /* sizes of appended chunks not yet written */
-  guint64 unflushed;
+  GHashTable *pending; /* slot -> SpotCandle*, while a write is in flight */
+  GBytes *inflight;    /* the write in flight */
+  GString *queued;     /* written before the connection was taken over */
   guint hub_id;
   guint keepalive_id;
-  GSource *eof_source;
-  gulong wrote_chunk_id;
-  gulong finished_id;
-  guint64 progress; /* chunks written */
+  guint takeover_id;
+  guint64 progress; /* writes completed */
   guint64 progress_at_tick;
   guint stalled_ticks;
-  gboolean over;   /* finished: nothing may be written any more */
-  gboolean ending; /* body completed, waiting for libsoup to finish */
+  gboolean over;   /* nothing may be written any more */
+  gboolean ending; /* close after the write in flight */
+  gboolean freed;  /* the owner let go */
+  guint8 read_byte;
   SpotSseClientDoneFunc done;
   gpointer done_data;
   SpotSseClientStats stats;
 };
 
-static void cut_off (SpotSseClient *client, gboolean slow, const char *why);
+static void finish (SpotSseClient *client, const char *why);
+static void write_elements (SpotSseClient *client, GString *elements, guint n);
+static void flush_pending (SpotSseClient *client);
+static void cut_off (SpotSseClient *client, const char *why);
+
+static SpotSseClient *
+client_ref (SpotSseClient *client)
+{
+  g_atomic_ref_count_inc (&client->ref);
+  return client;
+}
+
+static void
+client_unref (SpotSseClient *client)
+{
+  if (!g_atomic_ref_count_dec (&client->ref))
+    return;
+  g_clear_object (&client->config.hub);
+  g_clear_object (&client->config.cache);
+  g_clear_pointer (&client->pending, g_hash_table_unref);
+  g_clear_pointer (&client->inflight, g_bytes_unref);
+  if (client->queued != NULL)
+    g_string_free (client->queued, TRUE);
+  g_hash_table_unref (client->product_index);
+  g_free (client->shown);
+  spot_stream_selection_clear (&client->sel);
+  g_clear_object (&client->io);
+  g_clear_object (&client->cancellable);
+  g_clear_object (&client->msg);
+  g_free (client->remote);
+  g_free (client);
+}
 
 static gboolean
 is_busy (SpotSseClient *client)
 {
-  return !g_queue_is_empty (&client->chunks);
+  return client->inflight != NULL;
 }
 
 static void
-append_chunk (SpotSseClient *client, GString *text)
+on_written (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  SpotSseClient *client = user_data;
+  g_autoptr (GError) error = NULL;
+
+  if (!g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, NULL, &error))
+    {
+      if (!client->over)
+        finish (client, g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)
+                            ? "cancelled"
+                            : "write failed (client gone)");
+      client_unref (client);
+      return;
+    }
+  g_clear_pointer (&client->inflight, g_bytes_unref);
+  client->progress++;
+  if (!client->over)
+    {
+      if (client->ending)
+        finish (client, "ended by the server");
+      else
+        flush_pending (client);
+    }
+  client_unref (client);
+}
+
+/* Writes @text now (the caller checked the client is not busy), or keeps it
+ * until the connection has been taken over. */
+static void
+write_text (SpotSseClient *client, GString *text)
 {
   gsize len = text->len;
-  SoupMessageBody *body = soup_server_message_get_response_body (client->msg);
 
-  soup_message_body_append (body, SOUP_MEMORY_TAKE, g_string_free (text, FALSE), len);
-  g_queue_push_tail (&client->chunks, GSIZE_TO_POINTER (len));
-  client->unflushed += len;
+  if (client->io == NULL)
+    {
+      g_string_append_len (client->queued, text->str, text->len);
+      g_string_free (text, TRUE);
+      return;
+    }
+  client->inflight = g_bytes_new_take (g_string_free (text, FALSE), len);
   client->stats.bytes += len;
-  soup_server_message_unpause (client->msg);
+  g_output_stream_write_all_async (g_io_stream_get_output_stream (client->io),
+                                   g_bytes_get_data (client->inflight, NULL), len,
+                                   G_PRIORITY_DEFAULT, client->cancellable, on_written,
+                                   client_ref (client));
 }
 
 static gint
@@ -105,9 +175,10 @@ write_elements (SpotSseClient *client, GString *elements, guint n)
                                 SPOT_DATASTAR_MODE_OUTER, FALSE, NULL);
   client->stats.events++;
   client->stats.candles += n;
-  append_chunk (client, event);
+  write_text (client, event);
 }
 
+/* Sends what was coalesced while the last write was in flight, as one event. */
 static void
 flush_pending (SpotSseClient *client)
 {
@@ -143,6 +214,7 @@ on_candles (const SpotCandle *candles, guint n, gpointer user_data)
   SpotSseClient *client = user_data;
   g_autoptr (GString) elements = NULL;
   guint written = 0;
+  gboolean busy = is_busy (client) || client->io == NULL;
 
   if (client->over || client->ending)
     return;
@@ -154,7 +226,7 @@ on_candles (const SpotCandle *candles, guint n, gpointer user_data)
 
       if (slot < 0 || !accept_newer (client, slot, c))
         continue;
-      if (is_busy (client))
+      if (busy)
         {
           if (client->pending == NULL)
             client->pending = g_hash_table_new_full (NULL, NULL, NULL, g_free);
@@ -164,8 +236,6 @@ on_candles (const SpotCandle *candles, guint n, gpointer user_data)
                                g_memdup2 (c, sizeof *c));
           continue;
         }
-      /* Several updates of one element in one batch: an element appears
-       * once per event, so the later ones wait for the next flush. */
       if (elements == NULL)
         elements = g_string_sized_new (n * ELEMENT_BYTES_GUESS);
       else
@@ -178,31 +248,20 @@ on_candles (const SpotCandle *candles, guint n, gpointer user_data)
     write_elements (client, elements, written);
 
   if (client->pending != NULL && g_hash_table_size (client->pending) > 0
-      && client->unflushed + g_hash_table_size (client->pending) * element_bytes (client)
+      && (client->inflight != NULL ? g_bytes_get_size (client->inflight) : 0)
+                 + g_hash_table_size (client->pending) * element_bytes (client)
              > client->config.buffer_bytes)
-    cut_off (client, TRUE, "buffer limit exceeded");
-}
-
-static void
-on_wrote_chunk (SoupServerMessage *msg, gpointer user_data)
-{
-  SpotSseClient *client = user_data;
-  gsize len;
-
-  if (g_queue_is_empty (&client->chunks))
-    return;
-  len = GPOINTER_TO_SIZE (g_queue_pop_head (&client->chunks));
-  client->unflushed -= len;
-  client->progress++;
-  if (!is_busy (client) && !client->over && !client->ending)
-    flush_pending (client);
+    cut_off (client, "buffer limit exceeded");
 }
 
 static gboolean
 on_keepalive (gpointer user_data)
 {
   SpotSseClient *client = user_data;
+  GString *comment;
 
+  if (client->io == NULL)
+    return G_SOURCE_CONTINUE;
   if (is_busy (client))
     {
       if (client->progress == client->progress_at_tick)
@@ -213,34 +272,44 @@ on_keepalive (gpointer user_data)
       if (client->stalled_ticks >= STALLED_TICKS_MAX)
         {
           client->keepalive_id = 0;
-          cut_off (client, TRUE, "no write progress");
+          cut_off (client, "no write progress");
           return G_SOURCE_REMOVE;
         }
       return G_SOURCE_CONTINUE;
     }
   client->stalled_ticks = 0;
   client->progress_at_tick = client->progress;
-  GString *comment = g_string_new (NULL);
+  comment = g_string_new (NULL);
   spot_datastar_comment (comment, "keepalive");
-  append_chunk (client, comment);
+  write_text (client, comment);
   return G_SOURCE_CONTINUE;
 }
 
-/* The client never sends anything after its request, so a readable socket
- * means it closed its end (or sent garbage): either way the stream is over. */
-static gboolean
-on_socket_readable (GSocket *socket, GIOCondition condition, gpointer user_data)
+/* The client sends nothing after its request: a read that completes means
+ * it hung up (0 bytes, or an error). */
+static void
+on_read (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   SpotSseClient *client = user_data;
-  char byte;
-  gssize n = recv (g_socket_get_fd (socket), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  gssize n = g_input_stream_read_finish (G_INPUT_STREAM (source), result, NULL);
 
-  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-      && (condition & (G_IO_HUP | G_IO_ERR)) == 0)
-    return G_SOURCE_CONTINUE;
-  g_clear_pointer (&client->eof_source, g_source_unref);
-  cut_off (client, FALSE, n == 0 ? "client closed the connection" : "client sent data");
-  return G_SOURCE_REMOVE;
+  if (!client->over)
+    {
+      if (n > 0)
+        g_input_stream_read_async (G_INPUT_STREAM (source), &client->read_byte, 1,
+                                   G_PRIORITY_DEFAULT, client->cancellable, on_read,
+                                   client_ref (client));
+      else
+        finish (client, "client closed the connection");
+    }
+  client_unref (client);
+}
+
+static void
+on_closed (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_io_stream_close_finish (G_IO_STREAM (source), result, NULL);
+  client_unref (user_data);
 }
 
 static void
@@ -250,71 +319,51 @@ detach (SpotSseClient *client)
     spot_candle_hub_unsubscribe (client->config.hub, client->hub_id);
   client->hub_id = 0;
   g_clear_handle_id (&client->keepalive_id, g_source_remove);
-  if (client->eof_source != NULL)
-    {
-      g_source_destroy (client->eof_source);
-      g_clear_pointer (&client->eof_source, g_source_unref);
-    }
+  g_clear_handle_id (&client->takeover_id, g_source_remove);
   if (client->pending != NULL)
     g_hash_table_remove_all (client->pending);
 }
 
+/* The stream is over: stop, close the connection, tell the owner. */
 static void
-on_finished (SoupServerMessage *msg, gpointer user_data)
+finish (SpotSseClient *client, const char *why)
 {
-  SpotSseClient *client = user_data;
-
   if (client->over)
     return;
   client->over = TRUE;
   detach (client);
-  g_clear_signal_handler (&client->wrote_chunk_id, client->msg);
-  g_clear_signal_handler (&client->finished_id, client->msg);
+  g_cancellable_cancel (client->cancellable);
+  if (client->io != NULL)
+    g_io_stream_close_async (client->io, G_PRIORITY_DEFAULT, NULL, on_closed, client_ref (client));
   if (client->config.metrics != NULL)
     spot_gauge_dec (client->config.metrics->sse_clients);
-  g_debug ("stream finished: %" G_GUINT64_FORMAT " events, %" G_GUINT64_FORMAT
-           " coalesced, slow=%d",
-           client->stats.events, client->stats.coalesced, client->stats.slow);
+  g_debug ("stream of %s over (%s): %" G_GUINT64_FORMAT " events, %" G_GUINT64_FORMAT
+           " coalesced",
+           client->remote, why, client->stats.events, client->stats.coalesced);
   /* Last: the owner may free the client here. */
-  if (client->done != NULL)
+  if (client->done != NULL && !client->freed)
     client->done (client, client->done_data);
 }
 
-/* Stops the stream now. The socket is shut down, so the write libsoup has
- * in flight (or the terminating chunk) fails and it finishes the message. */
 static void
-cut_off (SpotSseClient *client, gboolean slow, const char *why)
+cut_off (SpotSseClient *client, const char *why)
 {
-  GSocket *socket;
+  guint dropped = client->pending != NULL ? g_hash_table_size (client->pending) : 0;
 
-  if (client->over || client->ending)
+  if (client->over)
     return;
-  if (slow)
+  client->stats.slow = TRUE;
+  if (client->config.metrics != NULL)
     {
-      guint dropped = client->pending != NULL ? g_hash_table_size (client->pending) : 0;
-
-      client->stats.slow = TRUE;
-      if (client->config.metrics != NULL)
-        {
-          spot_counter_inc (client->config.metrics->sse_slow_client_disconnects);
-          spot_counter_add (client->config.metrics->dropped[SPOT_DROP_STAGE_SSE_CLIENT], dropped);
-        }
-      spot_log_limited (10000, 5, G_LOG_LEVEL_MESSAGE, NULL, -1, -1,
-                        "disconnecting slow SSE client %s: %s (%" G_GUINT64_FORMAT
-                        " bytes unflushed, %u updates waiting)",
-                        soup_server_message_get_remote_host (client->msg), why,
-                        client->unflushed, dropped);
+      spot_counter_inc (client->config.metrics->sse_slow_client_disconnects);
+      spot_counter_add (client->config.metrics->dropped[SPOT_DROP_STAGE_SSE_CLIENT], dropped);
     }
-  else
-    g_debug ("stream of %s over: %s", soup_server_message_get_remote_host (client->msg), why);
-
-  detach (client);
-  client->ending = TRUE;
-  socket = soup_server_message_get_socket (client->msg);
-  if (socket != NULL)
-    g_socket_shutdown (socket, TRUE, TRUE, NULL);
-  soup_message_body_complete (soup_server_message_get_response_body (client->msg));
-  soup_server_message_unpause (client->msg);
+  spot_log_limited (10000, 5, G_LOG_LEVEL_MESSAGE, NULL, -1, -1,
+                    "disconnecting slow SSE client %s: %s (%" G_GSIZE_FORMAT
+                    " bytes unflushed, %u updates waiting)",
+                    client->remote, why,
+                    client->inflight != NULL ? g_bytes_get_size (client->inflight) : 0, dropped);
+  finish (client, why);
 }
 
 void
@@ -322,10 +371,11 @@ spot_sse_client_end (SpotSseClient *client)
 {
   if (client->over || client->ending)
     return;
-  detach (client);
   client->ending = TRUE;
-  soup_message_body_complete (soup_server_message_get_response_body (client->msg));
-  soup_server_message_unpause (client->msg);
+  detach (client);
+  if (client->io != NULL && !is_busy (client))
+    finish (client, "ended by the server");
+  /* Otherwise when the write in flight (or the take-over) completes. */
 }
 
 static void
@@ -370,6 +420,51 @@ write_initial_state (SpotSseClient *client)
   write_elements (client, elements, n);
 }
 
+/* Runs outside libsoup's I/O callbacks (the message is paused meanwhile). */
+static gboolean
+take_over (gpointer user_data)
+{
+  SpotSseClient *client = user_data;
+  GString *text;
+
+  client->takeover_id = 0;
+  client->io = soup_server_message_steal_connection (client->msg);
+  if (client->io == NULL)
+    {
+      finish (client, "connection could not be taken over");
+      return G_SOURCE_REMOVE;
+    }
+  text = g_steal_pointer (&client->queued);
+  client->queued = NULL;
+  write_text (client, text);
+  g_input_stream_read_async (g_io_stream_get_input_stream (client->io), &client->read_byte, 1,
+                             G_PRIORITY_DEFAULT, client->cancellable, on_read,
+                             client_ref (client));
+  return G_SOURCE_REMOVE;
+}
+
+static void
+append_head (SpotSseClient *client)
+{
+  SoupMessageHeaders *headers = soup_server_message_get_response_headers (client->msg);
+  SoupMessageHeadersIter iter;
+  const char *name, *value;
+
+  g_string_append (client->queued, "HTTP/1.1 200 OK\r\n");
+  soup_message_headers_iter_init (&iter, headers);
+  while (soup_message_headers_iter_next (&iter, &name, &value))
+    if (g_ascii_strcasecmp (name, "Content-Type") != 0
+        && g_ascii_strcasecmp (name, "Cache-Control") != 0
+        && g_ascii_strcasecmp (name, "Connection") != 0
+        && g_ascii_strcasecmp (name, "Content-Length") != 0
+        && g_ascii_strcasecmp (name, "Transfer-Encoding") != 0)
+      g_string_append_printf (client->queued, "%s: %s\r\n", name, value);
+  g_string_append (client->queued, "Content-Type: text/event-stream\r\n"
+                                   "Cache-Control: no-cache\r\n"
+                                   "X-Accel-Buffering: no\r\n"
+                                   "Connection: close\r\n\r\n");
+}
+
 SpotSseClient *
 spot_sse_client_start (SoupServerMessage *msg,
                        SpotStreamSelection *selection,
@@ -378,10 +473,12 @@ spot_sse_client_start (SoupServerMessage *msg,
                        gpointer user_data)
 {
   SpotSseClient *client = g_new0 (SpotSseClient, 1);
-  SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
-  GSocket *socket;
 
+  g_atomic_ref_count_init (&client->ref);
   client->msg = g_object_ref (msg);
+  client->remote = g_strdup (soup_server_message_get_remote_host (msg));
+  client->cancellable = g_cancellable_new ();
+  client->queued = g_string_new (NULL);
   client->sel = *selection;
   memset (selection, 0, sizeof *selection);
   client->config = *config;
@@ -391,7 +488,6 @@ spot_sse_client_start (SoupServerMessage *msg,
     g_object_ref (client->config.cache);
   client->done = done;
   client->done_data = user_data;
-  g_queue_init (&client->chunks);
 
   client->product_index = g_hash_table_new (g_str_hash, g_str_equal);
   for (guint p = 0; p < client->sel.n_products; p++)
@@ -400,19 +496,10 @@ spot_sse_client_start (SoupServerMessage *msg,
   client->n_slots = client->sel.n_products * SPOT_GRANULARITY_COUNT;
   client->shown = g_new0 (Shown, client->n_slots);
 
-  soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
-  soup_message_headers_set_content_type (headers, "text/event-stream", NULL);
-  soup_message_headers_replace (headers, "Cache-Control", "no-cache");
-  soup_message_headers_replace (headers, "X-Accel-Buffering", "no");
-  soup_message_headers_set_encoding (headers, SOUP_ENCODING_CHUNKED);
-  soup_message_body_set_accumulate (soup_server_message_get_response_body (msg), FALSE);
-
-  client->wrote_chunk_id = g_signal_connect (msg, "wrote-chunk", G_CALLBACK (on_wrote_chunk), client);
-  client->finished_id = g_signal_connect (msg, "finished", G_CALLBACK (on_finished), client);
-
   if (config->metrics != NULL)
     spot_gauge_inc (config->metrics->sse_clients);
 
+  append_head (client);
   /* Subscribe before the snapshot: an update racing with it is then
    * delivered later and the greatest-start rule settles the order. */
   if (client->config.hub != NULL)
@@ -425,14 +512,11 @@ spot_sse_client_start (SoupServerMessage *msg,
   if (config->keepalive_ms > 0)
     client->keepalive_id = g_timeout_add (config->keepalive_ms, on_keepalive, client);
 
-  socket = soup_server_message_get_socket (msg);
-  if (socket != NULL)
-    {
-      client->eof_source = g_socket_create_source (socket, G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
-      g_source_set_callback (client->eof_source, (GSourceFunc) (void (*) (void)) on_socket_readable,
-                             client, NULL);
-      g_source_attach (client->eof_source, g_main_context_get_thread_default ());
-    }
+  /* libsoup must not touch the message any more; the connection is taken
+   * over outside its I/O callback. */
+  soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
+  soup_server_message_pause (msg);
+  client->takeover_id = g_idle_add_full (G_PRIORITY_HIGH, take_over, client, NULL);
   return client;
 }
 
@@ -446,7 +530,7 @@ void
 spot_sse_client_get_stats (SpotSseClient *client, SpotSseClientStats *out)
 {
   *out = client->stats;
-  out->unflushed = client->unflushed;
+  out->unflushed = client->inflight != NULL ? g_bytes_get_size (client->inflight) : 0;
 }
 
 void
@@ -454,21 +538,7 @@ spot_sse_client_free (SpotSseClient *client)
 {
   if (client == NULL)
     return;
-  detach (client);
-  if (!client->over)
-    {
-      g_clear_signal_handler (&client->wrote_chunk_id, client->msg);
-      g_clear_signal_handler (&client->finished_id, client->msg);
-      if (client->config.metrics != NULL)
-        spot_gauge_dec (client->config.metrics->sse_clients);
-    }
-  g_clear_object (&client->config.hub);
-  g_clear_object (&client->config.cache);
-  g_clear_pointer (&client->pending, g_hash_table_unref);
-  g_queue_clear (&client->chunks);
-  g_hash_table_unref (client->product_index);
-  g_free (client->shown);
-  spot_stream_selection_clear (&client->sel);
-  g_object_unref (client->msg);
-  g_free (client);
+  client->freed = TRUE;
+  finish (client, "freed");
+  client_unref (client);
 }

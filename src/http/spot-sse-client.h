@@ -1,5 +1,14 @@
 /* spot-sse-client.h: one /stream client, from its first event to clean-up.
  *
+ * The client takes the connection over from libsoup (the request was
+ * validated by the server): it writes the response head itself
+ * ("Connection: close", no chunked encoding: the stream ends when the
+ * connection does) and then the events, with GIO asynchronous writes. This
+ * gives exact flow control and prompt clean-up: libsoup 3.2.3 notices a
+ * hung-up client only on a write, and streams it ended by interruption left
+ * one GSocket each behind (valgrind, churn test), while an owned connection
+ * is read for EOF and closed at once.
+ *
  * On start the client subscribes to the candle hub with its selection, then
  * writes the initial state from the live cache as one event: a
  * <div id="spot-candles"> holding one <spot-candle> per selected (product,
@@ -8,18 +17,16 @@
  * its id. Per element the candle with the greatest start wins (equal
  * starts: the greater rev); older ones are skipped.
  *
- * Flow control, never a timer: an event is appended only when every earlier
- * chunk has been written to the socket (libsoup's wrote-chunk). While the
- * socket is busy, updates are coalesced per element (latest wins) and sent
- * as one event as soon as the last chunk is flushed, so a slow client gets
- * the newest state rather than a backlog. A client whose unflushed bytes
- * plus coalesced updates exceed the buffer (SSE_CLIENT_BUFFER), or that
- * makes no write progress over two keep-alive intervals, is disconnected
- * and counted (spot_sse_slow_client_disconnects_total).
- *
- * A comment line is written every keep-alive interval when the socket is
- * idle: a dead client is noticed on write. A client that closes its end is
- * noticed at once (the socket turns readable with EOF) and cleaned up.
+ * Flow control, never a timer: an event is written only when the previous
+ * write has completed. While a write is in flight, updates are coalesced per
+ * element (latest wins) and sent as one event when it completes, so a slow
+ * client gets the newest state rather than a backlog. A client whose
+ * unflushed bytes plus coalesced updates exceed the buffer
+ * (SSE_CLIENT_BUFFER), or that makes no write progress over two keep-alive
+ * intervals, is disconnected and counted
+ * (spot_sse_slow_client_disconnects_total). A comment line is written every
+ * keep-alive interval when idle (proxies, and peers that vanished without a
+ * FIN).
  *
  * Thread safety: main thread (the hub's and libsoup's context) only.
  */
@@ -51,28 +58,30 @@ typedef struct {
 typedef struct {
   guint64 events;         /* events written (initial one included) */
   guint64 candles;        /* elements written */
-  guint64 coalesced;      /* updates replaced while the socket was busy */
+  guint64 coalesced;      /* updates replaced while a write was in flight */
   guint64 skipped_older;  /* updates older than the element shown */
-  guint64 bytes;          /* bytes appended */
-  guint64 unflushed;      /* bytes appended, not yet written */
+  guint64 bytes;          /* bytes handed to the socket, head included */
+  guint64 unflushed;      /* bytes of the write in flight */
   gboolean slow;          /* cut off as a slow client */
 } SpotSseClientStats;
 
-/* Takes @selection (cleared). Sets the response headers, writes the initial
- * state and returns; the message stays open until the client goes. */
+/* Takes @selection (cleared). @msg must be the request being handled, with
+ * any extra response headers (CORS) already set; the client pauses it and
+ * takes its connection over from an idle callback. */
 SpotSseClient *spot_sse_client_start (SoupServerMessage *msg,
                                       SpotStreamSelection *selection,
                                       const SpotSseClientConfig *config,
                                       SpotSseClientDoneFunc done,
                                       gpointer user_data);
 
-/* Ends the stream cleanly (terminating chunk) - server shutdown. */
+/* Ends the stream cleanly (after the write in flight) - server shutdown. */
 void spot_sse_client_end (SpotSseClient *client);
 
 SoupServerMessage *spot_sse_client_get_message (SpotSseClient *client);
 void spot_sse_client_get_stats (SpotSseClient *client, SpotSseClientStats *out);
 
-/* Detaches from the hub and the message; safe after done was called. */
+/* Stops everything and drops the owner's reference; asynchronous operations
+ * still in flight hold their own and finish quietly. */
 void spot_sse_client_free (SpotSseClient *client);
 
 G_END_DECLS
