@@ -66,14 +66,14 @@ spot_coinbase_metrics_rest_repair (gpointer metrics, SpotCoinbaseRestRepair resu
   switch (result)
     {
     case SPOT_COINBASE_REST_REPAIR_APPLIED:
-      spot_counter_inc (m->rest_repairs[SPOT_REPAIR_APPLIED]);
+      spot_counter_inc (m->rest_repairs[SPOT_REST_REPAIR_APPLIED]);
       break;
     case SPOT_COINBASE_REST_REPAIR_FAILED:
-      spot_counter_inc (m->rest_repairs[SPOT_REPAIR_FAILED]);
+      spot_counter_inc (m->rest_repairs[SPOT_REST_REPAIR_FAILED]);
       break;
     case SPOT_COINBASE_REST_REPAIR_ABANDONED:
     default:
-      spot_counter_inc (m->rest_repairs[SPOT_REPAIR_ABANDONED]);
+      spot_counter_inc (m->rest_repairs[SPOT_REST_REPAIR_ABANDONED]);
       break;
     }
 }

@@ -11,7 +11,7 @@ static const char *const drop_stage_names[SPOT_DROP_STAGE_N] = {
   "inbox", "shard_queue", "nats", "sse_client", "db",
 };
 static const char *const divergence_names[SPOT_DIVERGENCE_N] = { "match", "divergent", "skipped" };
-static const char *const repair_names[SPOT_REPAIR_N] = { "applied", "failed", "abandoned" };
+static const char *const repair_names[SPOT_REST_REPAIR_N] = { "applied", "failed", "abandoned" };
 
 /* Database batches: from a few ms to tens of seconds while PostgreSQL is slow. */
 static const double db_latency_bounds[] = {
@@ -114,7 +114,7 @@ spot_metrics_new (SpotMetricRegistry *registry, gboolean with_process_metrics)
       r, "spot_repairs_pending", "Dirty minutes waiting for their REST repair.");
   family = labelled (r, SPOT_METRIC_COUNTER, "spot_rest_repairs_total",
                      "REST repairs of dirty minutes, by result.", "result");
-  for (guint i = 0; i < SPOT_REPAIR_N; i++)
+  for (guint i = 0; i < SPOT_REST_REPAIR_N; i++)
     m->rest_repairs[i] = spot_metric_family_counter (family, repair_names[i], NULL);
 
   m->nats_connected = spot_metric_registry_gauge (r, "spot_nats_connected",

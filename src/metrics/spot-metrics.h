@@ -72,11 +72,11 @@ typedef enum
 
 typedef enum
 {
-  SPOT_REPAIR_APPLIED,
-  SPOT_REPAIR_FAILED,
-  SPOT_REPAIR_ABANDONED, /* older than the repair horizon */
-  SPOT_REPAIR_N,
-} SpotRepairResult;
+  SPOT_REST_REPAIR_APPLIED,
+  SPOT_REST_REPAIR_FAILED,
+  SPOT_REST_REPAIR_ABANDONED, /* older than the repair horizon */
+  SPOT_REST_REPAIR_N,
+} SpotRestRepairOutcome;
 
 typedef struct
 {
@@ -97,7 +97,7 @@ typedef struct
   SpotCounter *divergence_checks[SPOT_DIVERGENCE_N];
   SpotCounter *dirty_minutes;       /* spot_repairs_queued_total */
   SpotGauge *dirty_minutes_pending; /* spot_repairs_pending */
-  SpotCounter *rest_repairs[SPOT_REPAIR_N];
+  SpotCounter *rest_repairs[SPOT_REST_REPAIR_N];
 
   SpotGauge *nats_connected;
   SpotCounter *nats_messages_published;

@@ -33,7 +33,7 @@ render_populated_defaults (void)
   spot_histogram_observe (m->publish_latency, 0.00031);
   spot_histogram_observe (m->db_write_latency, 0.02);
   spot_counter_inc (m->divergence_checks[SPOT_DIVERGENCE_DIVERGENT]);
-  spot_counter_inc (m->rest_repairs[SPOT_REPAIR_APPLIED]);
+  spot_counter_inc (m->rest_repairs[SPOT_REST_REPAIR_APPLIED]);
   spot_gauge_set (m->nats_connected, 1);
   spot_gauge_set (m->database_connected, 1);
   spot_gauge_set (m->sse_clients, 2);
