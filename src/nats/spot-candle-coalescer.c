@@ -9,7 +9,8 @@
 
 /* Interned per key; lives as long as the coalescer. The key set is bounded by
  * products x granularities, so this table stays small. */
-typedef struct {
+typedef struct
+{
   guint64 live_generation; /* == self->generation: live_slot is valid */
   guint live_slot;
 } KeySlot;
@@ -18,12 +19,13 @@ typedef struct {
  * coalescing rather than growing the table without bound. */
 #define MAX_INTERNED_KEYS 262144
 
-struct _SpotCandleCoalescer {
+struct _SpotCandleCoalescer
+{
   GMutex lock;
   GCond cond;
-  GArray *pending;      /* SpotCandleUpdate */
-  GHashTable *keys;     /* char* key -> KeySlot* */
-  guint64 generation;   /* bumped by every drain; starts at 1 */
+  GArray *pending;    /* SpotCandleUpdate */
+  GHashTable *keys;   /* char* key -> KeySlot* */
+  guint64 generation; /* bumped by every drain; starts at 1 */
   guint max_pending;
   gboolean closed;
   gboolean waiting;
@@ -93,9 +95,7 @@ lookup_key (SpotCandleCoalescer *self, const SpotCandle *candle)
 }
 
 guint
-spot_candle_coalescer_submit (SpotCandleCoalescer *self,
-                              const SpotCandleUpdate *updates,
-                              guint n)
+spot_candle_coalescer_submit (SpotCandleCoalescer *self, const SpotCandleUpdate *updates, guint n)
 {
   guint accepted = 0;
   gboolean was_empty;

@@ -36,7 +36,8 @@ typedef struct _SpotCandleCoalescer SpotCandleCoalescer;
  * from empty to non-empty: one wake-up per batch drained by the consumer. */
 typedef void (*SpotCandleCoalescerNotify) (gpointer user_data);
 
-typedef struct {
+typedef struct
+{
   guint64 submitted;       /* updates offered */
   guint64 coalesced;       /* live updates that replaced a pending one */
   guint64 dropped;         /* live updates lost to a full queue */
@@ -55,9 +56,8 @@ void spot_candle_coalescer_set_notify (SpotCandleCoalescer *self,
                                        gpointer user_data);
 
 /* Offers @n updates; returns how many were accepted (appended or coalesced). */
-guint spot_candle_coalescer_submit (SpotCandleCoalescer *self,
-                                    const SpotCandleUpdate *updates,
-                                    guint n);
+guint
+spot_candle_coalescer_submit (SpotCandleCoalescer *self, const SpotCandleUpdate *updates, guint n);
 
 /* Hands every pending entry to the consumer by swapping buffers, so steady
  * state allocates nothing: *@batch (a GArray of SpotCandleUpdate made with

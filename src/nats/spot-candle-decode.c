@@ -9,7 +9,8 @@
 #include "model/spot-time.h"
 #include "model/spot-trade.h"
 
-enum {
+enum
+{
   F_PRODUCT_ID,
   F_GRANULARITY,
   F_START,
@@ -27,11 +28,12 @@ enum {
 };
 
 static const char *const field_names[N_FIELDS] = {
-  "product_id", "granularity", "start", "open", "high", "low", "close",
-  "volume", "trades", "last_trade_id", "complete", "rev", "ts",
+  "product_id", "granularity", "start",         "open",     "high", "low", "close",
+  "volume",     "trades",      "last_trade_id", "complete", "rev",  "ts",
 };
 
-typedef struct {
+typedef struct
+{
   const char *p;
   const char *end;
 } Scan;
@@ -54,14 +56,14 @@ scan_string (Scan *s, const char **start, gsize *len)
   q = s->p + 1;
   while (q < s->end && *q != '"')
     {
-      if (*q == '\\' || (guchar) *q < 0x20)
+      if (*q == '\\' || (guchar)*q < 0x20)
         return FALSE;
       q++;
     }
   if (q >= s->end)
     return FALSE;
   *start = s->p + 1;
-  *len = (gsize) (q - *start);
+  *len = (gsize)(q - *start);
   s->p = q + 1;
   return TRUE;
 }
@@ -71,7 +73,7 @@ scan_literal (Scan *s, const char *word)
 {
   gsize n = strlen (word);
 
-  if ((gsize) (s->end - s->p) < n || memcmp (s->p, word, n) != 0)
+  if ((gsize)(s->end - s->p) < n || memcmp (s->p, word, n) != 0)
     return FALSE;
   s->p += n;
   return TRUE;
@@ -93,7 +95,7 @@ scan_int (Scan *s, gint64 *out)
   digits = s->p;
   while (s->p < s->end && g_ascii_isdigit (*s->p))
     {
-      guint d = (guint) (*s->p - '0');
+      guint d = (guint)(*s->p - '0');
 
       if (v > (G_MAXUINT64 - d) / 10)
         return FALSE;
@@ -104,9 +106,9 @@ scan_int (Scan *s, gint64 *out)
     return FALSE;
   if (s->p < s->end && (*s->p == '.' || *s->p == 'e' || *s->p == 'E'))
     return FALSE;
-  if (negative ? v > (guint64) G_MAXINT64 + 1 : v > (guint64) G_MAXINT64)
+  if (negative ? v > (guint64)G_MAXINT64 + 1 : v > (guint64)G_MAXINT64)
     return FALSE;
-  *out = negative ? (gint64) (0 - v) : (gint64) v;
+  *out = negative ? (gint64)(0 - v) : (gint64)v;
   return TRUE;
 }
 
@@ -211,16 +213,19 @@ spot_candle_decode_fast (const char *json, gsize len, SpotCandle *out)
   if (!copy_text (c.product_id, sizeof c.product_id, text[F_PRODUCT_ID], text_len[F_PRODUCT_ID])
       || !spot_product_id_validate (c.product_id, NULL))
     return FALSE;
-  if (!spot_granularity_parse (text[F_GRANULARITY], (gssize) text_len[F_GRANULARITY], &c.granularity, NULL)
+  if (!spot_granularity_parse (text[F_GRANULARITY], (gssize)text_len[F_GRANULARITY], &c.granularity,
+                               NULL)
       || strlen (spot_granularity_name (c.granularity)) != text_len[F_GRANULARITY]
-      || memcmp (spot_granularity_name (c.granularity), text[F_GRANULARITY], text_len[F_GRANULARITY]) != 0)
+      || memcmp (spot_granularity_name (c.granularity), text[F_GRANULARITY],
+                 text_len[F_GRANULARITY])
+             != 0)
     return FALSE;
   c.start = ints[F_START];
-  if (!spot_decimal_parse (text[F_OPEN], (gssize) text_len[F_OPEN], &c.open, NULL)
-      || !spot_decimal_parse (text[F_HIGH], (gssize) text_len[F_HIGH], &c.high, NULL)
-      || !spot_decimal_parse (text[F_LOW], (gssize) text_len[F_LOW], &c.low, NULL)
-      || !spot_decimal_parse (text[F_CLOSE], (gssize) text_len[F_CLOSE], &c.close, NULL)
-      || !spot_decimal_parse (text[F_VOLUME], (gssize) text_len[F_VOLUME], &c.volume, NULL))
+  if (!spot_decimal_parse (text[F_OPEN], (gssize)text_len[F_OPEN], &c.open, NULL)
+      || !spot_decimal_parse (text[F_HIGH], (gssize)text_len[F_HIGH], &c.high, NULL)
+      || !spot_decimal_parse (text[F_LOW], (gssize)text_len[F_LOW], &c.low, NULL)
+      || !spot_decimal_parse (text[F_CLOSE], (gssize)text_len[F_CLOSE], &c.close, NULL)
+      || !spot_decimal_parse (text[F_VOLUME], (gssize)text_len[F_VOLUME], &c.volume, NULL))
     return FALSE;
   if (is_null[F_TRADES])
     c.trades = SPOT_CANDLE_TRADES_UNKNOWN;
@@ -236,10 +241,10 @@ spot_candle_decode_fast (const char *json, gsize len, SpotCandle *out)
   c.complete = ints[F_COMPLETE] != 0;
   if (ints[F_REV] < 0)
     return FALSE;
-  c.rev = (guint64) ints[F_REV];
+  c.rev = (guint64)ints[F_REV];
   if (is_null[F_TS])
     c.ts_ns = SPOT_CANDLE_TS_UNKNOWN;
-  else if (!spot_time_parse_rfc3339 (text[F_TS], (gssize) text_len[F_TS], &c.ts_ns, NULL)
+  else if (!spot_time_parse_rfc3339 (text[F_TS], (gssize)text_len[F_TS], &c.ts_ns, NULL)
            || c.ts_ns == SPOT_CANDLE_TS_UNKNOWN)
     return FALSE;
   if (!spot_candle_validate (&c, NULL))
@@ -253,5 +258,5 @@ spot_candle_decode (const char *json, gsize len, SpotCandle *out, GError **error
 {
   if (spot_candle_decode_fast (json, len, out))
     return TRUE;
-  return spot_candle_from_json (json, (gssize) len, out, error);
+  return spot_candle_from_json (json, (gssize)len, out, error);
 }

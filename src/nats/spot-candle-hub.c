@@ -12,7 +12,8 @@
 #include "nats/spot-candle-decode.h"
 #include "nats/spot-nats-subject.h"
 
-typedef struct {
+typedef struct
+{
   gint ref_count;
   guint id;
   char **product_ids; /* NULL: all */
@@ -24,17 +25,18 @@ typedef struct {
   gboolean removed;
 } Client;
 
-struct _SpotCandleHub {
+struct _SpotCandleHub
+{
   GObject parent_instance;
 
   GMainContext *context;
   GSource *wakeup;
   SpotCandleCoalescer *queue;
-  GArray *batch;          /* SpotCandleUpdate, owner thread */
-  GHashTable *clients;    /* id -> Client* */
-  GHashTable *by_product; /* char* product -> GPtrArray<Client*> */
+  GArray *batch;           /* SpotCandleUpdate, owner thread */
+  GHashTable *clients;     /* id -> Client* */
+  GHashTable *by_product;  /* char* product -> GPtrArray<Client*> */
   GPtrArray *all_products; /* Client* selecting every product */
-  GPtrArray *touched;     /* Client* with pending candles in this delivery */
+  GPtrArray *touched;      /* Client* with pending candles in this delivery */
   guint next_id;
   guint64 batches;
   guint64 delivered;
@@ -47,7 +49,7 @@ struct _SpotCandleHub {
   guint interest_all[SPOT_GRANULARITY_COUNT];
   atomic_uint_fast64_t filtered;
   atomic_uint n_clients;
-  atomic_uint_fast64_t batches_pub;   /* copies readable from any thread */
+  atomic_uint_fast64_t batches_pub; /* copies readable from any thread */
   atomic_uint_fast64_t delivered_pub;
   atomic_bool attached;
 
@@ -102,7 +104,7 @@ interest_add (SpotCandleHub *self, Client *client, gint delta)
         }
       for (gint g = 0; g < SPOT_GRANULARITY_COUNT; g++)
         if (spot_granularity_set_contains (client->granularities, g))
-          counts[g] = (guint) ((gint) counts[g] + delta);
+          counts[g] = (guint)((gint)counts[g] + delta);
     }
   g_rw_lock_writer_unlock (&self->interest_lock);
 }
@@ -184,7 +186,7 @@ dedup_products (const char *const *product_ids)
         g_ptr_array_add (out, g_strdup (product_ids[i]));
     }
   g_ptr_array_add (out, NULL);
-  return (char **) g_ptr_array_free (g_steal_pointer (&out), FALSE);
+  return (char **)g_ptr_array_free (g_steal_pointer (&out), FALSE);
 }
 
 static void
@@ -196,7 +198,8 @@ collect (SpotCandleHub *self, GPtrArray *list, const SpotCandle *candle)
     {
       Client *client = g_ptr_array_index (list, i);
 
-      if (client->removed || !spot_granularity_set_contains (client->granularities, candle->granularity))
+      if (client->removed
+          || !spot_granularity_set_contains (client->granularities, candle->granularity))
         continue;
       if (client->pending->len == 0)
         g_ptr_array_add (self->touched, client_ref (client));
@@ -229,7 +232,7 @@ deliver (SpotCandleHub *self)
           if (!client->removed && client->pending->len > 0)
             {
               self->delivered += client->pending->len;
-              client->func ((const SpotCandle *) (gpointer) client->pending->data,
+              client->func ((const SpotCandle *)(gpointer)client->pending->data,
                             client->pending->len, client->user_data);
             }
           g_array_set_size (client->pending, 0);
@@ -273,8 +276,8 @@ spot_candle_hub_init (SpotCandleHub *self)
   self->context = g_main_context_ref_thread_default ();
   self->batch = spot_candle_update_array_new (1024);
   self->clients = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, client_unref);
-  self->by_product = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-                                            (GDestroyNotify) g_ptr_array_unref);
+  self->by_product
+      = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_ptr_array_unref);
   self->all_products = g_ptr_array_new_with_free_func (client_unref);
   self->touched = g_ptr_array_new_with_free_func (client_unref);
   self->next_id = 1;
@@ -357,7 +360,8 @@ spot_candle_hub_push (SpotCandleHub *self, const SpotCandle *candles, guint n)
       for (guint i = 0; i < chunk; i++)
         {
           updates[i].candle = candles[i];
-          updates[i].kind = candles[i].complete ? SPOT_CANDLE_UPDATE_COMPLETE : SPOT_CANDLE_UPDATE_LIVE;
+          updates[i].kind
+              = candles[i].complete ? SPOT_CANDLE_UPDATE_COMPLETE : SPOT_CANDLE_UPDATE_LIVE;
         }
       spot_candle_coalescer_submit (self->queue, updates, chunk);
       candles += chunk;
@@ -383,8 +387,8 @@ on_message (natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closu
     }
   else if (!interested (self, product_id, g))
     atomic_fetch_add (&self->filtered, 1);
-  else if (spot_candle_decode (natsMsg_GetData (msg), (gsize) natsMsg_GetDataLength (msg), &update.candle,
-                               &error))
+  else if (spot_candle_decode (natsMsg_GetData (msg), (gsize)natsMsg_GetDataLength (msg),
+                               &update.candle, &error))
     {
       update.kind = update.candle.complete ? SPOT_CANDLE_UPDATE_COMPLETE : SPOT_CANDLE_UPDATE_LIVE;
       spot_candle_coalescer_submit (self->queue, &update, 1);
@@ -393,7 +397,8 @@ on_message (natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closu
     {
       atomic_fetch_add (&self->parse_errors, 1);
       spot_log_limited (10000, 3, G_LOG_LEVEL_WARNING, NULL, -1, -1,
-                        "message on %s is not a candle: %s", natsMsg_GetSubject (msg), error->message);
+                        "message on %s is not a candle: %s", natsMsg_GetSubject (msg),
+                        error->message);
     }
   natsMsg_Destroy (msg);
 }

@@ -31,14 +31,15 @@ G_BEGIN_DECLS
 
 typedef void (*SpotCandleHubFunc) (const SpotCandle *candles, guint n, gpointer user_data);
 
-typedef struct {
-  guint64 received;      /* messages taken from NATS or push */
-  guint64 parse_errors;  /* NATS messages that were not a candle */
-  guint64 filtered;      /* NATS messages no client wanted (not decoded) */
-  guint64 coalesced;     /* live updates replaced while the loop was busy */
-  guint64 dropped;       /* lost to a full queue */
-  guint64 batches;       /* main-context wake-ups */
-  guint64 delivered;     /* candles handed to clients (sum over clients) */
+typedef struct
+{
+  guint64 received;     /* messages taken from NATS or push */
+  guint64 parse_errors; /* NATS messages that were not a candle */
+  guint64 filtered;     /* NATS messages no client wanted (not decoded) */
+  guint64 coalesced;    /* live updates replaced while the loop was busy */
+  guint64 dropped;      /* lost to a full queue */
+  guint64 batches;      /* main-context wake-ups */
+  guint64 delivered;    /* candles handed to clients (sum over clients) */
   guint clients;
   gboolean attached;
 } SpotCandleHubStats;

@@ -13,7 +13,8 @@
 
 #define WATCH_POLL_MS 250
 
-struct _SpotLiveCache {
+struct _SpotLiveCache
+{
   GObject parent_instance;
 
   natsConnection *nc;
@@ -113,7 +114,8 @@ spot_live_cache_update (SpotLiveCache *self, const SpotCandle *candles, guint n)
     {
       char key[SPOT_NATS_KEY_SIZE];
 
-      if (spot_nats_key_format (candles[i].product_id, candles[i].granularity, key, sizeof key) == 0)
+      if (spot_nats_key_format (candles[i].product_id, candles[i].granularity, key, sizeof key)
+          == 0)
         continue;
       if (apply_locked (self, key, &candles[i]))
         stored++;
@@ -154,7 +156,7 @@ compare_candle_keys (gconstpointer a, gconstpointer b)
 
   if (c != 0)
     return c;
-  return (gint) ca->granularity - (gint) cb->granularity;
+  return (gint)ca->granularity - (gint)cb->granularity;
 }
 
 GArray *
@@ -215,7 +217,7 @@ spot_live_cache_is_synced (SpotLiveCache *self)
 gboolean
 spot_live_cache_wait_synced (SpotLiveCache *self, guint timeout_ms)
 {
-  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+  gint64 deadline = g_get_monotonic_time () + (gint64)timeout_ms * 1000;
   gboolean synced;
 
   g_mutex_lock (&self->lock);
@@ -251,13 +253,14 @@ apply_entry (SpotLiveCache *self, kvEntry *entry)
       g_mutex_unlock (&self->lock);
       return;
     }
-  if (!spot_candle_decode (kvEntry_Value (entry), (gsize) kvEntry_ValueLen (entry), &candle, &error))
+  if (!spot_candle_decode (kvEntry_Value (entry), (gsize)kvEntry_ValueLen (entry), &candle, &error))
     {
       g_mutex_lock (&self->lock);
       self->stats.parse_errors++;
       g_mutex_unlock (&self->lock);
       spot_log_limited (10000, 3, G_LOG_LEVEL_WARNING, NULL, -1, -1,
-                        "KV %s key %s holds no valid candle: %s", self->bucket, key, error->message);
+                        "KV %s key %s holds no valid candle: %s", self->bucket, key,
+                        error->message);
       return;
     }
   g_mutex_lock (&self->lock);
@@ -269,7 +272,7 @@ apply_entry (SpotLiveCache *self, kvEntry *entry)
 static gboolean
 pause_unless_stopping (SpotLiveCache *self, guint ms)
 {
-  gint64 deadline = g_get_monotonic_time () + (gint64) ms * 1000;
+  gint64 deadline = g_get_monotonic_time () + (gint64)ms * 1000;
   gboolean stopping;
 
   g_mutex_lock (&self->lock);

@@ -25,13 +25,14 @@
 
 G_BEGIN_DECLS
 
-typedef struct {
-  guint keys;              /* entries held */
-  guint64 updates;         /* KV entries applied */
-  guint64 older_ignored;   /* entries with an older start than the one held */
-  guint64 parse_errors;    /* values that were not a valid candle */
+typedef struct
+{
+  guint keys;            /* entries held */
+  guint64 updates;       /* KV entries applied */
+  guint64 older_ignored; /* entries with an older start than the one held */
+  guint64 parse_errors;  /* values that were not a valid candle */
   guint64 watcher_restarts;
-  gboolean synced;         /* the bucket's initial content has been read */
+  gboolean synced; /* the bucket's initial content has been read */
 } SpotLiveCacheStats;
 
 #define SPOT_TYPE_LIVE_CACHE (spot_live_cache_get_type ())

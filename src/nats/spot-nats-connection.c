@@ -87,16 +87,17 @@ spot_nats_parse_urls (const char *urls, GError **error)
         }
       if (sep != NULL)
         {
-          gsize scheme_len = (gsize) (sep - item);
+          gsize scheme_len = (gsize)(sep - item);
 
           if (!((scheme_len == 4 && strncmp (item, "nats", 4) == 0)
                 || (scheme_len == 3 && strncmp (item, "tls", 3) == 0)
                 || (scheme_len == 2 && strncmp (item, "ws", 2) == 0)
                 || (scheme_len == 3 && strncmp (item, "wss", 3) == 0)))
             {
-              g_set_error (error, SPOT_ERROR, SPOT_ERROR_INVALID_CONFIG,
-                           "NATS_URL item “%s” has an unknown scheme (nats://, tls://, ws://, wss://)",
-                           item);
+              g_set_error (
+                  error, SPOT_ERROR, SPOT_ERROR_INVALID_CONFIG,
+                  "NATS_URL item “%s” has an unknown scheme (nats://, tls://, ws://, wss://)",
+                  item);
               return NULL;
             }
           if (sep[3] == '\0')
@@ -119,7 +120,7 @@ spot_nats_parse_urls (const char *urls, GError **error)
         }
     }
   g_ptr_array_add (out, NULL);
-  return (char **) g_ptr_array_free (g_steal_pointer (&out), FALSE);
+  return (char **)g_ptr_array_free (g_steal_pointer (&out), FALSE);
 }
 
 gboolean
@@ -167,7 +168,8 @@ spot_nats_status_clear (SpotNatsStatus *status)
  * because the library may deliver the closed callback after
  * natsConnection_Destroy() returned; the callbacks' reference is dropped
  * there. */
-typedef struct {
+typedef struct
+{
   gint ref_count;
   GMutex lock;
   SpotNatsStatus status;
@@ -207,7 +209,8 @@ shared_wake_locked (Shared *shared)
     g_source_set_ready_time (shared->wakeup, 0);
 }
 
-struct _SpotNatsConnection {
+struct _SpotNatsConnection
+{
   GObject parent_instance;
 
   SpotNatsConfig config;
@@ -223,14 +226,18 @@ struct _SpotNatsConnection {
 
 G_DEFINE_TYPE (SpotNatsConnection, spot_nats_connection, G_TYPE_OBJECT)
 
-enum {
+enum
+{
   SIGNAL_STATUS_CHANGED,
   N_SIGNALS
 };
 static guint signals[N_SIGNALS];
 
 static void
-set_state (Shared *shared, SpotNatsState state, natsConnection *nc, gboolean count_disconnect,
+set_state (Shared *shared,
+           SpotNatsState state,
+           natsConnection *nc,
+           gboolean count_disconnect,
            gboolean count_reconnect)
 {
   char url[256] = "";
@@ -277,8 +284,7 @@ on_nats_disconnected (natsConnection *nc, void *closure)
     return;
   /* The library reports a failed initial connect as a disconnect too. */
   set_state (shared, SPOT_NATS_STATE_RECONNECTING, NULL, TRUE, FALSE);
-  spot_log_limited (10000, 3, G_LOG_LEVEL_WARNING, NULL, -1, -1,
-                    "NATS disconnected; reconnecting");
+  spot_log_limited (10000, 3, G_LOG_LEVEL_WARNING, NULL, -1, -1, "NATS disconnected; reconnecting");
 }
 
 static void
@@ -399,9 +405,9 @@ spot_nats_connection_class_init (SpotNatsConnectionClass *klass)
    * The state, server or last error changed (once per batch of library
    * events); read them with spot_nats_connection_get_status().
    */
-  signals[SIGNAL_STATUS_CHANGED] =
-    g_signal_new ("status-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
-                  NULL, G_TYPE_NONE, 0);
+  signals[SIGNAL_STATUS_CHANGED]
+      = g_signal_new ("status-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                      NULL, G_TYPE_NONE, 0);
 }
 
 SpotNatsConnection *
@@ -450,7 +456,8 @@ on_aux_reconnected (natsConnection *nc, void *closure)
  * logged (the primary's status stands for both) and its callbacks use no
  * state, so they may fire at any time. */
 static natsStatus
-build_options (SpotNatsConnection *self, natsOptions **out, char **urls, gboolean aux, GError **error)
+build_options (
+    SpotNatsConnection *self, natsOptions **out, char **urls, gboolean aux, GError **error)
 {
   natsOptions *opts = NULL;
   natsStatus s;
@@ -459,11 +466,11 @@ build_options (SpotNatsConnection *self, natsOptions **out, char **urls, gboolea
 
   s = natsOptions_Create (&opts);
   if (s == NATS_OK)
-    s = natsOptions_SetServers (opts, (const char **) urls, (int) n_urls), what = "servers";
+    s = natsOptions_SetServers (opts, (const char **)urls, (int)n_urls), what = "servers";
   if (s == NATS_OK)
     {
-      g_autofree char *name = g_strdup_printf ("%s%s", self->config.name != NULL ? self->config.name : "spot-canvas",
-                                               aux ? "-js" : "");
+      g_autofree char *name = g_strdup_printf (
+          "%s%s", self->config.name != NULL ? self->config.name : "spot-canvas", aux ? "-js" : "");
 
       s = natsOptions_SetName (opts, name);
     }
@@ -500,8 +507,9 @@ build_options (SpotNatsConnection *self, natsOptions **out, char **urls, gboolea
   if (s == NATS_OK && self->config.creds_file != NULL)
     s = natsOptions_SetUserCredentialsFromFiles (opts, self->config.creds_file, NULL),
     what = self->config.creds_file;
-  if (s == NATS_OK && (self->config.tls_required || self->config.tls_ca_file != NULL
-                       || self->config.tls_cert_file != NULL))
+  if (s == NATS_OK
+      && (self->config.tls_required || self->config.tls_ca_file != NULL
+          || self->config.tls_cert_file != NULL))
     s = natsOptions_SetSecure (opts, true), what = "TLS";
   if (s == NATS_OK && self->config.tls_ca_file != NULL)
     s = natsOptions_LoadCATrustedCertificates (opts, self->config.tls_ca_file),
@@ -526,7 +534,8 @@ build_options (SpotNatsConnection *self, natsOptions **out, char **urls, gboolea
   return NATS_OK;
 }
 
-typedef struct {
+typedef struct
+{
   natsOptions *opts;
   natsOptions *aux_opts;
   natsConnection *nc;
@@ -590,10 +599,10 @@ on_connect_done (GObject *source, GAsyncResult *result, gpointer user_data)
 
   if (data->status != NATS_OK && data->status != NATS_NOT_YET_CONNECTED)
     {
-      g_autofree char *text = g_strdup_printf ("cannot connect to NATS at %s: %s (%s)",
-                                               self->config.urls != NULL ? self->config.urls : "the embedded server",
-                                               natsStatus_GetText (data->status),
-                                               data->error_text != NULL ? data->error_text : "");
+      g_autofree char *text = g_strdup_printf (
+          "cannot connect to NATS at %s: %s (%s)",
+          self->config.urls != NULL ? self->config.urls : "the embedded server",
+          natsStatus_GetText (data->status), data->error_text != NULL ? data->error_text : "");
 
       record_error (self->shared, text);
       set_state (self->shared, SPOT_NATS_STATE_STOPPED, NULL, FALSE, FALSE);
@@ -642,7 +651,7 @@ start_connect (SpotNatsConnection *self, GTask *outer, char **urls)
       return;
     }
   inner = g_task_new (self, NULL, on_connect_done, outer);
-  g_task_set_task_data (inner, data, (GDestroyNotify) connect_data_free);
+  g_task_set_task_data (inner, data, (GDestroyNotify)connect_data_free);
   /* The callbacks' reference; dropped by the closed callback. */
   shared_ref (self->shared);
   g_thread_unref (g_thread_new ("spot-nats-connect", connect_thread, inner));
@@ -665,7 +674,7 @@ on_embedded_started (GObject *source, GAsyncResult *result, gpointer user_data)
       g_object_unref (outer);
       return;
     }
-  urls[0] = (char *) spot_embedded_nats_get_url (self->embedded);
+  urls[0] = (char *)spot_embedded_nats_get_url (self->embedded);
   g_message ("embedded nats-server ready at %s", urls[0]);
   start_connect (self, outer, urls);
 }
@@ -706,7 +715,8 @@ spot_nats_connection_start_finish (SpotNatsConnection *self, GAsyncResult *resul
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
-typedef struct {
+typedef struct
+{
   gboolean done;
   gboolean ok;
   GError *error;
@@ -717,7 +727,8 @@ on_start_sync_done (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   SyncData *sync = user_data;
 
-  sync->ok = spot_nats_connection_start_finish (SPOT_NATS_CONNECTION (source), result, &sync->error);
+  sync->ok
+      = spot_nats_connection_start_finish (SPOT_NATS_CONNECTION (source), result, &sync->error);
   sync->done = TRUE;
 }
 
@@ -815,7 +826,7 @@ spot_nats_connection_close (SpotNatsConnection *self, guint deadline_ms)
 
   if (self->nc != NULL)
     {
-      gint64 deadline = g_get_monotonic_time () + (gint64) deadline_ms * 1000;
+      gint64 deadline = g_get_monotonic_time () + (gint64)deadline_ms * 1000;
 
       if (natsConnection_Status (self->nc) == NATS_CONN_STATUS_CONNECTED)
         natsConnection_FlushTimeout (self->nc, MAX (deadline_ms / 2, 1));

@@ -24,16 +24,17 @@
 
 G_BEGIN_DECLS
 
-typedef struct {
-  char *urls;              /* NATS_URL; NULL or "": embedded nats-server */
-  char *state_dir;         /* embedded only: the store goes under <state_dir>/nats */
-  char *creds_file;        /* NATS user credentials (JWT + nkey seed), or NULL */
-  char *tls_ca_file;       /* trusted CA bundle, or NULL */
-  char *tls_cert_file;     /* client certificate chain, or NULL */
-  char *tls_key_file;      /* its private key, or NULL */
-  gboolean tls_required;   /* force TLS even with nats:// URLs */
-  char *name;              /* client name shown by the server */
-  guint reconnect_wait_ms; /* pause between rounds over the server list */
+typedef struct
+{
+  char *urls;               /* NATS_URL; NULL or "": embedded nats-server */
+  char *state_dir;          /* embedded only: the store goes under <state_dir>/nats */
+  char *creds_file;         /* NATS user credentials (JWT + nkey seed), or NULL */
+  char *tls_ca_file;        /* trusted CA bundle, or NULL */
+  char *tls_cert_file;      /* client certificate chain, or NULL */
+  char *tls_key_file;       /* its private key, or NULL */
+  gboolean tls_required;    /* force TLS even with nats:// URLs */
+  char *name;               /* client name shown by the server */
+  guint reconnect_wait_ms;  /* pause between rounds over the server list */
   gint reconnect_buf_bytes; /* publishes kept while reconnecting */
   guint connect_timeout_ms;
   guint embedded_start_timeout_ms;
@@ -55,9 +56,10 @@ char **spot_nats_parse_urls (const char *urls, GError **error);
  * when @urls is NULL/empty and @shard_count > 1. */
 gboolean spot_nats_check_embedded_allowed (const char *urls, guint shard_count, GError **error);
 
-typedef enum {
-  SPOT_NATS_STATE_STOPPED,      /* not started, or closed by us */
-  SPOT_NATS_STATE_STARTING,     /* embedded server starting / first connect */
+typedef enum
+{
+  SPOT_NATS_STATE_STOPPED,  /* not started, or closed by us */
+  SPOT_NATS_STATE_STARTING, /* embedded server starting / first connect */
   SPOT_NATS_STATE_CONNECTED,
   SPOT_NATS_STATE_RECONNECTING, /* lost (or never had) a server; retrying */
   SPOT_NATS_STATE_CLOSED,       /* the library gave up (never with our options) */
@@ -65,15 +67,16 @@ typedef enum {
 
 const char *spot_nats_state_to_string (SpotNatsState state);
 
-typedef struct {
+typedef struct
+{
   SpotNatsState state;
   gboolean embedded;
-  char *server_url;       /* connected (or last connected) server, or NULL */
-  char *last_error;       /* last asynchronous error, or NULL */
-  gint64 last_change_us;  /* g_get_real_time() of the last state change */
+  char *server_url;      /* connected (or last connected) server, or NULL */
+  char *last_error;      /* last asynchronous error, or NULL */
+  gint64 last_change_us; /* g_get_real_time() of the last state change */
   guint64 disconnects;
   guint64 reconnects;
-  guint64 async_errors;   /* slow consumer and similar reports */
+  guint64 async_errors; /* slow consumer and similar reports */
 } SpotNatsStatus;
 
 void spot_nats_status_clear (SpotNatsStatus *status);
@@ -93,11 +96,11 @@ void spot_nats_connection_start_async (SpotNatsConnection *self,
                                        GCancellable *cancellable,
                                        GAsyncReadyCallback callback,
                                        gpointer user_data);
-gboolean spot_nats_connection_start_finish (SpotNatsConnection *self,
-                                            GAsyncResult *result,
-                                            GError **error);
+gboolean
+spot_nats_connection_start_finish (SpotNatsConnection *self, GAsyncResult *result, GError **error);
 /* Iterates the thread-default context until started or @timeout_ms passed. */
-gboolean spot_nats_connection_start_sync (SpotNatsConnection *self, guint timeout_ms, GError **error);
+gboolean
+spot_nats_connection_start_sync (SpotNatsConnection *self, guint timeout_ms, GError **error);
 
 /* The natsConnection once started, else NULL. Borrowed: valid until @self is
  * finalized. */

@@ -48,7 +48,8 @@ read_list (JsonObject *obj, const char *name, GError **error)
     {
       if (!JSON_NODE_HOLDS_ARRAY (node))
         {
-          g_set_error (error, SPOT_ERROR, SPOT_ERROR_PARSE, "product control field “%s” must be an array", name);
+          g_set_error (error, SPOT_ERROR, SPOT_ERROR_PARSE,
+                       "product control field “%s” must be an array", name);
           return NULL;
         }
       array = json_node_get_array (node);
@@ -77,7 +78,7 @@ read_list (JsonObject *obj, const char *name, GError **error)
         }
     }
   g_ptr_array_add (out, NULL);
-  return (char **) g_ptr_array_free (g_steal_pointer (&out), FALSE);
+  return (char **)g_ptr_array_free (g_steal_pointer (&out), FALSE);
 }
 
 gboolean
@@ -98,7 +99,8 @@ spot_nats_control_parse (const char *json, gssize len, char ***add, char ***remo
   root = json_parser_get_root (parser);
   if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
     {
-      g_set_error (error, SPOT_ERROR, SPOT_ERROR_PARSE, "product control message must be a JSON object");
+      g_set_error (error, SPOT_ERROR, SPOT_ERROR_PARSE,
+                   "product control message must be a JSON object");
       return FALSE;
     }
   a = read_list (json_node_get_object (root), "add", error);
@@ -119,15 +121,18 @@ spot_nats_control_parse (const char *json, gssize len, char ***add, char ***remo
 }
 
 gboolean
-spot_nats_control_publish (natsConnection *nc, const char *const *add, const char *const *remove, GError **error)
+spot_nats_control_publish (natsConnection *nc,
+                           const char *const *add,
+                           const char *const *remove,
+                           GError **error)
 {
   g_autofree char *json = spot_nats_control_to_json (add, remove);
   natsStatus s = natsConnection_PublishString (nc, SPOT_NATS_CONTROL_SUBJECT, json);
 
   if (s != NATS_OK)
     {
-      g_set_error (error, SPOT_ERROR, SPOT_ERROR_NATS, "cannot publish on %s: %s", SPOT_NATS_CONTROL_SUBJECT,
-                   natsStatus_GetText (s));
+      g_set_error (error, SPOT_ERROR, SPOT_ERROR_NATS, "cannot publish on %s: %s",
+                   SPOT_NATS_CONTROL_SUBJECT, natsStatus_GetText (s));
       return FALSE;
     }
   return TRUE;
@@ -135,7 +140,8 @@ spot_nats_control_publish (natsConnection *nc, const char *const *add, const cha
 
 /* Shared with the subscription thread; freed by the on-complete callback's
  * owner after it ran (the subscription is the last user). */
-struct _SpotNatsControl {
+struct _SpotNatsControl
+{
   GMainContext *context;
   natsSubscription *sub;
   SpotNatsControlFunc func;
@@ -143,11 +149,12 @@ struct _SpotNatsControl {
   GMutex lock;
   GCond cond;
   gboolean complete;
-  gint pending;    /* invocations queued on the context */
-  gboolean freed;  /* owner let go: queued invocations do nothing */
+  gint pending;   /* invocations queued on the context */
+  gboolean freed; /* owner let go: queued invocations do nothing */
 };
 
-typedef struct {
+typedef struct
+{
   SpotNatsControl *control;
   char **add;
   char **remove;
@@ -174,7 +181,7 @@ deliver (gpointer data)
   freed = control->freed;
   g_mutex_unlock (&control->lock);
   if (!freed)
-    control->func ((const char *const *) d->add, (const char *const *) d->remove, control->user_data);
+    control->func ((const char *const *)d->add, (const char *const *)d->remove, control->user_data);
   g_mutex_lock (&control->lock);
   last = --control->pending == 0 && control->freed;
   g_mutex_unlock (&control->lock);
@@ -194,7 +201,8 @@ on_control_message (natsConnection *nc, natsSubscription *sub, natsMsg *msg, voi
   Delivery *d = g_new0 (Delivery, 1);
 
   d->control = control;
-  if (!spot_nats_control_parse (natsMsg_GetData (msg), natsMsg_GetDataLength (msg), &d->add, &d->remove, &error))
+  if (!spot_nats_control_parse (natsMsg_GetData (msg), natsMsg_GetDataLength (msg), &d->add,
+                                &d->remove, &error))
     {
       spot_log_limited (10000, 3, G_LOG_LEVEL_WARNING, NULL, -1, -1, "ignoring message on %s: %s",
                         SPOT_NATS_CONTROL_SUBJECT, error->message);
@@ -222,7 +230,10 @@ on_control_complete (void *closure)
 }
 
 SpotNatsControl *
-spot_nats_control_subscribe (natsConnection *nc, SpotNatsControlFunc func, gpointer user_data, GError **error)
+spot_nats_control_subscribe (natsConnection *nc,
+                             SpotNatsControlFunc func,
+                             gpointer user_data,
+                             GError **error)
 {
   SpotNatsControl *control = g_new0 (SpotNatsControl, 1);
   natsStatus s;
@@ -232,13 +243,14 @@ spot_nats_control_subscribe (natsConnection *nc, SpotNatsControlFunc func, gpoin
   control->user_data = user_data;
   g_mutex_init (&control->lock);
   g_cond_init (&control->cond);
-  s = natsConnection_Subscribe (&control->sub, nc, SPOT_NATS_CONTROL_SUBJECT, on_control_message, control);
+  s = natsConnection_Subscribe (&control->sub, nc, SPOT_NATS_CONTROL_SUBJECT, on_control_message,
+                                control);
   if (s == NATS_OK)
     s = natsSubscription_SetOnCompleteCB (control->sub, on_control_complete, control);
   if (s != NATS_OK)
     {
-      g_set_error (error, SPOT_ERROR, SPOT_ERROR_NATS, "cannot subscribe to %s: %s", SPOT_NATS_CONTROL_SUBJECT,
-                   natsStatus_GetText (s));
+      g_set_error (error, SPOT_ERROR, SPOT_ERROR_NATS, "cannot subscribe to %s: %s",
+                   SPOT_NATS_CONTROL_SUBJECT, natsStatus_GetText (s));
       if (control->sub != NULL)
         natsSubscription_Destroy (control->sub);
       control_maybe_destroy (control);

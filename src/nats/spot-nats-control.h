@@ -24,7 +24,8 @@ char *spot_nats_control_to_json (const char *const *add, const char *const *remo
 /* Parses and validates (product id rules, no duplicates within a list).
  * Errors (SPOT_ERROR_PARSE or SPOT_ERROR_INVALID_ARGUMENT) name the value at
  * fault. *add and *remove are NULL-terminated (possibly empty) arrays. */
-gboolean spot_nats_control_parse (const char *json, gssize len, char ***add, char ***remove, GError **error);
+gboolean
+spot_nats_control_parse (const char *json, gssize len, char ***add, char ***remove, GError **error);
 
 gboolean spot_nats_control_publish (natsConnection *nc,
                                     const char *const *add,
@@ -35,7 +36,9 @@ typedef struct _SpotNatsControl SpotNatsControl;
 
 /* Called on the subscriber's context for each valid message; invalid ones
  * are logged (rate limited) and skipped. */
-typedef void (*SpotNatsControlFunc) (const char *const *add, const char *const *remove, gpointer user_data);
+typedef void (*SpotNatsControlFunc) (const char *const *add,
+                                     const char *const *remove,
+                                     gpointer user_data);
 
 SpotNatsControl *spot_nats_control_subscribe (natsConnection *nc,
                                               SpotNatsControlFunc func,

@@ -15,11 +15,12 @@
 
 G_BEGIN_DECLS
 
-typedef struct {
-  const char *bucket;   /* SPOT_NATS_KV_BUCKET_DEFAULT */
-  gint64 ttl_ms;        /* 0: values never expire */
-  gint replicas;        /* 1; up to 5 in a cluster */
-  gboolean memory;      /* memory storage instead of file */
+typedef struct
+{
+  const char *bucket; /* SPOT_NATS_KV_BUCKET_DEFAULT */
+  gint64 ttl_ms;      /* 0: values never expire */
+  gint replicas;      /* 1; up to 5 in a cluster */
+  gboolean memory;    /* memory storage instead of file */
 } SpotNatsKvConfig;
 
 void spot_nats_kv_config_init (SpotNatsKvConfig *config);
@@ -27,6 +28,7 @@ void spot_nats_kv_config_init (SpotNatsKvConfig *config);
 /* Binds to the bucket; when it does not exist and @create is TRUE, creates
  * it with @config (another instance creating it at the same time is fine).
  * An existing bucket is used as it is, whatever its TTL and replicas. */
-kvStore *spot_nats_kv_open (jsCtx *js, const SpotNatsKvConfig *config, gboolean create, GError **error);
+kvStore *
+spot_nats_kv_open (jsCtx *js, const SpotNatsKvConfig *config, gboolean create, GError **error);
 
 G_END_DECLS

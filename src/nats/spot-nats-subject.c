@@ -65,11 +65,8 @@ spot_nats_subject_format (const char *product_id, SpotGranularity g, char *buf, 
 }
 
 gsize
-spot_nats_kv_subject_format (const char *bucket,
-                             const char *product_id,
-                             SpotGranularity g,
-                             char *buf,
-                             gsize size)
+spot_nats_kv_subject_format (
+    const char *bucket, const char *product_id, SpotGranularity g, char *buf, gsize size)
 {
   const char *tokens[4];
 
@@ -99,34 +96,34 @@ spot_nats_key_parse (const char *key,
   g_autoptr (GError) local_error = NULL;
 
   if (len < 0)
-    len = (gssize) strlen (key);
-  dot = memchr (key, '.', (gsize) len);
+    len = (gssize)strlen (key);
+  dot = memchr (key, '.', (gsize)len);
   if (dot == NULL)
     {
       g_set_error (error, SPOT_ERROR, SPOT_ERROR_PARSE,
-                   "NATS key “%.*s” is not <PRODUCT>.<GRANULARITY>", (int) len, key);
+                   "NATS key “%.*s” is not <PRODUCT>.<GRANULARITY>", (int)len, key);
       return FALSE;
     }
-  plen = (gsize) (dot - key);
+  plen = (gsize)(dot - key);
   if (plen == 0 || plen >= SPOT_PRODUCT_ID_SIZE)
     {
-      g_set_error (error, SPOT_ERROR, SPOT_ERROR_PARSE,
-                   "NATS key “%.*s” has no valid product id", (int) len, key);
+      g_set_error (error, SPOT_ERROR, SPOT_ERROR_PARSE, "NATS key “%.*s” has no valid product id",
+                   (int)len, key);
       return FALSE;
     }
   memcpy (pbuf, key, plen);
   pbuf[plen] = '\0';
   if (!spot_product_id_validate (pbuf, &local_error))
     {
-      g_set_error (error, SPOT_ERROR, SPOT_ERROR_PARSE,
-                   "NATS key “%.*s”: %s", (int) len, key, local_error->message);
+      g_set_error (error, SPOT_ERROR, SPOT_ERROR_PARSE, "NATS key “%.*s”: %s", (int)len, key,
+                   local_error->message);
       return FALSE;
     }
   g_clear_error (&local_error);
-  if (!spot_granularity_parse (dot + 1, len - (gssize) plen - 1, granularity, &local_error))
+  if (!spot_granularity_parse (dot + 1, len - (gssize)plen - 1, granularity, &local_error))
     {
-      g_set_error (error, SPOT_ERROR, SPOT_ERROR_PARSE,
-                   "NATS key “%.*s”: %s", (int) len, key, local_error->message);
+      g_set_error (error, SPOT_ERROR, SPOT_ERROR_PARSE, "NATS key “%.*s”: %s", (int)len, key,
+                   local_error->message);
       return FALSE;
     }
   memcpy (product_id, pbuf, plen + 1);
@@ -158,7 +155,8 @@ spot_nats_bucket_name_validate (const char *bucket, GError **error)
   if (len == 0 || len > 64)
     {
       g_set_error (error, SPOT_ERROR, SPOT_ERROR_INVALID_ARGUMENT,
-                   "KV bucket name “%s” must have 1 to 64 characters", bucket != NULL ? bucket : "");
+                   "KV bucket name “%s” must have 1 to 64 characters",
+                   bucket != NULL ? bucket : "");
       return FALSE;
     }
   for (gsize i = 0; i < len; i++)

@@ -37,11 +37,8 @@ gsize spot_nats_key_format (const char *product_id, SpotGranularity g, char *buf
 gsize spot_nats_subject_format (const char *product_id, SpotGranularity g, char *buf, gsize size);
 
 /* Writes "$KV.<bucket>.<PRODUCT>.<GRANULARITY>"; returns its length or 0. */
-gsize spot_nats_kv_subject_format (const char *bucket,
-                                   const char *product_id,
-                                   SpotGranularity g,
-                                   char *buf,
-                                   gsize size);
+gsize spot_nats_kv_subject_format (
+    const char *bucket, const char *product_id, SpotGranularity g, char *buf, gsize size);
 
 /* Parses a KV key "<PRODUCT>.<GRANULARITY>" (@len may be -1). @product_id
  * receives the id (SPOT_PRODUCT_ID_SIZE bytes). Errors (SPOT_ERROR_PARSE)

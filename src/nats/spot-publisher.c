@@ -15,13 +15,15 @@
 
 /* A key is IDLE (clean, not queued), READY (dirty, waiting for a write slot)
  * or COOLING (written recently; a change now waits for the interval). */
-typedef enum {
+typedef enum
+{
   KV_IDLE,
   KV_READY,
   KV_COOLING,
 } KvState;
 
-typedef struct {
+typedef struct
+{
   char subject[SPOT_NATS_SUBJECT_SIZE]; /* $KV.<bucket>.<key> */
   SpotCandle candle;
   gboolean have;
@@ -35,7 +37,8 @@ typedef struct {
 #define BIND_BACKOFF_MIN_US (G_USEC_PER_SEC / 2)
 #define BIND_BACKOFF_MAX_US (30 * G_USEC_PER_SEC)
 
-struct _SpotPublisher {
+struct _SpotPublisher
+{
   GObject parent_instance;
 
   natsConnection *nc;
@@ -165,11 +168,13 @@ spot_publisher_new (natsConnection *nc, const SpotPublisherOptions *options, GEr
   self->nc = nc;
   self->js_nc = nc;
   self->options = *options;
-  self->bucket = g_strdup (options->kv_bucket != NULL ? options->kv_bucket : SPOT_NATS_KV_BUCKET_DEFAULT);
+  self->bucket
+      = g_strdup (options->kv_bucket != NULL ? options->kv_bucket : SPOT_NATS_KV_BUCKET_DEFAULT);
   self->options.kv_bucket = self->bucket;
   if (self->options.kv_staleness_ms == 0)
     self->options.kv_staleness_ms = 1;
-  if (self->options.kv_write_interval_ms == 0 || self->options.kv_write_interval_ms > self->options.kv_staleness_ms)
+  if (self->options.kv_write_interval_ms == 0
+      || self->options.kv_write_interval_ms > self->options.kv_staleness_ms)
     self->options.kv_write_interval_ms = MAX (self->options.kv_staleness_ms * 3 / 5, 1);
   if (self->options.kv_max_inflight == 0)
     self->options.kv_max_inflight = 1;
@@ -187,7 +192,9 @@ spot_publisher_set_js_connection (SpotPublisher *self, natsConnection *js_nc)
 }
 
 void
-spot_publisher_set_latency_func (SpotPublisher *self, SpotPublisherLatencyFunc func, gpointer user_data)
+spot_publisher_set_latency_func (SpotPublisher *self,
+                                 SpotPublisherLatencyFunc func,
+                                 gpointer user_data)
 {
   g_return_if_fail (self->thread == NULL);
   self->latency_func = func;
@@ -214,7 +221,9 @@ on_kv_ack (jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closur
       atomic_fetch_add (&self->kv_errors, 1);
       spot_log_limited (10000, 3, G_LOG_LEVEL_WARNING, NULL, -1, -1,
                         "KV write to %s failed: %s; retrying", natsMsg_GetSubject (msg),
-                        pae != NULL ? (pae->ErrText != NULL ? pae->ErrText : natsStatus_GetText (pae->Err)) : "?");
+                        pae != NULL
+                            ? (pae->ErrText != NULL ? pae->ErrText : natsStatus_GetText (pae->Err))
+                            : "?");
       g_mutex_lock (&self->failed_lock);
       g_ptr_array_add (self->failed, g_strdup (natsMsg_GetSubject (msg)));
       g_mutex_unlock (&self->failed_lock);
@@ -262,8 +271,9 @@ kv_track (SpotPublisher *self, const SpotCandle *candle, gint64 now)
       g_hash_table_insert (self->entries, g_strdup (key), e);
       atomic_fetch_add (&self->kv_keys, 1);
     }
-  else if (e->have && (candle->start < e->candle.start
-                       || (candle->start == e->candle.start && candle->rev < e->candle.rev)))
+  else if (e->have
+           && (candle->start < e->candle.start
+               || (candle->start == e->candle.start && candle->rev < e->candle.rev)))
     {
       /* The per-key view keeps the greatest start (DESIGN.md section 2). */
       atomic_fetch_add (&self->kv_older_skipped, 1);
@@ -331,8 +341,8 @@ kv_collect_bind (SpotPublisher *self, gboolean wait)
   self->bind_thread = NULL;
   if (self->bind_result == NULL)
     {
-      spot_log_limited (30000, 2, G_LOG_LEVEL_WARNING, NULL, -1, -1, "KV bucket not available yet: %s",
-                        self->bind_error);
+      spot_log_limited (30000, 2, G_LOG_LEVEL_WARNING, NULL, -1, -1,
+                        "KV bucket not available yet: %s", self->bind_error);
       g_clear_pointer (&self->bind_error, g_free);
       self->next_bind_us = g_get_monotonic_time () + self->bind_backoff_us;
       self->bind_backoff_us = MIN (self->bind_backoff_us * 2, BIND_BACKOFF_MAX_US);
@@ -348,7 +358,8 @@ static void
 kv_try_bind (SpotPublisher *self, gint64 now)
 {
   kv_collect_bind (self, FALSE);
-  if (self->kv != NULL || self->bind_thread != NULL || now < self->next_bind_us || !is_connected (self))
+  if (self->kv != NULL || self->bind_thread != NULL || now < self->next_bind_us
+      || !is_connected (self))
     return;
   atomic_store (&self->bind_done, FALSE);
   self->bind_thread = g_thread_new ("spot-kv-bind", bind_thread_func, self);
@@ -373,7 +384,7 @@ record_staleness (SpotPublisher *self, gint64 staleness_us, gint64 now)
 static gboolean
 kv_flush (SpotPublisher *self, gint64 now, gboolean force)
 {
-  gint64 interval_us = (gint64) self->options.kv_write_interval_ms * 1000;
+  gint64 interval_us = (gint64)self->options.kv_write_interval_ms * 1000;
   GList *l;
 
   while ((l = self->cooling.head) != NULL)
@@ -407,7 +418,7 @@ kv_flush (SpotPublisher *self, gint64 now, gboolean force)
       g_string_truncate (self->json, 0);
       spot_candle_json_append (self->json, &e->candle);
       atomic_fetch_add (&self->kv_inflight, 1);
-      s = js_PublishAsync (self->js, e->subject, self->json->str, (int) self->json->len,
+      s = js_PublishAsync (self->js, e->subject, self->json->str, (int)self->json->len,
                            &self->pub_options);
       if (s != NATS_OK)
         {
@@ -440,14 +451,15 @@ publish_batch (SpotPublisher *self, GArray *batch, gint64 now)
       natsStatus s;
 
       if (spot_nats_subject_format (u->candle.product_id, u->candle.granularity, subject,
-                                    sizeof subject) == 0)
+                                    sizeof subject)
+          == 0)
         {
           atomic_fetch_add (&self->publish_errors, 1);
           continue;
         }
       g_string_truncate (self->json, 0);
       spot_candle_json_append (self->json, &u->candle);
-      s = natsConnection_Publish (self->nc, subject, self->json->str, (int) self->json->len);
+      s = natsConnection_Publish (self->nc, subject, self->json->str, (int)self->json->len);
       if (s == NATS_OK)
         atomic_fetch_add (&self->published, 1);
       else
@@ -475,7 +487,7 @@ publish_batch (SpotPublisher *self, GArray *batch, gint64 now)
 static gint64
 next_wait_us (SpotPublisher *self, gboolean flushed_all, gint64 now)
 {
-  gint64 interval_us = (gint64) self->options.kv_write_interval_ms * 1000;
+  gint64 interval_us = (gint64)self->options.kv_write_interval_ms * 1000;
 
   if (!self->options.kv_enabled)
     return 250 * 1000;
@@ -542,10 +554,11 @@ publisher_thread (gpointer user_data)
       atomic_store (&self->busy, FALSE);
       if (stopping)
         break;
-      spot_candle_coalescer_wait (self->queue, next_wait_us (self, flushed_all, g_get_monotonic_time ()));
+      spot_candle_coalescer_wait (self->queue,
+                                  next_wait_us (self, flushed_all, g_get_monotonic_time ()));
     }
 
-  deadline_us = g_get_monotonic_time () + (gint64) self->stop_deadline_ms * 1000;
+  deadline_us = g_get_monotonic_time () + (gint64)self->stop_deadline_ms * 1000;
   /* Bounded by the JetStream request timeout (2 s). */
   kv_collect_bind (self, TRUE);
   final_pass (self, &batch, deadline_us);
@@ -580,7 +593,7 @@ spot_publisher_start (SpotPublisher *self, GError **error)
       jo.Wait = 2000;
       /* Our own bound (kv_max_inflight) stays below the library's, so
        * js_PublishAsync() does not stall on it. */
-      jo.PublishAsync.MaxPending = (int64_t) self->options.kv_max_inflight + 256;
+      jo.PublishAsync.MaxPending = (int64_t)self->options.kv_max_inflight + 256;
       jo.PublishAsync.StallWait = self->options.kv_stall_wait_ms;
       jo.PublishAsync.AckHandler = on_kv_ack;
       jo.PublishAsync.AckHandlerClosure = self;
@@ -601,7 +614,7 @@ spot_publisher_start (SpotPublisher *self, GError **error)
 gboolean
 spot_publisher_flush (SpotPublisher *self, guint timeout_ms)
 {
-  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+  gint64 deadline = g_get_monotonic_time () + (gint64)timeout_ms * 1000;
 
   for (;;)
     {
@@ -618,7 +631,8 @@ spot_publisher_flush (SpotPublisher *self, guint timeout_ms)
     }
   if (natsConnection_Status (self->nc) != NATS_CONN_STATUS_CONNECTED)
     return FALSE;
-  return natsConnection_FlushTimeout (self->nc, MAX ((deadline - g_get_monotonic_time ()) / 1000, 1))
+  return natsConnection_FlushTimeout (self->nc,
+                                      MAX ((deadline - g_get_monotonic_time ()) / 1000, 1))
          == NATS_OK;
 }
 
@@ -666,6 +680,6 @@ spot_publisher_get_stats (SpotPublisher *self, SpotPublisherStats *out)
   out->kv_keys = atomic_load (&self->kv_keys);
   out->queue_pending = qs.pending;
   out->kv_ready = atomic_load (&self->kv_ready);
-  out->kv_staleness_max_us = MAX (atomic_load (&self->staleness_cur_us),
-                                  atomic_load (&self->staleness_prev_us));
+  out->kv_staleness_max_us
+      = MAX (atomic_load (&self->staleness_cur_us), atomic_load (&self->staleness_prev_us));
 }

@@ -13,11 +13,10 @@
  *    is written at once, later ones at most once per kv_write_interval_ms
  *    (default 3/5 of kv_staleness_ms, leaving the rest for the write's
  *    queueing and acknowledgement), so the KV value lags the newest update
- *    by at most about kv_staleness_ms while JetStream keeps up. No more than kv_max_inflight writes are
- *    unacknowledged; while the server is unreachable KV writes pause (keys
- *    stay dirty and are written after the reconnect), and a write that fails
- *    or is not acknowledged within kv_ack_wait_ms is retried with the key's
- *    then newest value.
+ *    by at most about kv_staleness_ms while JetStream keeps up. No more than kv_max_inflight writes
+ * are unacknowledged; while the server is unreachable KV writes pause (keys stay dirty and are
+ * written after the reconnect), and a write that fails or is not acknowledged within kv_ack_wait_ms
+ * is retried with the key's then newest value.
  *
  * Thread safety: new/start/stop/flush/dispose from one controlling thread
  * (usually the main thread; stop and flush block, boundedly). submit and
@@ -33,7 +32,8 @@
 
 G_BEGIN_DECLS
 
-typedef struct {
+typedef struct
+{
   const char *kv_bucket;      /* "live-candles" */
   gboolean kv_enabled;        /* TRUE */
   gint64 kv_ttl_ms;           /* bucket TTL when created; 0: none */
@@ -51,21 +51,22 @@ typedef struct {
 
 void spot_publisher_options_init (SpotPublisherOptions *options);
 
-typedef struct {
-  guint64 submitted;        /* updates offered to submit */
-  guint64 coalesced;        /* live updates replaced before publishing */
-  guint64 dropped;          /* updates lost: queue full or NATS refused them */
-  guint64 published;        /* core NATS publishes */
-  guint64 publish_errors;   /* core publishes refused (reconnect buffer full, closed) */
-  guint64 kv_writes;        /* asynchronous KV publishes sent */
+typedef struct
+{
+  guint64 submitted;      /* updates offered to submit */
+  guint64 coalesced;      /* live updates replaced before publishing */
+  guint64 dropped;        /* updates lost: queue full or NATS refused them */
+  guint64 published;      /* core NATS publishes */
+  guint64 publish_errors; /* core publishes refused (reconnect buffer full, closed) */
+  guint64 kv_writes;      /* asynchronous KV publishes sent */
   guint64 kv_acked;
-  guint64 kv_errors;        /* failed or timed out; retried */
-  guint64 kv_older_skipped; /* updates not written to the KV: older start */
-  guint kv_inflight;        /* sent, not yet acknowledged */
-  guint kv_dirty;           /* keys whose newest value is not written yet */
-  guint kv_keys;            /* keys known */
-  guint queue_pending;      /* updates waiting for the publisher thread */
-  gboolean kv_ready;        /* bucket bound */
+  guint64 kv_errors;          /* failed or timed out; retried */
+  guint64 kv_older_skipped;   /* updates not written to the KV: older start */
+  guint kv_inflight;          /* sent, not yet acknowledged */
+  guint kv_dirty;             /* keys whose newest value is not written yet */
+  guint kv_keys;              /* keys known */
+  guint queue_pending;        /* updates waiting for the publisher thread */
+  gboolean kv_ready;          /* bucket bound */
   gint64 kv_staleness_max_us; /* largest first-change-to-write delay over the
                                  last second (write sent; the ack adds ~RTT) */
 } SpotPublisherStats;
@@ -81,9 +82,8 @@ G_DECLARE_FINAL_TYPE (SpotPublisher, spot_publisher, SPOT, PUBLISHER, GObject)
 
 /* @nc must outlive the publisher (stop the publisher before closing the
  * connection). Fails on an invalid bucket name. */
-SpotPublisher *spot_publisher_new (natsConnection *nc,
-                                   const SpotPublisherOptions *options,
-                                   GError **error);
+SpotPublisher *
+spot_publisher_new (natsConnection *nc, const SpotPublisherOptions *options, GError **error);
 
 /* Before start: send KV writes on @js_nc (spot_nats_connection_get_js_nc())
  * so core messages never queue behind them on the server. Must outlive the

@@ -33,7 +33,8 @@ main (int argc, char **argv)
       fprintf (stderr, "%s\n", error->message);
       return 1;
     }
-  printf ("PID %d\n", (int) spot_embedded_nats_get_pid (SPOT_EMBEDDED_NATS (spot_nats_connection_get_embedded (conn))));
+  printf ("PID %d\n", (int)spot_embedded_nats_get_pid (
+                          SPOT_EMBEDDED_NATS (spot_nats_connection_get_embedded (conn))));
   fflush (stdout);
   loop = g_main_loop_new (NULL, FALSE);
   g_main_loop_run (loop);

@@ -10,7 +10,8 @@
 #include "model/spot-time.h"
 
 SpotCandle
-nats_test_candle (const char *product_id, SpotGranularity g, gint64 start, guint64 rev, const char *price)
+nats_test_candle (
+    const char *product_id, SpotGranularity g, gint64 start, guint64 rev, const char *price)
 {
   SpotCandle c;
 
@@ -32,8 +33,8 @@ nats_test_candle (const char *product_id, SpotGranularity g, gint64 start, guint
 }
 
 SpotCandleUpdate
-nats_test_update (const char *product_id, SpotGranularity g, gint64 start, guint64 rev,
-                  SpotCandleUpdateKind kind)
+nats_test_update (
+    const char *product_id, SpotGranularity g, gint64 start, guint64 rev, SpotCandleUpdateKind kind)
 {
   SpotCandleUpdate u;
   char price[32];
@@ -48,7 +49,7 @@ nats_test_update (const char *product_id, SpotGranularity g, gint64 start, guint
 static gboolean
 on_timeout (gpointer data)
 {
-  *(gboolean *) data = TRUE;
+  *(gboolean *)data = TRUE;
   return G_SOURCE_REMOVE;
 }
 
@@ -93,7 +94,8 @@ nats_test_connect (const char *urls)
   return conn;
 }
 
-typedef struct {
+typedef struct
+{
   SpotNatsConnection *conn;
   SpotNatsState state;
 } StateWait;
@@ -132,7 +134,7 @@ nats_test_wait_state (SpotNatsConnection *conn, SpotNatsState state, guint timeo
 gboolean
 nats_test_pid_alive (GPid pid)
 {
-  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", (int) pid);
+  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", (int)pid);
   g_autofree char *stat = NULL;
   const char *close_paren;
 
@@ -165,7 +167,8 @@ nats_test_remove_tree (const char *path)
   g_rmdir (path);
 }
 
-typedef struct {
+typedef struct
+{
   SpotNatsConnection *conn;
   guint64 reconnects;
 } ReconnectWait;

@@ -9,11 +9,8 @@ G_BEGIN_DECLS
 
 /* A valid candle: OHLC all @price (a decimal string), volume 1, given start
  * (aligned by the caller), rev and exchange timestamp. */
-SpotCandle nats_test_candle (const char *product_id,
-                             SpotGranularity g,
-                             gint64 start,
-                             guint64 rev,
-                             const char *price);
+SpotCandle nats_test_candle (
+    const char *product_id, SpotGranularity g, gint64 start, guint64 rev, const char *price);
 
 SpotCandleUpdate nats_test_update (const char *product_id,
                                    SpotGranularity g,
@@ -53,6 +50,7 @@ G_BEGIN_DECLS
 
 /* Iterates the default context until the connection is connected after at
  * least @reconnects reconnects. */
-gboolean nats_test_wait_reconnected (SpotNatsConnection *conn, guint64 reconnects, guint timeout_ms);
+gboolean
+nats_test_wait_reconnected (SpotNatsConnection *conn, guint64 reconnects, guint timeout_ms);
 
 G_END_DECLS

@@ -11,7 +11,11 @@
 #define COMPLETE SPOT_CANDLE_UPDATE_COMPLETE
 
 static void
-submit1 (SpotCandleCoalescer *q, const char *product, SpotGranularity g, gint64 start, guint64 rev,
+submit1 (SpotCandleCoalescer *q,
+         const char *product,
+         SpotGranularity g,
+         gint64 start,
+         guint64 rev,
          SpotCandleUpdateKind kind)
 {
   SpotCandleUpdate u = nats_test_update (product, g, start, rev, kind);
@@ -122,7 +126,7 @@ test_full_queue_drops_new_entries_but_still_coalesces (void)
 static void
 count_notify (gpointer data)
 {
-  g_atomic_int_inc ((gint *) data);
+  g_atomic_int_inc ((gint *)data);
 }
 
 static void
@@ -171,7 +175,8 @@ test_wait_returns_on_close_and_timeout (void)
 #define PER_PRODUCER 20000
 #define KEYS_PER_PRODUCER 16
 
-typedef struct {
+typedef struct
+{
   SpotCandleCoalescer *q;
   guint index;
 } Producer;
@@ -229,7 +234,7 @@ test_concurrent_producers_keep_per_key_order_and_final_value (void)
             /* Per key, revisions only go forward. */
             g_assert_cmpuint (u->candle.rev, >, prev);
             g_hash_table_insert (last_rev, g_strdup (u->candle.product_id),
-                                 GUINT_TO_POINTER ((guint) u->candle.rev));
+                                 GUINT_TO_POINTER ((guint)u->candle.rev));
             if (u->kind == COMPLETE)
               completes++;
           }
@@ -242,7 +247,7 @@ test_concurrent_producers_keep_per_key_order_and_final_value (void)
         SpotCandleUpdate *u = AT (batch, i);
 
         g_hash_table_insert (last_rev, g_strdup (u->candle.product_id),
-                             GUINT_TO_POINTER ((guint) u->candle.rev));
+                             GUINT_TO_POINTER ((guint)u->candle.rev));
         if (u->kind == COMPLETE)
           completes++;
       }
@@ -256,7 +261,8 @@ test_concurrent_producers_keep_per_key_order_and_final_value (void)
       g_assert_cmpuint (GPOINTER_TO_UINT (value), ==, PER_PRODUCER / KEYS_PER_PRODUCER);
   }
   /* Every completion arrived: 1250 updates per key, one in 50 complete. */
-  g_assert_cmpuint (completes, ==, PRODUCERS * KEYS_PER_PRODUCER * (PER_PRODUCER / KEYS_PER_PRODUCER / 50));
+  g_assert_cmpuint (completes, ==,
+                    PRODUCERS * KEYS_PER_PRODUCER * (PER_PRODUCER / KEYS_PER_PRODUCER / 50));
   g_array_unref (batch);
   spot_candle_coalescer_free (q);
 }
@@ -266,11 +272,16 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/nats/coalescer/latest-live-per-key", test_keeps_latest_live_update_per_key);
-  g_test_add_func ("/nats/coalescer/complete-in-order", test_keeps_complete_candles_in_order_never_coalesced);
-  g_test_add_func ("/nats/coalescer/no-merge-after-drain", test_live_update_after_drain_is_not_merged_into_handed_out_batch);
-  g_test_add_func ("/nats/coalescer/bounded", test_full_queue_drops_new_entries_but_still_coalesces);
-  g_test_add_func ("/nats/coalescer/notify-per-batch", test_notifies_once_per_empty_to_pending_transition);
+  g_test_add_func ("/nats/coalescer/complete-in-order",
+                   test_keeps_complete_candles_in_order_never_coalesced);
+  g_test_add_func ("/nats/coalescer/no-merge-after-drain",
+                   test_live_update_after_drain_is_not_merged_into_handed_out_batch);
+  g_test_add_func ("/nats/coalescer/bounded",
+                   test_full_queue_drops_new_entries_but_still_coalesces);
+  g_test_add_func ("/nats/coalescer/notify-per-batch",
+                   test_notifies_once_per_empty_to_pending_transition);
   g_test_add_func ("/nats/coalescer/wait-close-timeout", test_wait_returns_on_close_and_timeout);
-  g_test_add_func ("/nats/coalescer/concurrent-producers", test_concurrent_producers_keep_per_key_order_and_final_value);
+  g_test_add_func ("/nats/coalescer/concurrent-producers",
+                   test_concurrent_producers_keep_per_key_order_and_final_value);
   return g_test_run ();
 }

@@ -34,14 +34,16 @@ test_fast_path_reads_what_the_writer_writes (void)
 
   for (guint i = 0; i < 2000; i++)
     {
-      SpotGranularity g = (SpotGranularity) g_rand_int_range (rand, 0, SPOT_GRANULARITY_COUNT);
-      SpotCandle c = nats_test_candle (i % 2 ? "BTC-USD" : "ABCDEFGHIJKLMNOP-Z9", g,
-                                       spot_granularity_align (g, 1775521800 + g_rand_int_range (rand, 0, 1 << 24)),
-                                       g_rand_int (rand), prices[i % G_N_ELEMENTS (prices)]);
+      SpotGranularity g = (SpotGranularity)g_rand_int_range (rand, 0, SPOT_GRANULARITY_COUNT);
+      SpotCandle c = nats_test_candle (
+          i % 2 ? "BTC-USD" : "ABCDEFGHIJKLMNOP-Z9", g,
+          spot_granularity_align (g, 1775521800 + g_rand_int_range (rand, 0, 1 << 24)),
+          g_rand_int (rand), prices[i % G_N_ELEMENTS (prices)]);
       g_autofree char *json = NULL;
       SpotCandle fast, slow;
 
-      g_assert_true (spot_decimal_parse (prices[(i + 1) % G_N_ELEMENTS (prices)], -1, &c.volume, NULL));
+      g_assert_true (
+          spot_decimal_parse (prices[(i + 1) % G_N_ELEMENTS (prices)], -1, &c.volume, NULL));
       c.complete = i % 3 == 0;
       if (i % 5 == 0)
         {
@@ -63,16 +65,21 @@ test_other_layouts_agree_or_fall_back (void)
 {
   const char *variants[] = {
     /* reordered, with whitespace */
-    " { \"rev\" : 3 , \"ts\":null,\"complete\":true,\"last_trade_id\":null,\"trades\":null,\"volume\":\"1\","
+    " { \"rev\" : 3 , "
+    "\"ts\":null,\"complete\":true,\"last_trade_id\":null,\"trades\":null,\"volume\":\"1\","
     "\"close\":\"2\",\"low\":\"1\",\"high\":\"3\",\"open\":\"2\",\"start\":1775521800,"
     "\"granularity\":\"ONE_MINUTE\",\"product_id\":\"BTC-USD\"}\n",
     /* an unknown field: the fast path declines, the model accepts */
-    "{\"product_id\":\"BTC-USD\",\"granularity\":\"ONE_MINUTE\",\"start\":1775521800,\"open\":\"2\",\"high\":\"3\","
-    "\"low\":\"1\",\"close\":\"2\",\"volume\":\"1\",\"trades\":1,\"last_trade_id\":\"5\",\"complete\":false,"
+    "{\"product_id\":\"BTC-USD\",\"granularity\":\"ONE_MINUTE\",\"start\":1775521800,\"open\":"
+    "\"2\",\"high\":\"3\","
+    "\"low\":\"1\",\"close\":\"2\",\"volume\":\"1\",\"trades\":1,\"last_trade_id\":\"5\","
+    "\"complete\":false,"
     "\"rev\":1,\"ts\":\"2026-04-07T14:30:02.789012345Z\",\"extra\":[1,2]}",
     /* an escaped character in a string: declined, then judged by the model */
-    "{\"product_id\":\"BTC\\u002dUSD\",\"granularity\":\"ONE_MINUTE\",\"start\":1775521800,\"open\":\"2\","
-    "\"high\":\"3\",\"low\":\"1\",\"close\":\"2\",\"volume\":\"1\",\"trades\":1,\"last_trade_id\":\"5\","
+    "{\"product_id\":\"BTC\\u002dUSD\",\"granularity\":\"ONE_MINUTE\",\"start\":1775521800,"
+    "\"open\":\"2\","
+    "\"high\":\"3\",\"low\":\"1\",\"close\":\"2\",\"volume\":\"1\",\"trades\":1,\"last_trade_id\":"
+    "\"5\","
     "\"complete\":false,\"rev\":1,\"ts\":null}",
   };
 
@@ -88,8 +95,8 @@ test_other_layouts_agree_or_fall_back (void)
       if (ok)
         assert_same (&got, &slow);
     }
-  g_assert_true (spot_candle_decode_fast (variants[0], strlen (variants[0]), &(SpotCandle) { 0 }));
-  g_assert_false (spot_candle_decode_fast (variants[1], strlen (variants[1]), &(SpotCandle) { 0 }));
+  g_assert_true (spot_candle_decode_fast (variants[0], strlen (variants[0]), &(SpotCandle){ 0 }));
+  g_assert_false (spot_candle_decode_fast (variants[1], strlen (variants[1]), &(SpotCandle){ 0 }));
 }
 
 static void
@@ -98,23 +105,34 @@ test_rejects_what_the_model_rejects_with_its_message (void)
   const char *bad[] = {
     "",
     "[]",
-    "{\"product_id\":\"btc-usd\",\"granularity\":\"ONE_MINUTE\",\"start\":60,\"open\":\"2\",\"high\":\"3\","
-    "\"low\":\"1\",\"close\":\"2\",\"volume\":\"1\",\"trades\":1,\"last_trade_id\":\"5\",\"complete\":false,"
+    "{\"product_id\":\"btc-usd\",\"granularity\":\"ONE_MINUTE\",\"start\":60,\"open\":\"2\","
+    "\"high\":\"3\","
+    "\"low\":\"1\",\"close\":\"2\",\"volume\":\"1\",\"trades\":1,\"last_trade_id\":\"5\","
+    "\"complete\":false,"
     "\"rev\":1,\"ts\":null}",
     "{\"product_id\":\"BTC-USD\",\"granularity\":\"1m\",\"start\":60,\"open\":\"2\",\"high\":\"3\","
-    "\"low\":\"1\",\"close\":\"2\",\"volume\":\"1\",\"trades\":1,\"last_trade_id\":\"5\",\"complete\":false,"
+    "\"low\":\"1\",\"close\":\"2\",\"volume\":\"1\",\"trades\":1,\"last_trade_id\":\"5\","
+    "\"complete\":false,"
     "\"rev\":1,\"ts\":null}",
-    "{\"product_id\":\"BTC-USD\",\"granularity\":\"ONE_MINUTE\",\"start\":60,\"open\":\"2\",\"high\":\"1\","
-    "\"low\":\"1\",\"close\":\"2\",\"volume\":\"1\",\"trades\":1,\"last_trade_id\":\"5\",\"complete\":false,"
+    "{\"product_id\":\"BTC-USD\",\"granularity\":\"ONE_MINUTE\",\"start\":60,\"open\":\"2\","
+    "\"high\":\"1\","
+    "\"low\":\"1\",\"close\":\"2\",\"volume\":\"1\",\"trades\":1,\"last_trade_id\":\"5\","
+    "\"complete\":false,"
     "\"rev\":1,\"ts\":null}",
-    "{\"product_id\":\"BTC-USD\",\"granularity\":\"ONE_MINUTE\",\"start\":60,\"open\":\"2\",\"high\":\"3\","
-    "\"low\":\"1\",\"close\":\"2\",\"volume\":\"1\",\"trades\":-1,\"last_trade_id\":\"5\",\"complete\":false,"
+    "{\"product_id\":\"BTC-USD\",\"granularity\":\"ONE_MINUTE\",\"start\":60,\"open\":\"2\","
+    "\"high\":\"3\","
+    "\"low\":\"1\",\"close\":\"2\",\"volume\":\"1\",\"trades\":-1,\"last_trade_id\":\"5\","
+    "\"complete\":false,"
     "\"rev\":1,\"ts\":null}",
-    "{\"product_id\":\"BTC-USD\",\"granularity\":\"ONE_MINUTE\",\"start\":60.5,\"open\":\"2\",\"high\":\"3\","
-    "\"low\":\"1\",\"close\":\"2\",\"volume\":\"1\",\"trades\":1,\"last_trade_id\":\"5\",\"complete\":false,"
+    "{\"product_id\":\"BTC-USD\",\"granularity\":\"ONE_MINUTE\",\"start\":60.5,\"open\":\"2\","
+    "\"high\":\"3\","
+    "\"low\":\"1\",\"close\":\"2\",\"volume\":\"1\",\"trades\":1,\"last_trade_id\":\"5\","
+    "\"complete\":false,"
     "\"rev\":1,\"ts\":null}",
-    "{\"product_id\":\"BTC-USD\",\"granularity\":\"ONE_MINUTE\",\"start\":60,\"open\":\"2\",\"high\":\"3\","
-    "\"low\":\"1\",\"close\":\"2\",\"volume\":\"1\",\"trades\":1,\"last_trade_id\":\"5\",\"complete\":false,"
+    "{\"product_id\":\"BTC-USD\",\"granularity\":\"ONE_MINUTE\",\"start\":60,\"open\":\"2\","
+    "\"high\":\"3\","
+    "\"low\":\"1\",\"close\":\"2\",\"volume\":\"1\",\"trades\":1,\"last_trade_id\":\"5\","
+    "\"complete\":false,"
     "\"rev\":1}",
   };
 
@@ -137,6 +155,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/nats/decode/reads-writer-form", test_fast_path_reads_what_the_writer_writes);
   g_test_add_func ("/nats/decode/other-layouts", test_other_layouts_agree_or_fall_back);
-  g_test_add_func ("/nats/decode/rejects-like-model", test_rejects_what_the_model_rejects_with_its_message);
+  g_test_add_func ("/nats/decode/rejects-like-model",
+                   test_rejects_what_the_model_rejects_with_its_message);
   return g_test_run ();
 }

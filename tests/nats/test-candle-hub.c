@@ -6,7 +6,8 @@
 #include "nats-test-util.h"
 #include "nats/spot-candle-hub.h"
 
-typedef struct {
+typedef struct
+{
   GArray *got; /* SpotCandle */
   guint calls;
   SpotCandleHub *hub;
@@ -38,7 +39,7 @@ on_candles (const SpotCandle *candles, guint n, gpointer user_data)
 static void
 on_sink_destroyed (gpointer user_data)
 {
-  ((Sink *) user_data)->destroyed = TRUE;
+  ((Sink *)user_data)->destroyed = TRUE;
 }
 
 static void
@@ -68,9 +69,12 @@ test_delivers_selected_products_and_granularities (void)
   sink_init (&a);
   sink_init (&b);
   sink_init (&all);
-  spot_candle_hub_subscribe (hub, btc, 1u << SPOT_GRANULARITY_ONE_MINUTE, on_candles, &a, on_sink_destroyed);
-  spot_candle_hub_subscribe (hub, both, SPOT_GRANULARITY_SET_ALL, on_candles, &b, on_sink_destroyed);
-  spot_candle_hub_subscribe (hub, NULL, 1u << SPOT_GRANULARITY_ONE_DAY, on_candles, &all, on_sink_destroyed);
+  spot_candle_hub_subscribe (hub, btc, 1u << SPOT_GRANULARITY_ONE_MINUTE, on_candles, &a,
+                             on_sink_destroyed);
+  spot_candle_hub_subscribe (hub, both, SPOT_GRANULARITY_SET_ALL, on_candles, &b,
+                             on_sink_destroyed);
+  spot_candle_hub_subscribe (hub, NULL, 1u << SPOT_GRANULARITY_ONE_DAY, on_candles, &all,
+                             on_sink_destroyed);
 
   push1 (hub, "BTC-USD", SPOT_GRANULARITY_ONE_MINUTE, 1, FALSE);
   push1 (hub, "BTC-USD", SPOT_GRANULARITY_ONE_DAY, 1, FALSE);
@@ -128,7 +132,8 @@ test_unsubscribe_inside_callback_stops_delivery (void)
 
   sink_init (&s);
   s.hub = hub;
-  id = spot_candle_hub_subscribe (hub, NULL, SPOT_GRANULARITY_SET_ALL, on_candles, &s, on_sink_destroyed);
+  id = spot_candle_hub_subscribe (hub, NULL, SPOT_GRANULARITY_SET_ALL, on_candles, &s,
+                                  on_sink_destroyed);
   s.unsubscribe_id = id;
   push1 (hub, "BTC-USD", SPOT_GRANULARITY_ONE_MINUTE, 1, FALSE);
   drain_context ();
@@ -163,7 +168,8 @@ test_set_filter_changes_selection (void)
   g_array_unref (s.got);
 }
 
-typedef struct {
+typedef struct
+{
   SpotCandleHub *hub;
   guint n;
 } Pusher;
@@ -217,9 +223,12 @@ int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/nats/hub/delivers-selection", test_delivers_selected_products_and_granularities);
-  g_test_add_func ("/nats/hub/coalesces-while-busy", test_coalesces_live_updates_while_loop_is_busy_keeps_completions);
-  g_test_add_func ("/nats/hub/unsubscribe-in-callback", test_unsubscribe_inside_callback_stops_delivery);
+  g_test_add_func ("/nats/hub/delivers-selection",
+                   test_delivers_selected_products_and_granularities);
+  g_test_add_func ("/nats/hub/coalesces-while-busy",
+                   test_coalesces_live_updates_while_loop_is_busy_keeps_completions);
+  g_test_add_func ("/nats/hub/unsubscribe-in-callback",
+                   test_unsubscribe_inside_callback_stops_delivery);
   g_test_add_func ("/nats/hub/set-filter", test_set_filter_changes_selection);
   g_test_add_func ("/nats/hub/cross-thread-order", test_pushes_from_other_thread_arrive_in_order);
   return g_test_run ();

@@ -56,7 +56,8 @@ test_snapshot_selects_products_and_granularities (void)
   snap = spot_live_cache_snapshot (cache, NULL, SPOT_GRANULARITY_SET_ALL);
   g_assert_cmpuint (snap->len, ==, 4);
   g_assert_cmpstr (g_array_index (snap, SpotCandle, 0).product_id, ==, "BTC-USD");
-  g_assert_cmpint (g_array_index (snap, SpotCandle, 0).granularity, ==, SPOT_GRANULARITY_ONE_MINUTE);
+  g_assert_cmpint (g_array_index (snap, SpotCandle, 0).granularity, ==,
+                   SPOT_GRANULARITY_ONE_MINUTE);
   g_assert_cmpint (g_array_index (snap, SpotCandle, 1).granularity, ==, SPOT_GRANULARITY_ONE_HOUR);
   g_assert_cmpstr (g_array_index (snap, SpotCandle, 3).product_id, ==, "SOL-USD");
 }

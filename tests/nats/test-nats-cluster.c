@@ -16,7 +16,8 @@
 
 #define NODES 3
 
-typedef struct {
+typedef struct
+{
   char *dir;
   guint client_port[NODES];
   guint cluster_port[NODES];
@@ -26,7 +27,8 @@ typedef struct {
 static guint
 free_port (void)
 {
-  g_autoptr (GSocket) sock = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL);
+  g_autoptr (GSocket) sock
+      = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL);
   g_autoptr (GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
   g_autoptr (GSocketAddress) addr = g_inet_socket_address_new (lo, 0);
   g_autoptr (GSocketAddress) bound = NULL;
@@ -47,7 +49,8 @@ static gboolean
 port_open (guint port)
 {
   g_autoptr (GSocketClient) client = g_socket_client_new ();
-  g_autoptr (GSocketConnection) conn = g_socket_client_connect_to_host (client, "127.0.0.1", port, NULL, NULL);
+  g_autoptr (GSocketConnection) conn
+      = g_socket_client_connect_to_host (client, "127.0.0.1", port, NULL, NULL);
 
   return conn != NULL;
 }
@@ -55,21 +58,22 @@ port_open (guint port)
 static void
 cluster_start_node (Cluster *c, guint i)
 {
-  g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE
-                                                                         | G_SUBPROCESS_FLAGS_STDERR_SILENCE);
+  g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (
+      G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE);
   g_autoptr (GError) error = NULL;
   g_autofree char *store = g_strdup_printf ("%s/node%u", c->dir, i);
   g_autofree char *port = g_strdup_printf ("%u", c->client_port[i]);
   g_autofree char *name = g_strdup_printf ("node%u", i);
   g_autofree char *cluster = g_strdup_printf ("nats://127.0.0.1:%u", c->cluster_port[i]);
-  g_autofree char *routes = g_strdup_printf ("nats://127.0.0.1:%u,nats://127.0.0.1:%u,nats://127.0.0.1:%u",
-                                             c->cluster_port[0], c->cluster_port[1], c->cluster_port[2]);
+  g_autofree char *routes
+      = g_strdup_printf ("nats://127.0.0.1:%u,nats://127.0.0.1:%u,nats://127.0.0.1:%u",
+                         c->cluster_port[0], c->cluster_port[1], c->cluster_port[2]);
   gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
 
   g_subprocess_launcher_set_child_setup (launcher, child_setup, NULL, NULL);
-  c->proc[i] = g_subprocess_launcher_spawn (launcher, &error, "nats-server", "-js", "-sd", store, "-a", "127.0.0.1",
-                                            "-p", port, "-n", name, "--cluster_name", "spot-test", "--cluster",
-                                            cluster, "--routes", routes, NULL);
+  c->proc[i] = g_subprocess_launcher_spawn (
+      launcher, &error, "nats-server", "-js", "-sd", store, "-a", "127.0.0.1", "-p", port, "-n",
+      name, "--cluster_name", "spot-test", "--cluster", cluster, "--routes", routes, NULL);
   g_assert_no_error (error);
   while (!port_open (c->client_port[i]))
     {
@@ -98,8 +102,8 @@ cluster_start (void)
 static char *
 cluster_urls (Cluster *c)
 {
-  return g_strdup_printf ("nats://127.0.0.1:%u,nats://127.0.0.1:%u,nats://127.0.0.1:%u", c->client_port[0],
-                          c->client_port[1], c->client_port[2]);
+  return g_strdup_printf ("nats://127.0.0.1:%u,nats://127.0.0.1:%u,nats://127.0.0.1:%u",
+                          c->client_port[0], c->client_port[1], c->client_port[2]);
 }
 
 static void
@@ -127,7 +131,8 @@ cluster_free (Cluster *c)
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (Cluster, cluster_free)
 
-typedef struct {
+typedef struct
+{
   SpotPublisher *publisher;
   atomic_bool stop;
   atomic_uint rev;
@@ -150,7 +155,8 @@ produce (gpointer data)
           char product[16];
 
           g_snprintf (product, sizeof product, "K%u-USD", k);
-          u[k] = nats_test_update (product, SPOT_GRANULARITY_ONE_MINUTE, 1775521800, rev, SPOT_CANDLE_UPDATE_LIVE);
+          u[k] = nats_test_update (product, SPOT_GRANULARITY_ONE_MINUTE, 1775521800, rev,
+                                   SPOT_CANDLE_UPDATE_LIVE);
         }
       t0 = g_get_monotonic_time ();
       spot_publisher_submit (p->publisher, u, G_N_ELEMENTS (u));
@@ -163,10 +169,11 @@ produce (gpointer data)
 static void
 on_candles (const SpotCandle *candles, guint n, gpointer user_data)
 {
-  *(guint64 *) user_data += n;
+  *(guint64 *)user_data += n;
 }
 
-typedef struct {
+typedef struct
+{
   SpotPublisher *publisher;
   guint64 acked_above;
 } AckWait;
@@ -181,7 +188,8 @@ acked_above (gpointer data)
   return stats.kv_acked > w->acked_above;
 }
 
-typedef struct {
+typedef struct
+{
   guint64 *received;
   guint64 above;
 } ReceivedWait;
@@ -209,7 +217,7 @@ connected_port (SpotNatsConnection *conn)
 
   spot_nats_connection_get_status (conn, &status);
   if (status.server_url != NULL && (colon = strrchr (status.server_url, ':')) != NULL)
-    port = (guint) g_ascii_strtoull (colon + 1, NULL, 10);
+    port = (guint)g_ascii_strtoull (colon + 1, NULL, 10);
   spot_nats_status_clear (&status);
   return port;
 }
@@ -246,7 +254,7 @@ test_service_keeps_going_when_a_cluster_node_dies (void)
   producer.publisher = publisher;
   thread = g_thread_new ("producer", produce, &producer);
   /* JetStream needs a meta leader before the bucket exists. */
-  aw = (AckWait) { publisher, 100 };
+  aw = (AckWait){ publisher, 100 };
   g_assert_true (nats_test_wait_until (acked_above, &aw, 30000));
   g_assert_cmpuint (received, >, 0);
 
@@ -263,9 +271,9 @@ test_service_keeps_going_when_a_cluster_node_dies (void)
   g_assert_true (nats_test_wait_reconnected (conn, 1, 15000));
   g_assert_cmpuint (connected_port (conn), !=, port);
   /* ...subscribers get messages again, and the KV (R3) takes writes. */
-  rw = (ReceivedWait) { &received, received };
+  rw = (ReceivedWait){ &received, received };
   g_assert_true (nats_test_wait_until (received_above, &rw, 15000));
-  aw = (AckWait) { publisher, before.kv_acked };
+  aw = (AckWait){ publisher, before.kv_acked };
   g_assert_true (nats_test_wait_until (acked_above, &aw, 30000));
 
   atomic_store (&producer.stop, TRUE);
@@ -273,10 +281,11 @@ test_service_keeps_going_when_a_cluster_node_dies (void)
   g_assert_true (spot_publisher_flush (publisher, 15000));
   spot_publisher_get_stats (publisher, &after);
   spot_nats_connection_get_status (conn, &status);
-  g_test_message ("published %" G_GUINT64_FORMAT " (%" G_GUINT64_FORMAT " after the kill), kv acked %" G_GUINT64_FORMAT
-                  ", kv errors %" G_GUINT64_FORMAT ", reconnects %" G_GUINT64_FORMAT ", longest submit %" G_GINT64_FORMAT " us",
-                  after.published, after.published - before.published, after.kv_acked, after.kv_errors,
-                  status.reconnects, producer.max_submit_us);
+  g_test_message ("published %" G_GUINT64_FORMAT " (%" G_GUINT64_FORMAT
+                  " after the kill), kv acked %" G_GUINT64_FORMAT ", kv errors %" G_GUINT64_FORMAT
+                  ", reconnects %" G_GUINT64_FORMAT ", longest submit %" G_GINT64_FORMAT " us",
+                  after.published, after.published - before.published, after.kv_acked,
+                  after.kv_errors, status.reconnects, producer.max_submit_us);
   g_assert_cmpuint (after.published, >, before.published);
   g_assert_cmpuint (status.reconnects, >=, 1);
   /* A submit that waited for NATS would take most of the outage (~1 s, or a
@@ -299,7 +308,8 @@ main (int argc, char **argv)
   spot_test_require_program ("nats-server");
   /* Killing a node makes the NATS layer warn: expected here. */
   g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
-  g_test_add_func ("/nats/cluster/node-killed-while-publishing", test_service_keeps_going_when_a_cluster_node_dies);
+  g_test_add_func ("/nats/cluster/node-killed-while-publishing",
+                   test_service_keeps_going_when_a_cluster_node_dies);
   ret = g_test_run ();
   nats_CloseAndWait (5000);
   return ret;

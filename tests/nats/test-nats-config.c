@@ -21,7 +21,8 @@ test_parses_comma_separated_urls (void)
 static void
 test_rejects_bad_url_lists_naming_the_item (void)
 {
-  struct {
+  struct
+  {
     const char *value;
     const char *named;
   } bad[] = {
@@ -87,7 +88,8 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/nats/config/parses-url-list", test_parses_comma_separated_urls);
   g_test_add_func ("/nats/config/rejects-bad-urls", test_rejects_bad_url_lists_naming_the_item);
-  g_test_add_func ("/nats/config/refuses-embedded-with-shards", test_refuses_embedded_server_with_several_shards);
+  g_test_add_func ("/nats/config/refuses-embedded-with-shards",
+                   test_refuses_embedded_server_with_several_shards);
   g_test_add_func ("/nats/config/needs-urls-or-state-dir", test_connection_needs_urls_or_state_dir);
   return g_test_run ();
 }

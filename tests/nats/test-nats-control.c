@@ -35,7 +35,8 @@ test_missing_list_is_empty (void)
 static void
 test_rejects_bad_messages_naming_the_fault (void)
 {
-  struct {
+  struct
+  {
     const char *json;
     const char *named;
   } bad[] = {

@@ -62,13 +62,13 @@ start_embedded (const char *state_dir)
 static void
 on_candles (const SpotCandle *candles, guint n, gpointer user_data)
 {
-  *(guint *) user_data += n;
+  *(guint *)user_data += n;
 }
 
 static gboolean
 got_one (gpointer data)
 {
-  return *(guint *) data > 0;
+  return *(guint *)data > 0;
 }
 
 static void
@@ -99,7 +99,8 @@ test_embedded_server_starts_serves_and_stops (void)
   g_assert_true (spot_publisher_start (publisher, &error));
   g_assert_true (spot_candle_hub_attach (hub, spot_nats_connection_get_nc (conn), &error));
   spot_candle_hub_subscribe (hub, NULL, SPOT_GRANULARITY_SET_ALL, on_candles, &received, NULL);
-  g_assert_cmpint (natsConnection_FlushTimeout (spot_nats_connection_get_nc (conn), 5000), ==, NATS_OK);
+  g_assert_cmpint (natsConnection_FlushTimeout (spot_nats_connection_get_nc (conn), 5000), ==,
+                   NATS_OK);
   spot_publisher_submit (publisher, &u, 1);
   g_assert_true (spot_publisher_flush (publisher, 5000));
   g_assert_true (nats_test_wait_until (got_one, &received, 5000));
@@ -154,7 +155,7 @@ test_no_orphan_after_sigkill_of_the_service (void)
   g_assert_no_error (error);
   g_assert_nonnull (line);
   g_assert_true (g_str_has_prefix (line, "PID "));
-  pid = (GPid) g_ascii_strtoll (line + 4, NULL, 10);
+  pid = (GPid)g_ascii_strtoll (line + 4, NULL, 10);
   g_assert_cmpint (pid, >, 0);
   g_assert_true (nats_test_pid_alive (pid));
 
@@ -173,9 +174,12 @@ main (int argc, char **argv)
   spot_test_require_program ("nats-server");
   /* Killing the server makes the NATS layer warn: expected here. */
   g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
-  g_test_add_func ("/nats/embedded/starts-serves-stops", test_embedded_server_starts_serves_and_stops);
-  g_test_add_func ("/nats/embedded/restarted-after-crash", test_embedded_server_restarted_after_crash);
-  g_test_add_func ("/nats/embedded/no-orphan-after-sigkill", test_no_orphan_after_sigkill_of_the_service);
+  g_test_add_func ("/nats/embedded/starts-serves-stops",
+                   test_embedded_server_starts_serves_and_stops);
+  g_test_add_func ("/nats/embedded/restarted-after-crash",
+                   test_embedded_server_restarted_after_crash);
+  g_test_add_func ("/nats/embedded/no-orphan-after-sigkill",
+                   test_no_orphan_after_sigkill_of_the_service);
   ret = g_test_run ();
   nats_CloseAndWait (5000);
   return ret;

@@ -13,7 +13,8 @@
 #include "nats/spot-publisher.h"
 #include "spot-test-harness.h"
 
-typedef struct {
+typedef struct
+{
   SpotTestNats *server;
   SpotNatsConnection *conn;
   SpotPublisher *publisher;
@@ -47,7 +48,8 @@ fixture_setup (Fixture *f, gconstpointer data)
   f->got = g_array_new (FALSE, FALSE, sizeof (SpotCandle));
   spot_candle_hub_subscribe (f->hub, NULL, SPOT_GRANULARITY_SET_ALL, on_candles, f->got, NULL);
   /* The subscription is registered with the server before anything is sent. */
-  g_assert_cmpint (natsConnection_FlushTimeout (spot_nats_connection_get_nc (f->conn), 5000), ==, NATS_OK);
+  g_assert_cmpint (natsConnection_FlushTimeout (spot_nats_connection_get_nc (f->conn), 5000), ==,
+                   NATS_OK);
 }
 
 static void
@@ -60,7 +62,8 @@ fixture_teardown (Fixture *f, gconstpointer data)
   g_array_unref (f->got);
 }
 
-typedef struct {
+typedef struct
+{
   GArray *got;
   guint n;
 } CountWait;
@@ -91,10 +94,12 @@ test_publish_subscribe_round_trip (Fixture *f, gconstpointer data)
   CountWait w = { f->got, 3 };
   SpotPublisherStats stats;
 
-  updates[0] = nats_test_update ("BTC-USD", SPOT_GRANULARITY_ONE_MINUTE, 1775521800, 1, SPOT_CANDLE_UPDATE_LIVE);
-  updates[1] = nats_test_update ("ETH-USD", SPOT_GRANULARITY_FIVE_MINUTE, 1775521800, 2, SPOT_CANDLE_UPDATE_COMPLETE);
-  updates[2] = nats_test_update ("SOL-USD", SPOT_GRANULARITY_ONE_DAY, 1775520000 - 1775520000 % 86400, 3,
-                                 SPOT_CANDLE_UPDATE_REPAIR);
+  updates[0] = nats_test_update ("BTC-USD", SPOT_GRANULARITY_ONE_MINUTE, 1775521800, 1,
+                                 SPOT_CANDLE_UPDATE_LIVE);
+  updates[1] = nats_test_update ("ETH-USD", SPOT_GRANULARITY_FIVE_MINUTE, 1775521800, 2,
+                                 SPOT_CANDLE_UPDATE_COMPLETE);
+  updates[2] = nats_test_update ("SOL-USD", SPOT_GRANULARITY_ONE_DAY,
+                                 1775520000 - 1775520000 % 86400, 3, SPOT_CANDLE_UPDATE_REPAIR);
   updates[2].candle.trades = SPOT_CANDLE_TRADES_UNKNOWN;
   updates[2].candle.last_trade_id = SPOT_CANDLE_TRADE_ID_UNKNOWN;
   updates[2].candle.ts_ns = SPOT_CANDLE_TS_UNKNOWN;
@@ -105,7 +110,8 @@ test_publish_subscribe_round_trip (Fixture *f, gconstpointer data)
   /* Different keys may arrive in any order; match by product. */
   for (guint i = 0; i < 3; i++)
     for (guint j = 0; j < 3; j++)
-      if (strcmp (g_array_index (f->got, SpotCandle, j).product_id, updates[i].candle.product_id) == 0)
+      if (strcmp (g_array_index (f->got, SpotCandle, j).product_id, updates[i].candle.product_id)
+          == 0)
         assert_same_candle (&g_array_index (f->got, SpotCandle, j), &updates[i].candle);
 
   g_assert_true (spot_publisher_flush (f->publisher, 5000));
@@ -128,11 +134,13 @@ kv_get (SpotNatsConnection *conn, const char *product, SpotGranularity g, SpotCa
   gboolean found = FALSE;
 
   spot_nats_key_format (product, g, key, sizeof key);
-  g_assert_cmpint (natsConnection_JetStream (&js, spot_nats_connection_get_nc (conn), NULL), ==, NATS_OK);
+  g_assert_cmpint (natsConnection_JetStream (&js, spot_nats_connection_get_nc (conn), NULL), ==,
+                   NATS_OK);
   g_assert_cmpint (js_KeyValue (&kv, js, SPOT_NATS_KV_BUCKET_DEFAULT), ==, NATS_OK);
   if (kvStore_Get (&entry, kv, key) == NATS_OK)
     {
-      g_assert_true (spot_candle_from_json (kvEntry_Value (entry), kvEntry_ValueLen (entry), out, NULL));
+      g_assert_true (
+          spot_candle_from_json (kvEntry_Value (entry), kvEntry_ValueLen (entry), out, NULL));
       found = TRUE;
       kvEntry_Destroy (entry);
     }
@@ -173,7 +181,8 @@ test_kv_after_burst_holds_newest_candle_of_greatest_start (Fixture *f, gconstpoi
           SpotCandleUpdate u;
 
           product_name (product, sizeof product, p);
-          u = nats_test_update (product, SPOT_GRANULARITY_ONE_MINUTE, start, rev, SPOT_CANDLE_UPDATE_LIVE);
+          u = nats_test_update (product, SPOT_GRANULARITY_ONE_MINUTE, start, rev,
+                                SPOT_CANDLE_UPDATE_LIVE);
           g_array_append_val (batch, u);
           if (rev % 50 == 0)
             {
@@ -184,11 +193,12 @@ test_kv_after_burst_holds_newest_candle_of_greatest_start (Fixture *f, gconstpoi
             }
           if (rev == BURST_REVS && p % 2 == 0)
             {
-              u = nats_test_update (product, SPOT_GRANULARITY_ONE_MINUTE, start + 60, 1, SPOT_CANDLE_UPDATE_LIVE);
+              u = nats_test_update (product, SPOT_GRANULARITY_ONE_MINUTE, start + 60, 1,
+                                    SPOT_CANDLE_UPDATE_LIVE);
               g_array_append_val (batch, u);
             }
         }
-      spot_publisher_submit (f->publisher, (SpotCandleUpdate *) (gpointer) batch->data, batch->len);
+      spot_publisher_submit (f->publisher, (SpotCandleUpdate *)(gpointer)batch->data, batch->len);
     }
   g_assert_true (spot_publisher_flush (f->publisher, 10000));
   spot_publisher_get_stats (f->publisher, &stats);
@@ -230,7 +240,8 @@ test_kv_after_burst_holds_newest_candle_of_greatest_start (Fixture *f, gconstpoi
     }
 }
 
-typedef struct {
+typedef struct
+{
   SpotLiveCache *cache;
   guint64 rev;
 } CacheWait;
@@ -241,7 +252,8 @@ cache_has_rev (gpointer data)
   CacheWait *w = data;
   SpotCandle c;
 
-  return spot_live_cache_lookup (w->cache, "BTC-USD", SPOT_GRANULARITY_ONE_MINUTE, &c) && c.rev == w->rev;
+  return spot_live_cache_lookup (w->cache, "BTC-USD", SPOT_GRANULARITY_ONE_MINUTE, &c)
+         && c.rev == w->rev;
 }
 
 static gboolean
@@ -254,7 +266,8 @@ static void
 test_live_cache_sees_updates_within_staleness_bound (Fixture *f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (SpotLiveCache) cache = spot_live_cache_new (spot_nats_connection_get_js_nc (f->conn), NULL);
+  g_autoptr (SpotLiveCache) cache
+      = spot_live_cache_new (spot_nats_connection_get_js_nc (f->conn), NULL);
   CacheWait w = { cache, 0 };
   guint tick_id = g_timeout_add (5, tick, NULL);
 
@@ -265,8 +278,8 @@ test_live_cache_sees_updates_within_staleness_bound (Fixture *f, gconstpointer d
    * plus a generous margin for this noisy machine. */
   for (guint rev = 1; rev <= 200; rev++)
     {
-      SpotCandleUpdate u = nats_test_update ("BTC-USD", SPOT_GRANULARITY_ONE_MINUTE, 1775521800, rev,
-                                             SPOT_CANDLE_UPDATE_LIVE);
+      SpotCandleUpdate u = nats_test_update ("BTC-USD", SPOT_GRANULARITY_ONE_MINUTE, 1775521800,
+                                             rev, SPOT_CANDLE_UPDATE_LIVE);
 
       spot_publisher_submit (f->publisher, &u, 1);
       g_usleep (5000);
@@ -276,7 +289,8 @@ test_live_cache_sees_updates_within_staleness_bound (Fixture *f, gconstpointer d
     gint64 t0 = g_get_monotonic_time ();
 
     g_assert_true (nats_test_wait_until (cache_has_rev, &w, 2000));
-    g_test_message ("cache caught up %.1f ms after the last update", (g_get_monotonic_time () - t0) / 1000.0);
+    g_test_message ("cache caught up %.1f ms after the last update",
+                    (g_get_monotonic_time () - t0) / 1000.0);
     g_assert_cmpint (g_get_monotonic_time () - t0, <, 1000 * 1000);
   }
   g_source_remove (tick_id);
@@ -317,12 +331,18 @@ test_hub_delivers_only_selected_keys_and_skips_the_rest_undecoded (Fixture *f, g
   SpotCandleHubStats stats;
 
   g_assert_true (spot_candle_hub_attach (hub, spot_nats_connection_get_nc (f->conn), &error));
-  spot_candle_hub_subscribe (hub, eth, 1u << SPOT_GRANULARITY_ONE_MINUTE, on_candles, eth_got, NULL);
-  g_assert_cmpint (natsConnection_FlushTimeout (spot_nats_connection_get_nc (f->conn), 5000), ==, NATS_OK);
-  updates[0] = nats_test_update ("BTC-USD", SPOT_GRANULARITY_ONE_MINUTE, 1775521800, 1, SPOT_CANDLE_UPDATE_LIVE);
-  updates[1] = nats_test_update ("ETH-USD", SPOT_GRANULARITY_FIVE_MINUTE, 1775521800, 1, SPOT_CANDLE_UPDATE_LIVE);
-  updates[2] = nats_test_update ("ETH-USD", SPOT_GRANULARITY_ONE_MINUTE, 1775521800, 1, SPOT_CANDLE_UPDATE_LIVE);
-  updates[3] = nats_test_update ("SOL-USD", SPOT_GRANULARITY_ONE_MINUTE, 1775521800, 1, SPOT_CANDLE_UPDATE_LIVE);
+  spot_candle_hub_subscribe (hub, eth, 1u << SPOT_GRANULARITY_ONE_MINUTE, on_candles, eth_got,
+                             NULL);
+  g_assert_cmpint (natsConnection_FlushTimeout (spot_nats_connection_get_nc (f->conn), 5000), ==,
+                   NATS_OK);
+  updates[0] = nats_test_update ("BTC-USD", SPOT_GRANULARITY_ONE_MINUTE, 1775521800, 1,
+                                 SPOT_CANDLE_UPDATE_LIVE);
+  updates[1] = nats_test_update ("ETH-USD", SPOT_GRANULARITY_FIVE_MINUTE, 1775521800, 1,
+                                 SPOT_CANDLE_UPDATE_LIVE);
+  updates[2] = nats_test_update ("ETH-USD", SPOT_GRANULARITY_ONE_MINUTE, 1775521800, 1,
+                                 SPOT_CANDLE_UPDATE_LIVE);
+  updates[3] = nats_test_update ("SOL-USD", SPOT_GRANULARITY_ONE_MINUTE, 1775521800, 1,
+                                 SPOT_CANDLE_UPDATE_LIVE);
   spot_publisher_submit (f->publisher, updates, 4);
   /* Each hub has its own subscription thread: wait for both to see all four. */
   g_assert_true (nats_test_wait_until (got_at_least, &w, 5000));
@@ -331,7 +351,8 @@ test_hub_delivers_only_selected_keys_and_skips_the_rest_undecoded (Fixture *f, g
     ;
   g_assert_cmpuint (eth_got->len, ==, 1);
   g_assert_cmpstr (g_array_index (eth_got, SpotCandle, 0).product_id, ==, "ETH-USD");
-  g_assert_cmpint (g_array_index (eth_got, SpotCandle, 0).granularity, ==, SPOT_GRANULARITY_ONE_MINUTE);
+  g_assert_cmpint (g_array_index (eth_got, SpotCandle, 0).granularity, ==,
+                   SPOT_GRANULARITY_ONE_MINUTE);
   spot_candle_hub_get_stats (hub, &stats);
   g_assert_cmpuint (stats.filtered, ==, 3);
   g_assert_cmpuint (stats.received, ==, 4);
@@ -352,7 +373,7 @@ on_control (const char *const *add, const char *const *remove, gpointer user_dat
 static gboolean
 got_two (gpointer data)
 {
-  return ((GPtrArray *) data)->len >= 2;
+  return ((GPtrArray *)data)->len >= 2;
 }
 
 static void
@@ -364,10 +385,13 @@ test_control_messages_reach_every_subscriber (Fixture *f, gconstpointer data)
   const char *add[] = { "DOGE-USD", NULL };
   const char *remove[] = { "SHIB-USD", NULL };
 
-  control = spot_nats_control_subscribe (spot_nats_connection_get_nc (f->conn), on_control, got, &error);
+  control = spot_nats_control_subscribe (spot_nats_connection_get_nc (f->conn), on_control, got,
+                                         &error);
   g_assert_no_error (error);
-  g_assert_cmpint (natsConnection_FlushTimeout (spot_nats_connection_get_nc (f->conn), 5000), ==, NATS_OK);
-  g_assert_true (spot_nats_control_publish (spot_nats_connection_get_js_nc (f->conn), add, remove, &error));
+  g_assert_cmpint (natsConnection_FlushTimeout (spot_nats_connection_get_nc (f->conn), 5000), ==,
+                   NATS_OK);
+  g_assert_true (
+      spot_nats_control_publish (spot_nats_connection_get_js_nc (f->conn), add, remove, &error));
   g_assert_true (nats_test_wait_until (got_two, got, 5000));
   g_assert_cmpstr (g_ptr_array_index (got, 0), ==, "+DOGE-USD");
   g_assert_cmpstr (g_ptr_array_index (got, 1), ==, "-SHIB-USD");
@@ -380,8 +404,8 @@ main (int argc, char **argv)
 
   g_test_init (&argc, &argv, NULL);
   spot_test_require_program ("nats-server");
-  g_test_add ("/nats/publish/round-trip", Fixture, NULL, fixture_setup, test_publish_subscribe_round_trip,
-              fixture_teardown);
+  g_test_add ("/nats/publish/round-trip", Fixture, NULL, fixture_setup,
+              test_publish_subscribe_round_trip, fixture_teardown);
   g_test_add ("/nats/publish/kv-after-burst", Fixture, NULL, fixture_setup,
               test_kv_after_burst_holds_newest_candle_of_greatest_start, fixture_teardown);
   g_test_add ("/nats/publish/live-cache-follows", Fixture, NULL, fixture_setup,

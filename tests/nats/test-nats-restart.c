@@ -19,7 +19,7 @@ tick (gpointer data)
 static void
 iterate_for (guint ms)
 {
-  gint64 end = g_get_monotonic_time () + (gint64) ms * 1000;
+  gint64 end = g_get_monotonic_time () + (gint64)ms * 1000;
   guint id = g_timeout_add (5, tick, NULL);
 
   while (g_get_monotonic_time () < end)
@@ -39,7 +39,8 @@ reconnects (SpotNatsConnection *conn)
   return n;
 }
 
-typedef struct {
+typedef struct
+{
   SpotLiveCache *cache;
   const char *product;
   guint64 rev;
@@ -51,7 +52,8 @@ cache_has_rev (gpointer data)
   CacheWait *w = data;
   SpotCandle c;
 
-  return spot_live_cache_lookup (w->cache, w->product, SPOT_GRANULARITY_ONE_MINUTE, &c) && c.rev >= w->rev;
+  return spot_live_cache_lookup (w->cache, w->product, SPOT_GRANULARITY_ONE_MINUTE, &c)
+         && c.rev >= w->rev;
 }
 
 static void
@@ -61,8 +63,10 @@ submit_revs (SpotPublisher *publisher, guint first, guint last)
     {
       SpotCandleUpdate u[2];
 
-      u[0] = nats_test_update ("BTC-USD", SPOT_GRANULARITY_ONE_MINUTE, 1775521800, rev, SPOT_CANDLE_UPDATE_LIVE);
-      u[1] = nats_test_update ("ETH-USD", SPOT_GRANULARITY_ONE_MINUTE, 1775521800, rev, SPOT_CANDLE_UPDATE_LIVE);
+      u[0] = nats_test_update ("BTC-USD", SPOT_GRANULARITY_ONE_MINUTE, 1775521800, rev,
+                               SPOT_CANDLE_UPDATE_LIVE);
+      u[1] = nats_test_update ("ETH-USD", SPOT_GRANULARITY_ONE_MINUTE, 1775521800, rev,
+                               SPOT_CANDLE_UPDATE_LIVE);
       spot_publisher_submit (publisher, u, 2);
     }
 }
@@ -105,13 +109,14 @@ test_kv_survives_server_restart (void)
   /* ...and the same publisher keeps writing after it. */
   submit_revs (publisher, 51, 60);
   g_assert_true (spot_publisher_flush (publisher, 10000));
-  w = (CacheWait) { cache, "BTC-USD", 60 };
+  w = (CacheWait){ cache, "BTC-USD", 60 };
   g_assert_true (nats_test_wait_until (cache_has_rev, &w, 5000));
 }
 
 /* A shard worker stand-in: submits continuously and records the longest
  * submit call. */
-typedef struct {
+typedef struct
+{
   SpotPublisher *publisher;
   atomic_bool stop;
   atomic_uint rev;
@@ -136,7 +141,8 @@ produce (gpointer data)
 
           g_snprintf (product, sizeof product, "K%u-USD", k);
           u[k] = nats_test_update (product, SPOT_GRANULARITY_ONE_MINUTE, 1775521800, rev,
-                                   rev % 100 == 0 ? SPOT_CANDLE_UPDATE_COMPLETE : SPOT_CANDLE_UPDATE_LIVE);
+                                   rev % 100 == 0 ? SPOT_CANDLE_UPDATE_COMPLETE
+                                                  : SPOT_CANDLE_UPDATE_LIVE);
         }
       t0 = g_get_monotonic_time ();
       spot_publisher_submit (p->publisher, u, G_N_ELEMENTS (u));
@@ -150,10 +156,11 @@ produce (gpointer data)
 static void
 on_candles (const SpotCandle *candles, guint n, gpointer user_data)
 {
-  *(guint64 *) user_data += n;
+  *(guint64 *)user_data += n;
 }
 
-typedef struct {
+typedef struct
+{
   guint64 *received;
   guint64 above;
 } ReceivedWait;
@@ -209,18 +216,19 @@ test_server_killed_mid_stream_publisher_and_subscribers_recover (void)
   rev_after_restart = atomic_load (&producer.rev);
 
   /* Subscribers resume... */
-  rw = (ReceivedWait) { &received, received };
+  rw = (ReceivedWait){ &received, received };
   g_assert_true (nats_test_wait_until (received_above, &rw, 10000));
   /* ...and the KV follows again (the watcher and the writer recovered). */
-  cw = (CacheWait) { cache, "K3-USD", rev_after_restart + 10 };
+  cw = (CacheWait){ cache, "K3-USD", rev_after_restart + 10 };
   g_assert_true (nats_test_wait_until (cache_has_rev, &cw, 15000));
 
   atomic_store (&producer.stop, TRUE);
   g_thread_join (thread);
   g_assert_true (spot_publisher_flush (publisher, 10000));
   spot_publisher_get_stats (publisher, &after);
-  g_test_message ("submitted %" G_GUINT64_FORMAT ", published %" G_GUINT64_FORMAT ", coalesced %" G_GUINT64_FORMAT
-                  ", dropped %" G_GUINT64_FORMAT ", kv errors %" G_GUINT64_FORMAT ", longest submit %" G_GINT64_FORMAT " us",
+  g_test_message ("submitted %" G_GUINT64_FORMAT ", published %" G_GUINT64_FORMAT
+                  ", coalesced %" G_GUINT64_FORMAT ", dropped %" G_GUINT64_FORMAT
+                  ", kv errors %" G_GUINT64_FORMAT ", longest submit %" G_GINT64_FORMAT " us",
                   after.submitted, after.published, after.coalesced, after.dropped, after.kv_errors,
                   producer.max_submit_us);
   g_assert_cmpuint (after.published, >, before.published);
@@ -244,7 +252,8 @@ main (int argc, char **argv)
    * criticals stay fatal. */
   g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
   g_test_add_func ("/nats/restart/kv-survives-server-restart", test_kv_survives_server_restart);
-  g_test_add_func ("/nats/restart/killed-mid-stream", test_server_killed_mid_stream_publisher_and_subscribers_recover);
+  g_test_add_func ("/nats/restart/killed-mid-stream",
+                   test_server_killed_mid_stream_publisher_and_subscribers_recover);
   ret = g_test_run ();
   nats_CloseAndWait (5000);
   return ret;

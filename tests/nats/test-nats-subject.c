@@ -11,11 +11,13 @@ test_formats_subject_key_and_kv_subject (void)
 {
   char buf[SPOT_NATS_SUBJECT_SIZE];
 
-  g_assert_cmpuint (spot_nats_key_format ("BTC-USD", SPOT_GRANULARITY_ONE_MINUTE, buf, sizeof buf), ==, 18);
+  g_assert_cmpuint (spot_nats_key_format ("BTC-USD", SPOT_GRANULARITY_ONE_MINUTE, buf, sizeof buf),
+                    ==, 18);
   g_assert_cmpstr (buf, ==, "BTC-USD.ONE_MINUTE");
   spot_nats_subject_format ("ETH-EUR", SPOT_GRANULARITY_ONE_DAY, buf, sizeof buf);
   g_assert_cmpstr (buf, ==, "candles.ETH-EUR.ONE_DAY");
-  spot_nats_kv_subject_format ("live-candles", "BTC-USD", SPOT_GRANULARITY_SIX_HOUR, buf, sizeof buf);
+  spot_nats_kv_subject_format ("live-candles", "BTC-USD", SPOT_GRANULARITY_SIX_HOUR, buf,
+                               sizeof buf);
   g_assert_cmpstr (buf, ==, "$KV.live-candles.BTC-USD.SIX_HOUR");
 }
 
@@ -24,9 +26,11 @@ test_format_refuses_small_buffer_and_bad_granularity (void)
 {
   char buf[8];
 
-  g_assert_cmpuint (spot_nats_key_format ("BTC-USD", SPOT_GRANULARITY_ONE_MINUTE, buf, sizeof buf), ==, 0);
+  g_assert_cmpuint (spot_nats_key_format ("BTC-USD", SPOT_GRANULARITY_ONE_MINUTE, buf, sizeof buf),
+                    ==, 0);
   g_assert_cmpstr (buf, ==, "");
-  g_assert_cmpuint (spot_nats_subject_format ("A-B", SPOT_GRANULARITY_INVALID, buf, sizeof buf), ==, 0);
+  g_assert_cmpuint (spot_nats_subject_format ("A-B", SPOT_GRANULARITY_INVALID, buf, sizeof buf), ==,
+                    0);
 }
 
 static void
@@ -35,9 +39,11 @@ test_longest_product_fits (void)
   char buf[SPOT_NATS_SUBJECT_SIZE];
   const char *id = "ABCDEFGHIJKLMNOP-ABCDEFGHIJKLMNOP";
 
-  g_assert_cmpuint (spot_nats_key_format (id, SPOT_GRANULARITY_FIFTEEN_MINUTE, buf, SPOT_NATS_KEY_SIZE), >, 0);
-  g_assert_cmpuint (spot_nats_kv_subject_format ("live-candles", id, SPOT_GRANULARITY_FIFTEEN_MINUTE, buf,
-                                                 sizeof buf), >, 0);
+  g_assert_cmpuint (
+      spot_nats_key_format (id, SPOT_GRANULARITY_FIFTEEN_MINUTE, buf, SPOT_NATS_KEY_SIZE), >, 0);
+  g_assert_cmpuint (spot_nats_kv_subject_format ("live-candles", id,
+                                                 SPOT_GRANULARITY_FIFTEEN_MINUTE, buf, sizeof buf),
+                    >, 0);
 }
 
 static void
@@ -60,8 +66,8 @@ test_parses_key_and_subject (void)
 static void
 test_parse_rejects_malformed_keys_naming_them (void)
 {
-  const char *bad[] = { "BTC-USD", "btc-usd.ONE_MINUTE", ".ONE_MINUTE", "BTC-USD.ONE_WEEK",
-                        "BTC-USD.ONE_MINUTE.X", "BTCUSD.ONE_MINUTE" };
+  const char *bad[] = { "BTC-USD",          "btc-usd.ONE_MINUTE",   ".ONE_MINUTE",
+                        "BTC-USD.ONE_WEEK", "BTC-USD.ONE_MINUTE.X", "BTCUSD.ONE_MINUTE" };
   char product[SPOT_PRODUCT_ID_SIZE];
   SpotGranularity g;
 
@@ -99,10 +105,12 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/nats/subject/formats", test_formats_subject_key_and_kv_subject);
-  g_test_add_func ("/nats/subject/refuses-small-buffer", test_format_refuses_small_buffer_and_bad_granularity);
+  g_test_add_func ("/nats/subject/refuses-small-buffer",
+                   test_format_refuses_small_buffer_and_bad_granularity);
   g_test_add_func ("/nats/subject/longest-product-fits", test_longest_product_fits);
   g_test_add_func ("/nats/subject/parses", test_parses_key_and_subject);
-  g_test_add_func ("/nats/subject/rejects-malformed", test_parse_rejects_malformed_keys_naming_them);
+  g_test_add_func ("/nats/subject/rejects-malformed",
+                   test_parse_rejects_malformed_keys_naming_them);
   g_test_add_func ("/nats/subject/bucket-names", test_bucket_names);
   return g_test_run ();
 }

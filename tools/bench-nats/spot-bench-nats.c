@@ -54,21 +54,26 @@ static GOptionEntry entries[] = {
   { "runs", 'n', 0, G_OPTION_ARG_INT, &opt_runs, "Runs (median reported)", "N" },
   { "seconds", 's', 0, G_OPTION_ARG_INT, &opt_seconds, "Publish phase length", "S" },
   { "keys", 'k', 0, G_OPTION_ARG_INT, &opt_keys, "Distinct (product, granularity) keys", "K" },
-  { "rate", 'r', 0, G_OPTION_ARG_INT, &opt_rate, "Offered updates/s in the publish phase (0: unpaced)", "R" },
-  { "latency-rate", 'l', 0, G_OPTION_ARG_INT, &opt_latency_rate, "Updates/s in the latency phases", "R" },
+  { "rate", 'r', 0, G_OPTION_ARG_INT, &opt_rate,
+    "Offered updates/s in the publish phase (0: unpaced)", "R" },
+  { "latency-rate", 'l', 0, G_OPTION_ARG_INT, &opt_latency_rate, "Updates/s in the latency phases",
+    "R" },
   { "latency-seconds", 0, 0, G_OPTION_ARG_INT, &opt_latency_seconds, "Latency phase length", "S" },
   { "staleness-ms", 0, 0, G_OPTION_ARG_INT, &opt_staleness_ms, "KV_STALENESS_MS", "MS" },
-  { "kv-inflight", 0, 0, G_OPTION_ARG_INT, &opt_kv_inflight, "Publisher kv_max_inflight (0: default)", "N" },
-  { "kv-memory", 0, 0, G_OPTION_ARG_NONE, &opt_kv_memory, "Create the KV bucket with memory storage", NULL },
+  { "kv-inflight", 0, 0, G_OPTION_ARG_INT, &opt_kv_inflight,
+    "Publisher kv_max_inflight (0: default)", "N" },
+  { "kv-memory", 0, 0, G_OPTION_ARG_NONE, &opt_kv_memory,
+    "Create the KV bucket with memory storage", NULL },
   { "no-kv", 0, 0, G_OPTION_ARG_NONE, &opt_no_kv, "Publish phase without KV writes", NULL },
-  { "url", 'u', 0, G_OPTION_ARG_STRING, &opt_url, "NATS URL (default: embedded nats-server)", "URL" },
+  { "url", 'u', 0, G_OPTION_ARG_STRING, &opt_url, "NATS URL (default: embedded nats-server)",
+    "URL" },
   { NULL }
 };
 
 static const SpotGranularity grans[8] = {
-  SPOT_GRANULARITY_ONE_MINUTE, SPOT_GRANULARITY_FIVE_MINUTE, SPOT_GRANULARITY_FIFTEEN_MINUTE,
-  SPOT_GRANULARITY_THIRTY_MINUTE, SPOT_GRANULARITY_ONE_HOUR, SPOT_GRANULARITY_TWO_HOUR,
-  SPOT_GRANULARITY_SIX_HOUR, SPOT_GRANULARITY_ONE_DAY,
+  SPOT_GRANULARITY_ONE_MINUTE,    SPOT_GRANULARITY_FIVE_MINUTE, SPOT_GRANULARITY_FIFTEEN_MINUTE,
+  SPOT_GRANULARITY_THIRTY_MINUTE, SPOT_GRANULARITY_ONE_HOUR,    SPOT_GRANULARITY_TWO_HOUR,
+  SPOT_GRANULARITY_SIX_HOUR,      SPOT_GRANULARITY_ONE_DAY,
 };
 
 /* Key index i: product P<i/8>-USD, granularity grans[i % 8]. The decimals
@@ -105,7 +110,7 @@ key_candle (SpotCandle *c, guint key, guint64 rev, gint64 now_ns)
 static int
 cmp_double (const void *a, const void *b)
 {
-  double x = *(const double *) a, y = *(const double *) b;
+  double x = *(const double *)a, y = *(const double *)b;
 
   return x < y ? -1 : x > y;
 }
@@ -116,7 +121,7 @@ percentile (GArray *v, double p)
   if (v->len == 0)
     return NAN;
   qsort (v->data, v->len, sizeof (double), cmp_double);
-  return g_array_index (v, double, MIN ((guint) (p * v->len), v->len - 1));
+  return g_array_index (v, double, MIN ((guint)(p * v->len), v->len - 1));
 }
 
 static double
@@ -153,7 +158,8 @@ offered_text (void)
 
 /* ---- phase 1: publish with KV staleness ---- */
 
-typedef struct {
+typedef struct
+{
   SpotPublisher *publisher;
   guint keys;
   gint rate;
@@ -183,7 +189,7 @@ produce (gpointer data)
       for (guint i = 0; i < BATCH; i++)
         {
           rev++;
-          key_candle (&batch[i].candle, (guint) ((rev - 1) % p->keys), rev, now_ns);
+          key_candle (&batch[i].candle, (guint)((rev - 1) % p->keys), rev, now_ns);
           batch[i].kind = SPOT_CANDLE_UPDATE_LIVE;
           p->submit_ns[rev] = now_ns;
         }
@@ -192,7 +198,7 @@ produce (gpointer data)
       n_batches++;
       if (p->rate > 0)
         {
-          gint64 due = t0 + (gint64) ((double) n_batches * BATCH * G_USEC_PER_SEC / p->rate);
+          gint64 due = t0 + (gint64)((double)n_batches * BATCH * G_USEC_PER_SEC / p->rate);
           gint64 now = g_get_monotonic_time ();
 
           if (due > now)
@@ -204,13 +210,15 @@ produce (gpointer data)
   return NULL;
 }
 
-typedef struct {
+typedef struct
+{
   guint32 key;
   guint64 rev;
   gint64 seen_ns;
 } Observation;
 
-typedef struct {
+typedef struct
+{
   natsConnection *nc;
   const char *bucket;
   guint keys;
@@ -252,10 +260,10 @@ watch (gpointer data)
           continue;
         }
       if (kvEntry_Operation (e) == kvOp_Put
-          && spot_candle_decode (kvEntry_Value (e), (gsize) kvEntry_ValueLen (e), &c, NULL)
+          && spot_candle_decode (kvEntry_Value (e), (gsize)kvEntry_ValueLen (e), &c, NULL)
           && atomic_load (&w->synced))
         {
-          Observation o = { (guint32) ((c.rev - 1) % w->keys), c.rev, spot_time_now_ns () };
+          Observation o = { (guint32)((c.rev - 1) % w->keys), c.rev, spot_time_now_ns () };
 
           g_array_append_val (w->obs, o);
         }
@@ -267,7 +275,8 @@ watch (gpointer data)
   return NULL;
 }
 
-typedef struct {
+typedef struct
+{
   double published_per_s;
   double coalesced_pct;
   double dropped;
@@ -287,8 +296,8 @@ process_cpu_us (void)
   struct rusage ru;
 
   getrusage (RUSAGE_SELF, &ru);
-  return (gint64) ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec + (gint64) ru.ru_stime.tv_sec * 1000000
-         + ru.ru_stime.tv_usec;
+  return (gint64)ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec
+         + (gint64)ru.ru_stime.tv_sec * 1000000 + ru.ru_stime.tv_usec;
 }
 
 static void
@@ -315,7 +324,7 @@ phase_publish (const char *url, const char *bucket, RunResult *r)
   options.kv_staleness_ms = opt_staleness_ms;
   options.kv_enabled = !opt_no_kv;
   if (opt_kv_inflight > 0)
-    options.kv_max_inflight = (guint) opt_kv_inflight;
+    options.kv_max_inflight = (guint)opt_kv_inflight;
   options.kv_memory = opt_kv_memory;
   publisher = spot_publisher_new (nc, &options, &error);
   g_assert_no_error (error);
@@ -335,8 +344,8 @@ phase_publish (const char *url, const char *bucket, RunResult *r)
   p.publisher = publisher;
   p.keys = opt_keys;
   p.rate = opt_rate;
-  p.duration_us = (gint64) opt_seconds * G_USEC_PER_SEC;
-  p.max_rev = (guint64) (opt_rate > 0 ? opt_rate * 1.2 : 3000000) * opt_seconds + 2 * BATCH;
+  p.duration_us = (gint64)opt_seconds * G_USEC_PER_SEC;
+  p.max_rev = (guint64)(opt_rate > 0 ? opt_rate * 1.2 : 3000000) * opt_seconds + 2 * BATCH;
   p.submit_ns = g_new0 (gint64, p.max_rev + 1 + opt_keys);
   spot_publisher_get_stats (publisher, &s0);
   cpu0 = process_cpu_us ();
@@ -354,7 +363,7 @@ phase_publish (const char *url, const char *bucket, RunResult *r)
     guint scanned = 0;
     guint complete_keys = 0;
 
-    while (g_get_monotonic_time () < deadline && complete_keys < (guint) opt_keys)
+    while (g_get_monotonic_time () < deadline && complete_keys < (guint)opt_keys)
       {
         g_usleep (5000);
         /* The watcher appends concurrently; read only what is there. */
@@ -400,19 +409,22 @@ phase_publish (const char *url, const char *bucket, RunResult *r)
     r->published_per_s = (s1.published - s0.published) / span_s;
     r->kv_acked_per_s = (s1.kv_acked - s0.kv_acked) / span_s;
     r->coalesced_pct = 100.0 * (s1.coalesced - s0.coalesced) / MAX (s1.submitted - s0.submitted, 1);
-    r->dropped = (double) (s1.dropped - s0.dropped);
-    r->cpu_us_per_update = (double) (cpu1 - cpu0) / MAX (s1.published - s0.published, 1);
+    r->dropped = (double)(s1.dropped - s0.dropped);
+    r->cpu_us_per_update = (double)(cpu1 - cpu0) / MAX (s1.published - s0.published, 1);
   }
   r->stale_p50_ms = percentile (stale, 0.5);
   r->stale_p99_ms = percentile (stale, 0.99);
   r->stale_max_ms = stale->len > 0 ? g_array_index (stale, double, stale->len - 1) : NAN;
-  r->tail_ms = final_seen == (guint64) opt_keys ? tail_ns / 1e6 : NAN;
-  printf ("  publish: offered %s, submitted %" G_GUINT64_FORMAT ", published %.0f/s, coalesced %.2f%%, dropped %.0f, "
-          "KV writes %.0f/s (acked), KV staleness p50 %.1f ms p99 %.1f ms max %.1f ms (bound %d ms, %u samples), "
+  r->tail_ms = final_seen == (guint64)opt_keys ? tail_ns / 1e6 : NAN;
+  printf ("  publish: offered %s, submitted %" G_GUINT64_FORMAT
+          ", published %.0f/s, coalesced %.2f%%, dropped %.0f, "
+          "KV writes %.0f/s (acked), KV staleness p50 %.1f ms p99 %.1f ms max %.1f ms (bound %d "
+          "ms, %u samples), "
           "tail %.1f ms, writer-side max %.1f ms; bench process CPU %.2f us per published update\n",
-          offered_text (), s1.submitted - s0.submitted,
-          r->published_per_s, r->coalesced_pct, r->dropped, r->kv_acked_per_s, r->stale_p50_ms, r->stale_p99_ms,
-          r->stale_max_ms, opt_staleness_ms, stale->len, r->tail_ms, s1.kv_staleness_max_us / 1000.0, r->cpu_us_per_update);
+          offered_text (), s1.submitted - s0.submitted, r->published_per_s, r->coalesced_pct,
+          r->dropped, r->kv_acked_per_s, r->stale_p50_ms, r->stale_p99_ms, r->stale_max_ms,
+          opt_staleness_ms, stale->len, r->tail_ms, s1.kv_staleness_max_us / 1000.0,
+          r->cpu_us_per_update);
 
   spot_publisher_stop (publisher, 5000);
   g_clear_object (&publisher);
@@ -425,7 +437,8 @@ phase_publish (const char *url, const char *bucket, RunResult *r)
 
 /* ---- phase 2: service-path latency ---- */
 
-typedef struct {
+typedef struct
+{
   GArray *lat; /* double ms */
   gint64 measure_from_ns;
   guint64 received;
@@ -449,7 +462,8 @@ on_candles (const SpotCandle *candles, guint n, gpointer user_data)
     }
 }
 
-typedef struct {
+typedef struct
+{
   SpotPublisher *publisher;
   gint rate;
   gint64 duration_us;
@@ -468,11 +482,11 @@ produce_paced (gpointer data)
       SpotCandleUpdate u;
       gint64 due, now;
 
-      key_candle (&u.candle, (guint) (n % (guint) opt_keys), n + 1, spot_time_now_ns ());
+      key_candle (&u.candle, (guint)(n % (guint)opt_keys), n + 1, spot_time_now_ns ());
       u.kind = SPOT_CANDLE_UPDATE_LIVE;
       spot_publisher_submit (p->publisher, &u, 1);
       n++;
-      due = t0 + (gint64) ((double) n * G_USEC_PER_SEC / p->rate);
+      due = t0 + (gint64)((double)n * G_USEC_PER_SEC / p->rate);
       now = g_get_monotonic_time ();
       if (due > now)
         g_usleep (due - now);
@@ -500,7 +514,7 @@ phase_service_latency (const char *url, const char *bucket, RunResult *r)
   options.kv_staleness_ms = opt_staleness_ms;
   options.kv_enabled = !opt_no_kv;
   if (opt_kv_inflight > 0)
-    options.kv_max_inflight = (guint) opt_kv_inflight;
+    options.kv_max_inflight = (guint)opt_kv_inflight;
   options.kv_memory = opt_kv_memory;
   publisher = spot_publisher_new (pnc, &options, &error);
   spot_publisher_set_js_connection (publisher, jnc);
@@ -514,7 +528,7 @@ phase_service_latency (const char *url, const char *bucket, RunResult *r)
   sink.measure_from_ns = spot_time_now_ns () + 500 * 1000000LL;
   p.publisher = publisher;
   p.rate = opt_latency_rate;
-  p.duration_us = (gint64) opt_latency_seconds * G_USEC_PER_SEC + 500000;
+  p.duration_us = (gint64)opt_latency_seconds * G_USEC_PER_SEC + 500000;
   t = g_thread_new ("paced", produce_paced, &p);
   while (!atomic_load (&p.done))
     g_main_context_iteration (NULL, FALSE) || (g_usleep (50), TRUE);
@@ -527,7 +541,8 @@ phase_service_latency (const char *url, const char *bucket, RunResult *r)
   }
   r->service_p50_ms = percentile (sink.lat, 0.5);
   r->service_p99_ms = percentile (sink.lat, 0.99);
-  printf ("  latency service path (%d/s, publisher -> NATS -> hub -> main loop): p50 %.3f ms p99 %.3f ms (%u samples)\n",
+  printf ("  latency service path (%d/s, publisher -> NATS -> hub -> main loop): p50 %.3f ms p99 "
+          "%.3f ms (%u samples)\n",
           opt_latency_rate, r->service_p50_ms, r->service_p99_ms, sink.lat->len);
   spot_candle_hub_detach (hub);
   spot_publisher_stop (publisher, 2000);
@@ -541,7 +556,8 @@ phase_service_latency (const char *url, const char *bucket, RunResult *r)
 
 /* ---- phase 3: bare nats.c pair ---- */
 
-typedef struct {
+typedef struct
+{
   GMutex lock;
   GArray *lat;
   gint64 measure_from_ns;
@@ -589,15 +605,15 @@ phase_bare_latency (const char *url, RunResult *r)
   natsConnection_FlushTimeout (snc, 5000);
   sink.measure_from_ns = spot_time_now_ns () + 500 * 1000000LL;
   t0 = g_get_monotonic_time ();
-  while (g_get_monotonic_time () - t0 < (gint64) opt_latency_seconds * G_USEC_PER_SEC + 500000)
+  while (g_get_monotonic_time () - t0 < (gint64)opt_latency_seconds * G_USEC_PER_SEC + 500000)
     {
       gint64 ts = spot_time_now_ns ();
       gint64 due, now;
 
       memcpy (payload, &ts, sizeof ts);
-      natsConnection_Publish (pnc, "bare.x", payload, (int) json->len);
+      natsConnection_Publish (pnc, "bare.x", payload, (int)json->len);
       n++;
-      due = t0 + (gint64) ((double) n * G_USEC_PER_SEC / opt_latency_rate);
+      due = t0 + (gint64)((double)n * G_USEC_PER_SEC / opt_latency_rate);
       now = g_get_monotonic_time ();
       if (due > now)
         g_usleep (due - now);
@@ -609,8 +625,9 @@ phase_bare_latency (const char *url, RunResult *r)
   g_mutex_lock (&sink.lock);
   r->bare_p50_ms = percentile (sink.lat, 0.5);
   r->bare_p99_ms = percentile (sink.lat, 0.99);
-  printf ("  latency bare nats.c pair (%d/s, %u-byte payload): p50 %.3f ms p99 %.3f ms (%u samples)\n",
-          opt_latency_rate, (guint) json->len, r->bare_p50_ms, r->bare_p99_ms, sink.lat->len);
+  printf (
+      "  latency bare nats.c pair (%d/s, %u-byte payload): p50 %.3f ms p99 %.3f ms (%u samples)\n",
+      opt_latency_rate, (guint)json->len, r->bare_p50_ms, r->bare_p99_ms, sink.lat->len);
   g_mutex_unlock (&sink.lock);
   natsConnection_Destroy (pnc);
   natsConnection_Destroy (snc);
@@ -636,7 +653,7 @@ phase_bare_core (const char *url, RunResult *r)
   t0 = g_get_monotonic_time ();
   while ((t1 = g_get_monotonic_time ()) - t0 < 2 * G_USEC_PER_SEC)
     for (guint i = 0; i < 1000; i++, n++)
-      natsConnection_Publish (nc, subject, json->str, (int) json->len);
+      natsConnection_Publish (nc, subject, json->str, (int)json->len);
   natsConnection_FlushTimeout (nc, 5000);
   t1 = g_get_monotonic_time ();
   r->core_bare_per_s = n / ((t1 - t0) / 1e6);
@@ -687,11 +704,12 @@ phase_bare_js (const char *url, RunResult *r)
   t0 = g_get_monotonic_time ();
   while (g_get_monotonic_time () - t0 < 3 * G_USEC_PER_SEC)
     {
-      guint key = (guint) (sent % (guint64) opt_keys);
+      guint key = (guint)(sent % (guint64)opt_keys);
 
       key_candle (&c, key, sent + 1, 0);
-      spot_nats_kv_subject_format ("bench-raw", c.product_id, c.granularity, subject, sizeof subject);
-      js_PublishAsync (js, subject, json->str, (int) json->len, &po);
+      spot_nats_kv_subject_format ("bench-raw", c.product_id, c.granularity, subject,
+                                   sizeof subject);
+      js_PublishAsync (js, subject, json->str, (int)json->len, &po);
       sent++;
     }
   js_PublishAsyncComplete (js, &po);
@@ -707,7 +725,7 @@ static double
 median_of (const RunResult *results, glong offset, double *col)
 {
   for (gint i = 0; i < opt_runs; i++)
-    col[i] = G_STRUCT_MEMBER (double, (gpointer) &results[i], offset);
+    col[i] = G_STRUCT_MEMBER (double, (gpointer)&results[i], offset);
   return median (col, opt_runs);
 }
 
@@ -746,8 +764,8 @@ main (int argc, char **argv)
         }
       url = spot_embedded_nats_get_url (server);
     }
-  printf ("spot-bench-nats: %s, %d keys, %d s publish phase, staleness bound %d ms, %d runs\n", url, opt_keys,
-          opt_seconds, opt_staleness_ms, opt_runs);
+  printf ("spot-bench-nats: %s, %d keys, %d s publish phase, staleness bound %d ms, %d runs\n", url,
+          opt_keys, opt_seconds, opt_staleness_ms, opt_runs);
   results = g_new0 (RunResult, opt_runs);
   for (gint i = 0; i < opt_runs; i++)
     {
@@ -761,23 +779,26 @@ main (int argc, char **argv)
     }
 #define MEDIAN(field) median_of (results, G_STRUCT_OFFSET (RunResult, field), col)
   printf ("median of %d runs:\n", opt_runs);
-  printf ("  published %.0f/s (offered %s), coalesced %.2f%%, dropped %.0f\n", MEDIAN (published_per_s),
-          offered_text (), MEDIAN (coalesced_pct), MEDIAN (dropped));
+  printf ("  published %.0f/s (offered %s), coalesced %.2f%%, dropped %.0f\n",
+          MEDIAN (published_per_s), offered_text (), MEDIAN (coalesced_pct), MEDIAN (dropped));
   printf ("  bare core publish loop %.0f/s; bench process CPU %.2f us per published update\n",
           MEDIAN (core_bare_per_s), MEDIAN (cpu_us_per_update));
-  printf ("  KV writes %.0f/s; bare js_PublishAsync %.0f/s\n", MEDIAN (kv_acked_per_s), MEDIAN (js_bare_per_s));
-  printf ("  KV staleness p50 %.1f ms, p99 %.1f ms, max %.1f ms, tail %.1f ms (bound %d ms)\n", MEDIAN (stale_p50_ms),
-          MEDIAN (stale_p99_ms), MEDIAN (stale_max_ms), MEDIAN (tail_ms), opt_staleness_ms);
-  printf ("  latency service p50 %.3f ms p99 %.3f ms; bare nats.c p50 %.3f ms p99 %.3f ms (at %d/s)\n",
-          MEDIAN (service_p50_ms), MEDIAN (service_p99_ms), MEDIAN (bare_p50_ms), MEDIAN (bare_p99_ms),
-          opt_latency_rate);
+  printf ("  KV writes %.0f/s; bare js_PublishAsync %.0f/s\n", MEDIAN (kv_acked_per_s),
+          MEDIAN (js_bare_per_s));
+  printf ("  KV staleness p50 %.1f ms, p99 %.1f ms, max %.1f ms, tail %.1f ms (bound %d ms)\n",
+          MEDIAN (stale_p50_ms), MEDIAN (stale_p99_ms), MEDIAN (stale_max_ms), MEDIAN (tail_ms),
+          opt_staleness_ms);
+  printf (
+      "  latency service p50 %.3f ms p99 %.3f ms; bare nats.c p50 %.3f ms p99 %.3f ms (at %d/s)\n",
+      MEDIAN (service_p50_ms), MEDIAN (service_p99_ms), MEDIAN (bare_p50_ms), MEDIAN (bare_p99_ms),
+      opt_latency_rate);
   if (server != NULL)
     spot_embedded_nats_stop (server, 5000);
   if (dir != NULL)
     {
       g_autofree char *cmd = g_strdup_printf ("rm -rf '%s'", dir);
 
-      (void) system (cmd);
+      (void)system (cmd);
     }
   nats_CloseAndWait (5000);
   return 0;
