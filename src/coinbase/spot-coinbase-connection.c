@@ -556,15 +556,58 @@ error_cb (SoupWebsocketConnection *ws, GError *error, gpointer data)
   spot_log_limited (10000, 5, G_LOG_LEVEL_INFO, NULL, (gint) conn->id, -1, "WebSocket error: %s", error->message);
 }
 
+/* A WebSocket being closed outlives its connection until the close
+ * handshake ends (or a deadline passes), so the close frame goes out. */
+typedef struct {
+  SoupWebsocketConnection *ws;
+  guint deadline;
+  gint *closing; /* the shared counter, decremented when done */
+} Closing;
+
+static void
+closing_done (Closing *c)
+{
+  g_signal_handlers_disconnect_by_data (c->ws, c);
+  g_clear_handle_id (&c->deadline, g_source_remove);
+  g_object_unref (c->ws);
+  (*c->closing)--;
+  g_free (c);
+}
+
+static void
+closing_closed_cb (SoupWebsocketConnection *ws, gpointer data)
+{
+  closing_done (data);
+}
+
+static gboolean
+closing_deadline_cb (gpointer data)
+{
+  Closing *c = data;
+  c->deadline = 0;
+  closing_done (c);
+  return G_SOURCE_REMOVE;
+}
+
 static void
 drop_ws (SpotCoinbaseConnection *conn, gushort code, const char *reason)
 {
   if (conn->ws == NULL)
     return;
   g_signal_handlers_disconnect_by_data (conn->ws, conn);
-  if (soup_websocket_connection_get_state (conn->ws) == SOUP_WEBSOCKET_STATE_OPEN)
-    soup_websocket_connection_close (conn->ws, code, reason);
-  g_clear_object (&conn->ws);
+  SoupWebsocketConnection *ws = g_steal_pointer (&conn->ws);
+  if (soup_websocket_connection_get_state (ws) == SOUP_WEBSOCKET_STATE_OPEN)
+    {
+      Closing *c = g_new0 (Closing, 1);
+      c->ws = ws;
+      c->closing = &conn->shared->closing;
+      conn->shared->closing++;
+      g_signal_connect (ws, "closed", G_CALLBACK (closing_closed_cb), c);
+      c->deadline = g_timeout_add (2000, closing_deadline_cb, c);
+      soup_websocket_connection_close (ws, code, reason);
+    }
+  else
+    g_object_unref (ws);
   spot_coinbase_metrics_connections (conn->shared->metrics, -1);
 }
 

@@ -45,6 +45,7 @@ typedef struct {
   gpointer monitor;                  /* SpotBackpressureMonitor*, may be NULL */
   GArray *open_times_us;             /* monotonic time of each open attempt (tests) */
   GArray *subscribe_times_us;        /* monotonic time of each subscribe sent (tests) */
+  gint closing;                      /* WebSockets still in their close handshake */
 } SpotCoinbaseShared;
 
 typedef enum {

@@ -51,6 +51,10 @@ void spot_coinbase_manager_reconnect (SpotCoinbaseManager *manager);
  * parse lanes joined. Final. Call before stopping the aggregator. */
 void spot_coinbase_manager_stop (SpotCoinbaseManager *manager);
 
+/* WebSockets still finishing their close handshake after stop (each
+ * gives up after 2 s); the service's shutdown iterates its loop until 0. */
+guint spot_coinbase_manager_get_closing (SpotCoinbaseManager *manager);
+
 /* Sums over connections. */
 void spot_coinbase_manager_get_stats (SpotCoinbaseManager *manager, SpotCoinbaseConnectionStats *out);
 

@@ -18,6 +18,9 @@
 #define MAX_IN_FLIGHT_REQUESTS 32
 #define RETRY_FAILED_US (10 * G_USEC_PER_SEC)
 #define RETRY_OPEN_US (2 * G_USEC_PER_SEC)
+/* Every so often the engine reports all closed dirty minutes again: nothing
+ * stays dirty because a report was lost (known minutes are not refetched). */
+#define REREPORT_US (120 * G_USEC_PER_SEC)
 
 typedef struct {
   gint64 not_before_us; /* monotonic */
@@ -54,6 +57,7 @@ struct _SpotCoinbaseRepairer {
   GHashTable *pending; /* product -> GHashTable (gint64* minute -> MinuteState*) */
   guint in_flight_requests;
   guint tick_source;
+  gint64 last_rereport_us;
 
   struct {
     _Atomic guint64 minutes_queued, rest_requests, rest_failures, applied, via_database, cleared, retried_open,
@@ -453,6 +457,13 @@ tick_cb (gpointer data)
   gint64 now_s = spot_candle_clock_now_ns (spot_sharded_aggregator_get_clock (r->agg)) / SPOT_NS_PER_SECOND;
   gint64 mono = g_get_monotonic_time ();
   gint64 delay_s = (r->options.repair_delay_ms + 999) / 1000;
+  if (r->last_rereport_us == 0)
+    r->last_rereport_us = mono;
+  else if (mono - r->last_rereport_us >= REREPORT_US)
+    {
+      r->last_rereport_us = mono;
+      spot_sharded_aggregator_report_dirty (r->agg);
+    }
   GHashTableIter it;
   gpointer key, value;
   g_autoptr (GPtrArray) empty = g_ptr_array_new_with_free_func (g_free);
