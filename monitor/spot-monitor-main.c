@@ -22,7 +22,8 @@
 #define SELF_TEST_PRODUCT "MONITOR-USD"
 #define SELF_TEST_TIMEOUT_S 30
 
-typedef enum {
+typedef enum
+{
   STEP_WAIT_STATE,
   STEP_WAIT_ADDED,
   STEP_WAIT_REMOVED,
@@ -38,7 +39,8 @@ static const char *const step_names[] = {
   "done",
 };
 
-typedef struct {
+typedef struct
+{
   GtkApplication *app;
   SpotMonitorWindow *window;
   gboolean system_bus;
@@ -80,7 +82,8 @@ bus_ready_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     return;
   if (connection == NULL)
     {
-      g_autofree char *reason = g_strdup_printf ("No %s bus: %s", m->system_bus ? "system" : "session", error->message);
+      g_autofree char *reason
+          = g_strdup_printf ("No %s bus: %s", m->system_bus ? "system" : "session", error->message);
       spot_monitor_window_set_proxy (m->window, NULL, reason);
       return;
     }
@@ -205,7 +208,7 @@ activate_cb (GApplication *app, gpointer user_data)
       return;
     }
   m->window = spot_monitor_window_new (GTK_APPLICATION (app));
-  g_object_add_weak_pointer (G_OBJECT (m->window), (gpointer *) &m->window);
+  g_object_add_weak_pointer (G_OBJECT (m->window), (gpointer *)&m->window);
   if (m->self_test)
     {
       g_signal_connect (m->window, "map", G_CALLBACK (window_mapped_cb), m);
@@ -224,9 +227,12 @@ main (int argc, char **argv)
   g_autoptr (GOptionContext) context = NULL;
   g_autofree char *screenshot = NULL;
   const GOptionEntry entries[] = {
-    { "system", 0, 0, G_OPTION_ARG_NONE, &m.system_bus, "Watch the instance on the system bus", NULL },
-    { "self-test", 0, 0, G_OPTION_ARG_NONE, &m.self_test, "Exercise the window against a running service and exit", NULL },
-    { "screenshot", 0, 0, G_OPTION_ARG_FILENAME, &screenshot, "With --self-test: save the window as PNG", "FILE" },
+    { "system", 0, 0, G_OPTION_ARG_NONE, &m.system_bus, "Watch the instance on the system bus",
+      NULL },
+    { "self-test", 0, 0, G_OPTION_ARG_NONE, &m.self_test,
+      "Exercise the window against a running service and exit", NULL },
+    { "screenshot", 0, 0, G_OPTION_ARG_FILENAME, &screenshot,
+      "With --self-test: save the window as PNG", "FILE" },
     { NULL },
   };
   int status;
@@ -243,8 +249,8 @@ main (int argc, char **argv)
   spot_dbus_error_register ();
 
   /* A self-test must not hand over to an already running monitor. */
-  m.app = gtk_application_new ("org.spotcanvas.Monitor",
-                               m.self_test ? G_APPLICATION_NON_UNIQUE : G_APPLICATION_DEFAULT_FLAGS);
+  m.app = gtk_application_new ("org.spotcanvas.Monitor", m.self_test ? G_APPLICATION_NON_UNIQUE
+                                                                     : G_APPLICATION_DEFAULT_FLAGS);
   g_signal_connect (m.app, "activate", G_CALLBACK (activate_cb), &m);
   status = g_application_run (G_APPLICATION (m.app), argc, argv);
   g_clear_object (&m.app);

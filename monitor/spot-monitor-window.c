@@ -35,7 +35,8 @@ struct _SpotMonitorWindow
 G_DEFINE_FINAL_TYPE (SpotMonitorWindow, spot_monitor_window, GTK_TYPE_APPLICATION_WINDOW)
 
 /* Property name and its caption, in display order. */
-static const struct {
+static const struct
+{
   const char *property;
   const char *caption;
 } status_rows[] = {
@@ -56,7 +57,7 @@ static const struct {
 
 static const char *const granularities[] = {
   "ONE_MINUTE", "FIVE_MINUTE", "FIFTEEN_MINUTE", "THIRTY_MINUTE", "ONE_HOUR",
-  "TWO_HOUR", "FOUR_HOUR", "SIX_HOUR", "ONE_DAY", NULL,
+  "TWO_HOUR",   "FOUR_HOUR",   "SIX_HOUR",       "ONE_DAY",       NULL,
 };
 
 static void
@@ -102,8 +103,8 @@ refresh_properties (SpotMonitorWindow *self)
   g_snprintf (text, sizeof text, "%u / %u", spot_dbus_canvas_get_connections_up (p),
               spot_dbus_canvas_get_connections_total (p));
   set_value (self, "Connections", text);
-#define U64(name, getter)                                                         \
-  g_snprintf (text, sizeof text, "%" G_GUINT64_FORMAT, spot_dbus_canvas_get_##getter (p)); \
+#define U64(name, getter)                                                                          \
+  g_snprintf (text, sizeof text, "%" G_GUINT64_FORMAT, spot_dbus_canvas_get_##getter (p));         \
   set_value (self, name, text)
   U64 ("MessagesReceived", messages_received);
   U64 ("TradesReceived", trades_received);
@@ -161,13 +162,14 @@ list_products_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr (GError) error = NULL;
   g_auto (GStrv) products = NULL;
 
-  if (!spot_dbus_canvas_call_list_products_finish (SPOT_DBUS_CANVAS (source), &products, result, &error))
+  if (!spot_dbus_canvas_call_list_products_finish (SPOT_DBUS_CANVAS (source), &products, result,
+                                                   &error))
     {
       if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         show_error (self, error);
       return;
     }
-  fill_products (self, (const char *const *) products);
+  fill_products (self, (const char *const *)products);
 }
 
 static void
@@ -210,7 +212,8 @@ static void
 add_clicked_cb (GtkWidget *widget, gpointer user_data)
 {
   SpotMonitorWindow *self = user_data;
-  g_autofree char *id = g_strstrip (g_ascii_strup (gtk_editable_get_text (GTK_EDITABLE (self->entry)), -1));
+  g_autofree char *id
+      = g_strstrip (g_ascii_strup (gtk_editable_get_text (GTK_EDITABLE (self->entry)), -1));
   g_autoptr (GError) error = NULL;
 
   /* The service validates too; checking here keeps the message next to
@@ -262,16 +265,16 @@ candle_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   o = json_node_get_object (json_parser_get_root (parser));
   start = g_date_time_new_from_unix_utc (json_object_get_int_member_with_default (o, "start", 0));
   start_text = start != NULL ? g_date_time_format (start, "%Y-%m-%d %H:%M UTC") : g_strdup ("?");
-  text = g_strdup_printf ("%s %s from %s%s\nO %s  H %s  L %s  C %s  V %s",
-                          json_object_get_string_member_with_default (o, "product_id", "?"),
-                          json_object_get_string_member_with_default (o, "granularity", "?"),
-                          start_text,
-                          json_object_get_boolean_member_with_default (o, "complete", FALSE) ? " (complete)" : "",
-                          json_object_get_string_member_with_default (o, "open", "?"),
-                          json_object_get_string_member_with_default (o, "high", "?"),
-                          json_object_get_string_member_with_default (o, "low", "?"),
-                          json_object_get_string_member_with_default (o, "close", "?"),
-                          json_object_get_string_member_with_default (o, "volume", "?"));
+  text = g_strdup_printf (
+      "%s %s from %s%s\nO %s  H %s  L %s  C %s  V %s",
+      json_object_get_string_member_with_default (o, "product_id", "?"),
+      json_object_get_string_member_with_default (o, "granularity", "?"), start_text,
+      json_object_get_boolean_member_with_default (o, "complete", FALSE) ? " (complete)" : "",
+      json_object_get_string_member_with_default (o, "open", "?"),
+      json_object_get_string_member_with_default (o, "high", "?"),
+      json_object_get_string_member_with_default (o, "low", "?"),
+      json_object_get_string_member_with_default (o, "close", "?"),
+      json_object_get_string_member_with_default (o, "volume", "?"));
   gtk_label_set_text (GTK_LABEL (self->candle_label), text);
 }
 
@@ -280,7 +283,8 @@ refresh_candle (SpotMonitorWindow *self)
 {
   guint selected = gtk_drop_down_get_selected (GTK_DROP_DOWN (self->granularity));
 
-  if (self->proxy == NULL || self->selected_product == NULL || selected >= G_N_ELEMENTS (granularities) - 1)
+  if (self->proxy == NULL || self->selected_product == NULL
+      || selected >= G_N_ELEMENTS (granularities) - 1)
     return;
   spot_dbus_canvas_call_get_candle (self->proxy, self->selected_product, granularities[selected],
                                     self->cancellable, candle_cb, self);
@@ -320,7 +324,10 @@ properties_changed_cb (GDBusProxy *proxy, GVariant *changed, GStrv invalidated, 
 }
 
 static void
-products_changed_cb (SpotDbusCanvas *proxy, const char *const *added, const char *const *removed, gpointer user_data)
+products_changed_cb (SpotDbusCanvas *proxy,
+                     const char *const *added,
+                     const char *const *removed,
+                     gpointer user_data)
 {
   reload_products (user_data);
 }
@@ -361,9 +368,12 @@ spot_monitor_window_set_proxy (SpotMonitorWindow *self, SpotDbusCanvas *proxy, c
       return;
     }
   self->proxy = g_object_ref (proxy);
-  self->props_id = g_signal_connect (proxy, "g-properties-changed", G_CALLBACK (properties_changed_cb), self);
-  self->products_id = g_signal_connect (proxy, "products-changed", G_CALLBACK (products_changed_cb), self);
-  self->owner_id = g_signal_connect (proxy, "notify::g-name-owner", G_CALLBACK (owner_changed_cb), self);
+  self->props_id
+      = g_signal_connect (proxy, "g-properties-changed", G_CALLBACK (properties_changed_cb), self);
+  self->products_id
+      = g_signal_connect (proxy, "products-changed", G_CALLBACK (products_changed_cb), self);
+  self->owner_id
+      = g_signal_connect (proxy, "notify::g-name-owner", G_CALLBACK (owner_changed_cb), self);
   gtk_label_set_text (GTK_LABEL (self->banner),
                       "spot-canvas is not running (no owner of " SPOT_DBUS_NAME ")");
   owner_changed_cb (NULL, NULL, self);
@@ -528,9 +538,9 @@ spot_monitor_window_init (SpotMonitorWindow *self)
       gtk_label_set_selectable (GTK_LABEL (value), TRUE);
       gtk_widget_add_css_class (value, "numeric");
       gtk_widget_set_name (value, status_rows[i].property);
-      gtk_grid_attach (GTK_GRID (grid), caption, 0, (int) i, 1, 1);
-      gtk_grid_attach (GTK_GRID (grid), value, 1, (int) i, 1, 1);
-      g_hash_table_insert (self->value_labels, (gpointer) status_rows[i].property, value);
+      gtk_grid_attach (GTK_GRID (grid), caption, 0, (int)i, 1, 1);
+      gtk_grid_attach (GTK_GRID (grid), value, 1, (int)i, 1, 1);
+      g_hash_table_insert (self->value_labels, (gpointer)status_rows[i].property, value);
     }
   gtk_box_append (GTK_BOX (status_box), section_title ("Service"));
   gtk_box_append (GTK_BOX (status_box), grid);
@@ -552,13 +562,15 @@ spot_monitor_window_init (SpotMonitorWindow *self)
   gtk_list_box_set_selection_mode (GTK_LIST_BOX (self->product_list), GTK_SELECTION_SINGLE);
   g_signal_connect (self->product_list, "row-selected", G_CALLBACK (row_selected_cb), self);
   gtk_scrolled_window_set_child (GTK_SCROLLED_WINDOW (scroller), self->product_list);
-  gtk_scrolled_window_set_policy (GTK_SCROLLED_WINDOW (scroller), GTK_POLICY_NEVER, GTK_POLICY_AUTOMATIC);
+  gtk_scrolled_window_set_policy (GTK_SCROLLED_WINDOW (scroller), GTK_POLICY_NEVER,
+                                  GTK_POLICY_AUTOMATIC);
   gtk_widget_set_vexpand (scroller, TRUE);
   gtk_box_append (GTK_BOX (right), scroller);
 
   gtk_box_append (GTK_BOX (right), section_title ("Live candle of the selected product"));
   self->granularity = gtk_drop_down_new_from_strings (granularities);
-  g_signal_connect (self->granularity, "notify::selected", G_CALLBACK (granularity_changed_cb), self);
+  g_signal_connect (self->granularity, "notify::selected", G_CALLBACK (granularity_changed_cb),
+                    self);
   gtk_box_append (GTK_BOX (right), self->granularity);
   self->candle_label = gtk_label_new ("Select a product");
   gtk_label_set_xalign (GTK_LABEL (self->candle_label), 0);

@@ -17,12 +17,14 @@
 G_BEGIN_DECLS
 
 #define SPOT_TYPE_MONITOR_WINDOW (spot_monitor_window_get_type ())
-G_DECLARE_FINAL_TYPE (SpotMonitorWindow, spot_monitor_window, SPOT, MONITOR_WINDOW, GtkApplicationWindow)
+G_DECLARE_FINAL_TYPE (
+    SpotMonitorWindow, spot_monitor_window, SPOT, MONITOR_WINDOW, GtkApplicationWindow)
 
 SpotMonitorWindow *spot_monitor_window_new (GtkApplication *application);
 
 /* Shows @proxy (NULL: not connected, with @reason). */
-void spot_monitor_window_set_proxy (SpotMonitorWindow *self, SpotDbusCanvas *proxy, const char *reason);
+void
+spot_monitor_window_set_proxy (SpotMonitorWindow *self, SpotDbusCanvas *proxy, const char *reason);
 
 /* For the self-test: the texts shown and the controls. */
 const char *spot_monitor_window_get_state_text (SpotMonitorWindow *self);

@@ -9,7 +9,8 @@
 
 G_DEFINE_INTERFACE (SpotController, spot_controller, G_TYPE_OBJECT)
 
-enum {
+enum
+{
   SIGNAL_PRODUCTS_CHANGED,
   N_SIGNALS,
 };
@@ -24,9 +25,9 @@ spot_controller_default_init (SpotControllerInterface *iface)
    * @added: (array zero-terminated=1): ids that joined the active set
    * @removed: (array zero-terminated=1): ids that left it
    */
-  signals[SIGNAL_PRODUCTS_CHANGED] =
-    g_signal_new ("products-changed", G_TYPE_FROM_INTERFACE (iface), G_SIGNAL_RUN_LAST, 0, NULL,
-                  NULL, NULL, G_TYPE_NONE, 2, G_TYPE_STRV, G_TYPE_STRV);
+  signals[SIGNAL_PRODUCTS_CHANGED]
+      = g_signal_new ("products-changed", G_TYPE_FROM_INTERFACE (iface), G_SIGNAL_RUN_LAST, 0, NULL,
+                      NULL, NULL, G_TYPE_NONE, 2, G_TYPE_STRV, G_TYPE_STRV);
 }
 
 char **
@@ -71,8 +72,8 @@ spot_controller_remove_products_async (SpotController *self,
 {
   g_return_if_fail (SPOT_IS_CONTROLLER (self));
   g_return_if_fail (product_ids != NULL);
-  SPOT_CONTROLLER_GET_IFACE (self)->remove_products_async (self, product_ids, cancellable,
-                                                           callback, user_data);
+  SPOT_CONTROLLER_GET_IFACE (self)->remove_products_async (self, product_ids, cancellable, callback,
+                                                           user_data);
 }
 
 char **

@@ -79,18 +79,16 @@ void spot_controller_add_products_async (SpotController *self,
                                          GCancellable *cancellable,
                                          GAsyncReadyCallback callback,
                                          gpointer user_data);
-char **spot_controller_add_products_finish (SpotController *self,
-                                            GAsyncResult *result,
-                                            GError **error);
+char **
+spot_controller_add_products_finish (SpotController *self, GAsyncResult *result, GError **error);
 
 void spot_controller_remove_products_async (SpotController *self,
                                             const char *const *product_ids,
                                             GCancellable *cancellable,
                                             GAsyncReadyCallback callback,
                                             gpointer user_data);
-char **spot_controller_remove_products_finish (SpotController *self,
-                                               GAsyncResult *result,
-                                               GError **error);
+char **
+spot_controller_remove_products_finish (SpotController *self, GAsyncResult *result, GError **error);
 
 gboolean spot_controller_get_candle (SpotController *self,
                                      const char *product_id,

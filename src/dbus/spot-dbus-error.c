@@ -30,7 +30,7 @@ spot_dbus_error_register (void)
   static gsize registered = 0;
 
   /* spot_error_quark() interns the same name the registration uses. */
-  (void) spot_error_quark ();
+  (void)spot_error_quark ();
   g_dbus_error_register_error_domain ("spot-error-quark", &registered, spot_dbus_error_entries,
                                       G_N_ELEMENTS (spot_dbus_error_entries));
 }

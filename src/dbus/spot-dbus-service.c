@@ -36,7 +36,8 @@ struct _SpotDbusService
   guint owner_id;
 };
 
-enum {
+enum
+{
   PROP_0,
   PROP_BUS_STATE,
   N_PROPS,
@@ -66,9 +67,9 @@ latest_set (SpotDbusService *self, const SpotDbusStatus *status)
   char *nats = g_strdup (or_unknown (status->nats_status));
   char *database = g_strdup (or_unknown (status->database_status));
 
-  g_free ((char *) self->latest.state);
-  g_free ((char *) self->latest.nats_status);
-  g_free ((char *) self->latest.database_status);
+  g_free ((char *)self->latest.state);
+  g_free ((char *)self->latest.nats_status);
+  g_free ((char *)self->latest.database_status);
   self->latest = *status;
   self->latest.state = state;
   self->latest.nats_status = nats;
@@ -121,13 +122,13 @@ schedule_flush (SpotDbusService *self)
   if (self->flush_source_id != 0)
     return;
   now = g_get_monotonic_time ();
-  due = self->last_flush_us + (gint64) self->interval_ms * 1000;
+  due = self->last_flush_us + (gint64)self->interval_ms * 1000;
   if (self->last_flush_us == 0 || now >= due)
     {
       flush_properties (self);
       return;
     }
-  self->flush_source_id = g_timeout_add ((guint) ((due - now + 999) / 1000), flush_timeout_cb, self);
+  self->flush_source_id = g_timeout_add ((guint)((due - now + 999) / 1000), flush_timeout_cb, self);
   g_source_set_name_by_id (self->flush_source_id, "[spot-dbus] properties");
 }
 
@@ -161,10 +162,10 @@ return_error (GDBusMethodInvocation *invocation, const GError *error)
       return;
     }
   g_dbus_method_invocation_return_error_literal (
-    invocation, SPOT_ERROR,
-    g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ? SPOT_ERROR_CANCELLED
-                                                              : SPOT_ERROR_FAILED,
-    error->message);
+      invocation, SPOT_ERROR,
+      g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ? SPOT_ERROR_CANCELLED
+                                                                : SPOT_ERROR_FAILED,
+      error->message);
 }
 
 /* Checks a product list from a caller: non-empty, bounded, every id valid.
@@ -174,7 +175,7 @@ validate_product_list (const char *method, const char *const *ids, GError **erro
 {
   g_autoptr (GPtrArray) unique = g_ptr_array_new_with_free_func (g_free);
   g_autoptr (GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
-  guint n = ids != NULL ? g_strv_length ((char **) ids) : 0;
+  guint n = ids != NULL ? g_strv_length ((char **)ids) : 0;
 
   if (n == 0)
     {
@@ -193,17 +194,17 @@ validate_product_list (const char *method, const char *const *ids, GError **erro
     {
       if (!spot_product_id_validate (ids[i], error))
         return NULL;
-      if (g_hash_table_add (seen, (gpointer) ids[i]))
+      if (g_hash_table_add (seen, (gpointer)ids[i]))
         g_ptr_array_add (unique, g_strdup (ids[i]));
     }
   g_ptr_array_add (unique, NULL);
-  return (char **) g_ptr_array_free (g_steal_pointer (&unique), FALSE);
+  return (char **)g_ptr_array_free (g_steal_pointer (&unique), FALSE);
 }
 
 static char *
 join_for_log (const char *const *ids)
 {
-  return g_strjoinv (",", (char **) ids);
+  return g_strjoinv (",", (char **)ids);
 }
 
 static void
@@ -221,8 +222,7 @@ add_products_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       return_error (invocation, error);
       return;
     }
-  g_dbus_method_invocation_return_value (invocation,
-                                         g_variant_new ("(^as)", added));
+  g_dbus_method_invocation_return_value (invocation, g_variant_new ("(^as)", added));
 }
 
 static gboolean
@@ -240,10 +240,10 @@ handle_add_products (SpotDbusCanvas *object,
       return_error (invocation, error);
       return G_DBUS_METHOD_INVOCATION_HANDLED;
     }
-  joined = join_for_log ((const char *const *) ids);
+  joined = join_for_log ((const char *const *)ids);
   g_message ("D-Bus AddProducts %s from %s", joined,
              g_dbus_method_invocation_get_sender (invocation));
-  spot_controller_add_products_async (self->controller, (const char *const *) ids, NULL,
+  spot_controller_add_products_async (self->controller, (const char *const *)ids, NULL,
                                       add_products_cb, g_object_ref (invocation));
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
@@ -281,10 +281,10 @@ handle_remove_products (SpotDbusCanvas *object,
       return_error (invocation, error);
       return G_DBUS_METHOD_INVOCATION_HANDLED;
     }
-  joined = join_for_log ((const char *const *) ids);
+  joined = join_for_log ((const char *const *)ids);
   g_message ("D-Bus RemoveProducts %s from %s", joined,
              g_dbus_method_invocation_get_sender (invocation));
-  spot_controller_remove_products_async (self->controller, (const char *const *) ids, NULL,
+  spot_controller_remove_products_async (self->controller, (const char *const *)ids, NULL,
                                          remove_products_cb, g_object_ref (invocation));
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
@@ -295,7 +295,7 @@ handle_list_products (SpotDbusCanvas *object, GDBusMethodInvocation *invocation)
   SpotDbusService *self = SPOT_DBUS_SERVICE (object);
   g_auto (GStrv) products = spot_controller_list_products (self->controller);
 
-  spot_dbus_canvas_complete_list_products (object, invocation, (const char *const *) products);
+  spot_dbus_canvas_complete_list_products (object, invocation, (const char *const *)products);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -343,14 +343,17 @@ build_status (SpotDbusService *self)
   GVariantIter iter;
   const char *key;
   GVariant *value;
-  struct {
+  struct
+  {
     const char *key;
     GVariant *value;
   } own[] = {
     { "state", g_variant_new_string (self->latest.state) },
     { "version", g_variant_new_string (PACKAGE_VERSION) },
-    { "shard_index", g_variant_new_uint32 (spot_dbus_canvas_get_shard_index (SPOT_DBUS_CANVAS (self))) },
-    { "shard_count", g_variant_new_uint32 (spot_dbus_canvas_get_shard_count (SPOT_DBUS_CANVAS (self))) },
+    { "shard_index",
+      g_variant_new_uint32 (spot_dbus_canvas_get_shard_index (SPOT_DBUS_CANVAS (self))) },
+    { "shard_count",
+      g_variant_new_uint32 (spot_dbus_canvas_get_shard_count (SPOT_DBUS_CANVAS (self))) },
     { "product_count", g_variant_new_uint32 (self->product_count) },
     { "owned_product_count", g_variant_new_uint32 (self->latest.owned_product_count) },
     { "connections_up", g_variant_new_uint32 (self->latest.connections_up) },
@@ -363,7 +366,8 @@ build_status (SpotDbusService *self)
     { "sse_clients", g_variant_new_uint32 (self->latest.sse_clients) },
     { "nats_status", g_variant_new_string (self->latest.nats_status) },
     { "database_status", g_variant_new_string (self->latest.database_status) },
-    { "dbus_bus", g_variant_new_string (self->bus_type == G_BUS_TYPE_SYSTEM ? "system" : "session") },
+    { "dbus_bus",
+      g_variant_new_string (self->bus_type == G_BUS_TYPE_SYSTEM ? "system" : "session") },
   };
 
   g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
@@ -371,7 +375,7 @@ build_status (SpotDbusService *self)
   g_variant_iter_init (&iter, extra);
   while (g_variant_iter_next (&iter, "{&sv}", &key, &value))
     {
-      g_hash_table_add (seen, (gpointer) key);
+      g_hash_table_add (seen, (gpointer)key);
       g_variant_builder_add (&builder, "{sv}", key, value);
       g_variant_unref (value);
     }
@@ -388,7 +392,8 @@ build_status (SpotDbusService *self)
 static gboolean
 handle_get_status (SpotDbusCanvas *object, GDBusMethodInvocation *invocation)
 {
-  spot_dbus_canvas_complete_get_status (object, invocation, build_status (SPOT_DBUS_SERVICE (object)));
+  spot_dbus_canvas_complete_get_status (object, invocation,
+                                        build_status (SPOT_DBUS_SERVICE (object)));
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -440,12 +445,18 @@ spot_dbus_bus_state_to_string (SpotDbusBusState state)
 {
   switch (state)
     {
-    case SPOT_DBUS_BUS_STATE_STOPPED: return "stopped";
-    case SPOT_DBUS_BUS_STATE_CONNECTING: return "connecting";
-    case SPOT_DBUS_BUS_STATE_OWNED: return "owned";
-    case SPOT_DBUS_BUS_STATE_UNAVAILABLE: return "unavailable";
-    case SPOT_DBUS_BUS_STATE_NAME_LOST: return "name-lost";
-    default: return "invalid";
+    case SPOT_DBUS_BUS_STATE_STOPPED:
+      return "stopped";
+    case SPOT_DBUS_BUS_STATE_CONNECTING:
+      return "connecting";
+    case SPOT_DBUS_BUS_STATE_OWNED:
+      return "owned";
+    case SPOT_DBUS_BUS_STATE_UNAVAILABLE:
+      return "unavailable";
+    case SPOT_DBUS_BUS_STATE_NAME_LOST:
+      return "name-lost";
+    default:
+      return "invalid";
     }
 }
 
@@ -513,7 +524,8 @@ connection_ready_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr (SpotDbusService) self = user_data;
   g_autoptr (GError) error = NULL;
-  g_autoptr (GDBusConnection) connection = g_dbus_connection_new_for_address_finish (result, &error);
+  g_autoptr (GDBusConnection) connection
+      = g_dbus_connection_new_for_address_finish (result, &error);
 
   if (connection == NULL)
     {
@@ -536,9 +548,9 @@ connection_ready_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     }
   self->connection = g_steal_pointer (&connection);
-  self->owner_id = g_bus_own_name_on_connection (self->connection, SPOT_DBUS_NAME,
-                                                 G_BUS_NAME_OWNER_FLAGS_NONE, name_acquired_cb,
-                                                 name_lost_cb, self, NULL);
+  self->owner_id
+      = g_bus_own_name_on_connection (self->connection, SPOT_DBUS_NAME, G_BUS_NAME_OWNER_FLAGS_NONE,
+                                      name_acquired_cb, name_lost_cb, self, NULL);
 }
 
 /* The address without dbus-launch: GLib would spawn it ("autolaunch:") when
@@ -602,7 +614,7 @@ spot_dbus_service_start (SpotDbusService *self, GBusType bus_type)
   self->connect_cancellable = g_cancellable_new ();
   g_dbus_connection_new_for_address (address,
                                      G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT
-                                       | G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+                                         | G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
                                      NULL, self->connect_cancellable, connection_ready_cb,
                                      g_object_ref (self));
 }
@@ -654,8 +666,8 @@ spot_dbus_service_new (SpotController *controller, guint shard_index, guint shar
   spot_dbus_error_register ();
   self = g_object_new (SPOT_TYPE_DBUS_SERVICE, NULL);
   self->controller = g_object_ref (controller);
-  self->products_changed_id = g_signal_connect (controller, "products-changed",
-                                                G_CALLBACK (products_changed_cb), self);
+  self->products_changed_id
+      = g_signal_connect (controller, "products-changed", G_CALLBACK (products_changed_cb), self);
   spot_dbus_canvas_set_version (SPOT_DBUS_CANVAS (self), PACKAGE_VERSION);
   spot_dbus_canvas_set_shard_index (SPOT_DBUS_CANVAS (self), shard_index);
   spot_dbus_canvas_set_shard_count (SPOT_DBUS_CANVAS (self), shard_count);
@@ -701,9 +713,9 @@ spot_dbus_service_finalize (GObject *object)
 {
   SpotDbusService *self = SPOT_DBUS_SERVICE (object);
 
-  g_free ((char *) self->latest.state);
-  g_free ((char *) self->latest.nats_status);
-  g_free ((char *) self->latest.database_status);
+  g_free ((char *)self->latest.state);
+  g_free ((char *)self->latest.nats_status);
+  g_free ((char *)self->latest.database_status);
   G_OBJECT_CLASS (spot_dbus_service_parent_class)->finalize (object);
 }
 
@@ -717,10 +729,10 @@ spot_dbus_service_class_init (SpotDbusServiceClass *klass)
   object_class->get_property = spot_dbus_service_get_property;
 
   /* An int holding a SpotDbusBusState: no enum GType for one property. */
-  properties[PROP_BUS_STATE] =
-    g_param_spec_int ("bus-state", NULL, NULL, SPOT_DBUS_BUS_STATE_STOPPED,
-                      SPOT_DBUS_BUS_STATE_NAME_LOST, SPOT_DBUS_BUS_STATE_STOPPED,
-                      G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  properties[PROP_BUS_STATE]
+      = g_param_spec_int ("bus-state", NULL, NULL, SPOT_DBUS_BUS_STATE_STOPPED,
+                          SPOT_DBUS_BUS_STATE_NAME_LOST, SPOT_DBUS_BUS_STATE_STOPPED,
+                          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 

@@ -39,7 +39,8 @@ G_BEGIN_DECLS
 
 /* The pushed part of the properties; strings are copied. NULL strings are
  * shown as "unknown". */
-typedef struct {
+typedef struct
+{
   const char *state;
   guint owned_product_count;
   guint connections_up;
@@ -54,7 +55,8 @@ typedef struct {
   const char *database_status;
 } SpotDbusStatus;
 
-typedef enum {
+typedef enum
+{
   SPOT_DBUS_BUS_STATE_STOPPED,     /* not started, stopped, or bus NONE */
   SPOT_DBUS_BUS_STATE_CONNECTING,  /* connecting or waiting for the name */
   SPOT_DBUS_BUS_STATE_OWNED,       /* exported and owning SPOT_DBUS_NAME */
@@ -63,12 +65,12 @@ typedef enum {
 } SpotDbusBusState;
 
 #define SPOT_TYPE_DBUS_SERVICE (spot_dbus_service_get_type ())
-G_DECLARE_FINAL_TYPE (SpotDbusService, spot_dbus_service, SPOT, DBUS_SERVICE, SpotDbusCanvasSkeleton)
+G_DECLARE_FINAL_TYPE (
+    SpotDbusService, spot_dbus_service, SPOT, DBUS_SERVICE, SpotDbusCanvasSkeleton)
 
 /* Version is PACKAGE_VERSION; State starts as "starting". */
-SpotDbusService *spot_dbus_service_new (SpotController *controller,
-                                        guint shard_index,
-                                        guint shard_count);
+SpotDbusService *
+spot_dbus_service_new (SpotController *controller, guint shard_index, guint shard_count);
 
 /* Minimum spacing of PropertiesChanged; 0 sends every update at once. */
 void spot_dbus_service_set_update_interval (SpotDbusService *self, guint interval_ms);
@@ -76,9 +78,8 @@ void spot_dbus_service_set_update_interval (SpotDbusService *self, guint interva
 void spot_dbus_service_update_status (SpotDbusService *self, const SpotDbusStatus *status);
 
 /* Exports on @connection without owning a name (tests, peer connections). */
-gboolean spot_dbus_service_export (SpotDbusService *self,
-                                   GDBusConnection *connection,
-                                   GError **error);
+gboolean
+spot_dbus_service_export (SpotDbusService *self, GDBusConnection *connection, GError **error);
 
 /* Connects to @bus_type (G_BUS_TYPE_SESSION, G_BUS_TYPE_SYSTEM; NONE does
  * nothing), exports and owns the name. Never fails: progress is in

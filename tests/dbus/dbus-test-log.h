@@ -12,7 +12,10 @@
 static GPtrArray *dbus_test_log_messages;
 
 static GLogWriterOutput
-dbus_test_log_writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer user_data)
+dbus_test_log_writer (GLogLevelFlags level,
+                      const GLogField *fields,
+                      gsize n_fields,
+                      gpointer user_data)
 {
   const char *domain = NULL;
   const char *message = NULL;

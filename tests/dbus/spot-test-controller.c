@@ -13,7 +13,7 @@ struct _SpotTestController
 {
   GObject parent_instance;
 
-  GTree *products;    /* id -> NULL, sorted */
+  GTree *products;     /* id -> NULL, sorted */
   GHashTable *candles; /* "PRODUCT.GRANULARITY" -> SpotCandle */
   guint reconnects;
   SpotError fail_code;
@@ -43,7 +43,7 @@ test_list_products (SpotController *controller)
 
   g_tree_foreach (self->products, collect_key, ids);
   g_ptr_array_add (ids, NULL);
-  return (char **) g_ptr_array_free (ids, FALSE);
+  return (char **)g_ptr_array_free (ids, FALSE);
 }
 
 static gboolean
@@ -78,8 +78,9 @@ add_idle (gpointer user_data)
       }
   g_ptr_array_add (added, NULL);
   if (added->len > 1)
-    spot_controller_emit_products_changed (SPOT_CONTROLLER (self), (const char *const *) added->pdata, NULL);
-  g_task_return_pointer (task, g_ptr_array_free (added, FALSE), (GDestroyNotify) g_strfreev);
+    spot_controller_emit_products_changed (SPOT_CONTROLLER (self),
+                                           (const char *const *)added->pdata, NULL);
+  g_task_return_pointer (task, g_ptr_array_free (added, FALSE), (GDestroyNotify)g_strfreev);
   return G_SOURCE_REMOVE;
 }
 
@@ -102,7 +103,7 @@ remove_idle (gpointer user_data)
   for (guint i = 0; ids[i] != NULL; i++)
     g_tree_remove (self->products, ids[i]);
   spot_controller_emit_products_changed (SPOT_CONTROLLER (self), NULL, ids);
-  g_task_return_pointer (task, g_strdupv ((char **) ids), (GDestroyNotify) g_strfreev);
+  g_task_return_pointer (task, g_strdupv ((char **)ids), (GDestroyNotify)g_strfreev);
   return G_SOURCE_REMOVE;
 }
 
@@ -118,7 +119,7 @@ start_task (SpotController *controller,
   GTask *task = g_task_new (controller, cancellable, callback, user_data);
 
   g_task_set_source_tag (task, tag);
-  g_task_set_task_data (task, g_strdupv ((char **) ids), (GDestroyNotify) g_strfreev);
+  g_task_set_task_data (task, g_strdupv ((char **)ids), (GDestroyNotify)g_strfreev);
   g_idle_add_full (G_PRIORITY_DEFAULT_IDLE, func, task, g_object_unref);
 }
 
@@ -273,7 +274,10 @@ spot_test_controller_has_product (SpotTestController *self, const char *product_
 }
 
 void
-spot_test_candle_init (SpotCandle *candle, const char *product_id, SpotGranularity granularity, gint64 start)
+spot_test_candle_init (SpotCandle *candle,
+                       const char *product_id,
+                       SpotGranularity granularity,
+                       gint64 start)
 {
   memset (candle, 0, sizeof *candle);
   g_strlcpy (candle->product_id, product_id, sizeof candle->product_id);

@@ -31,6 +31,9 @@ guint spot_test_controller_reconnects (SpotTestController *self);
 gboolean spot_test_controller_has_product (SpotTestController *self, const char *product_id);
 
 /* A candle for tests: BTC-USD ONE_MINUTE-style values at @start. */
-void spot_test_candle_init (SpotCandle *candle, const char *product_id, SpotGranularity granularity, gint64 start);
+void spot_test_candle_init (SpotCandle *candle,
+                            const char *product_id,
+                            SpotGranularity granularity,
+                            gint64 start);
 
 G_END_DECLS

@@ -26,10 +26,11 @@ static const char *monitor_binary;
 static void
 store_result (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  *(GAsyncResult **) user_data = g_object_ref (result);
+  *(GAsyncResult **)user_data = g_object_ref (result);
 }
 
-typedef struct {
+typedef struct
+{
   guint added;
   guint removed;
 } ChangeCount;
@@ -65,8 +66,11 @@ test_monitor_shows_state_and_controls_products (void)
   g_autofree char *png = NULL;
   g_autofree char *png_data = NULL;
   gsize png_size = 0;
-  SpotDbusStatus status = { .state = "running", .connections_up = 3, .connections_total = 3,
-                            .trades_received = 12345, .nats_status = "connected",
+  SpotDbusStatus status = { .state = "running",
+                            .connections_up = 3,
+                            .connections_total = 3,
+                            .trades_received = 12345,
+                            .nats_status = "connected",
                             .database_status = "connected" };
   ChangeCount changes = { 0 };
   SpotCandle candle;
@@ -98,7 +102,8 @@ test_monitor_shows_state_and_controls_products (void)
   png = g_build_filename (g_getenv ("G_TEST_BUILDDIR") != NULL ? g_getenv ("G_TEST_BUILDDIR") : ".",
                           "dbus", "monitor-self-test.png", NULL);
   g_unlink (png);
-  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  launcher
+      = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
   g_subprocess_launcher_setenv (launcher, "GDK_BACKEND", "x11", TRUE);
   /* Xvfb has no GPU: the cairo renderer draws the same widgets. */
   g_subprocess_launcher_setenv (launcher, "GSK_RENDERER", "cairo", TRUE);
@@ -106,8 +111,18 @@ test_monitor_shows_state_and_controls_products (void)
   g_subprocess_launcher_setenv (launcher, "GTK_A11Y", "none", TRUE);
   g_subprocess_launcher_setenv (launcher, "NO_AT_BRIDGE", "1", TRUE);
   g_subprocess_launcher_unsetenv (launcher, "WAYLAND_DISPLAY");
-  monitor = g_subprocess_launcher_spawn (launcher, &error, xvfb_run, "-a", "-s", "-screen 0 1280x800x24",
-                                         monitor_binary, "--self-test", "--screenshot", png, NULL);
+  /* Under ASan: fontconfig's caches live until exit by design. */
+  if (g_getenv ("LSAN_OPTIONS") != NULL && g_getenv ("G_TEST_SRCDIR") != NULL)
+    {
+      g_autofree char *supp
+          = g_build_filename (g_getenv ("G_TEST_SRCDIR"), "dbus", "monitor-lsan.supp", NULL);
+      g_autofree char *lsan = g_strdup_printf ("suppressions=%s", supp);
+
+      g_subprocess_launcher_setenv (launcher, "LSAN_OPTIONS", lsan, TRUE);
+    }
+  monitor = g_subprocess_launcher_spawn (launcher, &error, xvfb_run, "-a", "-s",
+                                         "-screen 0 1280x800x24", monitor_binary, "--self-test",
+                                         "--screenshot", png, NULL);
   g_assert_no_error (error);
   /* Serve the monitor's calls while it runs. */
   g_subprocess_communicate_utf8_async (monitor, NULL, NULL, store_result, &result);
@@ -119,8 +134,9 @@ test_monitor_shows_state_and_controls_products (void)
 
   g_assert_true (g_subprocess_get_if_exited (monitor));
   g_assert_cmpint (g_subprocess_get_exit_status (monitor), ==, 0);
-  g_assert_nonnull (strstr (out, "self-test: state=running products=3 added-and-removed=MONITOR-USD "
-                                 "candle=BTC-USD ONE_MINUTE"));
+  g_assert_nonnull (strstr (out,
+                            "self-test: state=running products=3 added-and-removed=MONITOR-USD "
+                            "candle=BTC-USD ONE_MINUTE"));
   /* The window's buttons went through D-Bus to the controller. */
   g_assert_cmpuint (changes.added, ==, 1);
   g_assert_cmpuint (changes.removed, ==, 1);

@@ -28,34 +28,36 @@
 
 static const char *policy_file;
 
-static const char bus_config[] =
-  "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\"\n"
-  " \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
-  "<busconfig>\n"
-  "  <type>system</type>\n"
-  "  <listen>unix:path=%s/bus</listen>\n"
-  "  <auth>EXTERNAL</auth>\n"
-  "  <policy context=\"default\">\n"
-  "    <allow user=\"*\"/>\n"
-  "    <deny own=\"*\"/>\n"
-  "    <deny send_type=\"method_call\"/>\n"
-  "    <allow send_type=\"signal\"/>\n"
-  "    <allow send_requested_reply=\"true\" send_type=\"method_return\"/>\n"
-  "    <allow send_requested_reply=\"true\" send_type=\"error\"/>\n"
-  "    <allow receive_type=\"method_call\"/>\n"
-  "    <allow receive_type=\"method_return\"/>\n"
-  "    <allow receive_type=\"error\"/>\n"
-  "    <allow receive_type=\"signal\"/>\n"
-  "    <allow send_destination=\"org.freedesktop.DBus\" send_interface=\"org.freedesktop.DBus\"/>\n"
-  "    <allow send_destination=\"org.freedesktop.DBus\" send_interface=\"org.freedesktop.DBus.Introspectable\"/>\n"
-  "  </policy>\n"
-  "  <include>%s</include>\n"
-  "</busconfig>\n";
+static const char bus_config[]
+    = "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\"\n"
+      " \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
+      "<busconfig>\n"
+      "  <type>system</type>\n"
+      "  <listen>unix:path=%s/bus</listen>\n"
+      "  <auth>EXTERNAL</auth>\n"
+      "  <policy context=\"default\">\n"
+      "    <allow user=\"*\"/>\n"
+      "    <deny own=\"*\"/>\n"
+      "    <deny send_type=\"method_call\"/>\n"
+      "    <allow send_type=\"signal\"/>\n"
+      "    <allow send_requested_reply=\"true\" send_type=\"method_return\"/>\n"
+      "    <allow send_requested_reply=\"true\" send_type=\"error\"/>\n"
+      "    <allow receive_type=\"method_call\"/>\n"
+      "    <allow receive_type=\"method_return\"/>\n"
+      "    <allow receive_type=\"error\"/>\n"
+      "    <allow receive_type=\"signal\"/>\n"
+      "    <allow send_destination=\"org.freedesktop.DBus\" "
+      "send_interface=\"org.freedesktop.DBus\"/>\n"
+      "    <allow send_destination=\"org.freedesktop.DBus\" "
+      "send_interface=\"org.freedesktop.DBus.Introspectable\"/>\n"
+      "  </policy>\n"
+      "  <include>%s</include>\n"
+      "</busconfig>\n";
 
 static void
 store_result (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  *(GAsyncResult **) user_data = g_object_ref (result);
+  *(GAsyncResult **)user_data = g_object_ref (result);
 }
 
 /* Runs busctl as @user ("root", "nobody", "daemon") and serves its call
@@ -73,7 +75,8 @@ busctl_as (const char *user, const char *address, const char *const *args, char 
     {
       g_ptr_array_add (argv, g_strdup ("setpriv"));
       g_ptr_array_add (argv, g_strdup_printf ("--reuid=%s", user));
-      g_ptr_array_add (argv, g_strdup_printf ("--regid=%s", g_strcmp0 (user, "nobody") == 0 ? "nogroup" : user));
+      g_ptr_array_add (
+          argv, g_strdup_printf ("--regid=%s", g_strcmp0 (user, "nobody") == 0 ? "nogroup" : user));
       g_ptr_array_add (argv, g_strdup ("--init-groups"));
     }
   g_ptr_array_add (argv, g_strdup ("busctl"));
@@ -83,8 +86,9 @@ busctl_as (const char *user, const char *address, const char *const *args, char 
     g_ptr_array_add (argv, g_strdup (args[i]));
   g_ptr_array_add (argv, NULL);
 
-  process = g_subprocess_newv ((const char *const *) argv->pdata,
-                               G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, &error);
+  process
+      = g_subprocess_newv ((const char *const *)argv->pdata,
+                           G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, &error);
   g_assert_no_error (error);
   g_subprocess_communicate_utf8_async (process, NULL, NULL, store_result, &result);
   while (result == NULL)
@@ -121,10 +125,14 @@ test_only_root_and_the_group_control_the_service (void)
   static const char *const list[] = { "call", TARGET, "ListProducts", NULL };
   static const char *const candle[] = { "call", TARGET, "GetCandle", "ss", "BTC-USD", "1m", NULL };
   static const char *const state[] = { "get-property", TARGET, "State", NULL };
-  static const char *const add_eth[] = { "call", TARGET, "AddProducts", "as", "1", "ETH-USD", NULL };
-  static const char *const add_sol[] = { "call", TARGET, "AddProducts", "as", "1", "SOL-USD", NULL };
-  static const char *const add_ada[] = { "call", TARGET, "AddProducts", "as", "1", "ADA-USD", NULL };
-  static const char *const remove_btc[] = { "call", TARGET, "RemoveProducts", "as", "1", "BTC-USD", NULL };
+  static const char *const add_eth[]
+      = { "call", TARGET, "AddProducts", "as", "1", "ETH-USD", NULL };
+  static const char *const add_sol[]
+      = { "call", TARGET, "AddProducts", "as", "1", "SOL-USD", NULL };
+  static const char *const add_ada[]
+      = { "call", TARGET, "AddProducts", "as", "1", "ADA-USD", NULL };
+  static const char *const remove_btc[]
+      = { "call", TARGET, "RemoveProducts", "as", "1", "BTC-USD", NULL };
   static const char *const reconnect[] = { "call", TARGET, "Reconnect", NULL };
   const char *const programs[] = { "setpriv", "busctl", "dbus-daemon", NULL };
   g_autoptr (GError) error = NULL;
@@ -163,8 +171,8 @@ test_only_root_and_the_group_control_the_service (void)
   g_assert_true (g_file_set_contents (config_path, config, -1, &error));
   socket_path = g_build_filename (dir, "bus", NULL);
   address = g_strdup_printf ("unix:path=%s", socket_path);
-  daemon = g_subprocess_new (G_SUBPROCESS_FLAGS_NONE, &error, "dbus-daemon", "--nofork", "--nosyslog",
-                             "--config-file", config_path, NULL);
+  daemon = g_subprocess_new (G_SUBPROCESS_FLAGS_NONE, &error, "dbus-daemon", "--nofork",
+                             "--nosyslog", "--config-file", config_path, NULL);
   g_assert_no_error (error);
   deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
   while (!g_file_test (socket_path, G_FILE_TEST_EXISTS))

@@ -25,20 +25,23 @@
 #define WAIT_TIMEOUT_US (10 * G_USEC_PER_SEC)
 
 /* Spins the default context until @cond holds; fails after 10 s. */
-#define WAIT_FOR(cond)                                                    \
-  G_STMT_START {                                                          \
-    gint64 wait_deadline_ = g_get_monotonic_time () + WAIT_TIMEOUT_US;   \
-    while (!(cond))                                                       \
-      {                                                                   \
-        g_assert_cmpint (g_get_monotonic_time (), <, wait_deadline_);    \
-        if (!g_main_context_iteration (NULL, FALSE))                      \
-          g_usleep (1000);                                                \
-      }                                                                   \
-  } G_STMT_END
+#define WAIT_FOR(cond)                                                                             \
+  G_STMT_START                                                                                     \
+  {                                                                                                \
+    gint64 wait_deadline_ = g_get_monotonic_time () + WAIT_TIMEOUT_US;                             \
+    while (!(cond))                                                                                \
+      {                                                                                            \
+        g_assert_cmpint (g_get_monotonic_time (), <, wait_deadline_);                              \
+        if (!g_main_context_iteration (NULL, FALSE))                                               \
+          g_usleep (1000);                                                                         \
+      }                                                                                            \
+  }                                                                                                \
+  G_STMT_END
 
 static const char *const initial_products[] = { "ETH-USD", "BTC-USD", NULL };
 
-typedef struct {
+typedef struct
+{
   GTestDBus *bus;
   SpotTestController *controller;
   SpotDbusService *service;
@@ -53,7 +56,7 @@ typedef struct {
 static void
 spin_for_ms (guint ms)
 {
-  gint64 until = g_get_monotonic_time () + (gint64) ms * 1000;
+  gint64 until = g_get_monotonic_time () + (gint64)ms * 1000;
 
   while (g_get_monotonic_time () < until)
     if (!g_main_context_iteration (NULL, FALSE))
@@ -63,7 +66,7 @@ spin_for_ms (guint ms)
 static void
 store_result (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  *(GAsyncResult **) user_data = g_object_ref (result);
+  *(GAsyncResult **)user_data = g_object_ref (result);
 }
 
 static GAsyncResult *
@@ -84,8 +87,8 @@ on_products_changed (SpotDbusCanvas *proxy,
   f->products_changed++;
   g_strfreev (f->last_added);
   g_strfreev (f->last_removed);
-  f->last_added = g_strdupv ((char **) added);
-  f->last_removed = g_strdupv ((char **) removed);
+  f->last_added = g_strdupv ((char **)added);
+  f->last_removed = g_strdupv ((char **)removed);
 }
 
 static void
@@ -106,12 +109,14 @@ fixture_set_up (Fixture *f, gconstpointer data)
   spot_dbus_service_set_update_interval (f->service, 50);
   spot_dbus_service_start (f->service, G_BUS_TYPE_SESSION);
   WAIT_FOR (spot_dbus_service_get_bus_state (f->service) == SPOT_DBUS_BUS_STATE_OWNED);
-  g_assert_cmpuint (dbus_test_log_take ("D-Bus: owning org.spotcanvas.SpotCanvas1 on the session bus"), ==, 1);
+  g_assert_cmpuint (
+      dbus_test_log_take ("D-Bus: owning org.spotcanvas.SpotCanvas1 on the session bus"), ==, 1);
 
-  f->client = g_dbus_connection_new_for_address_sync (g_test_dbus_get_bus_address (f->bus),
-                                                      G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT
-                                                        | G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
-                                                      NULL, NULL, &error);
+  f->client = g_dbus_connection_new_for_address_sync (
+      g_test_dbus_get_bus_address (f->bus),
+      G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT
+          | G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+      NULL, NULL, &error);
   g_assert_no_error (error);
   /* Asynchronously: this thread serves the GetAll the proxy starts with. */
   spot_dbus_canvas_proxy_new (f->client, G_DBUS_PROXY_FLAGS_NONE, SPOT_DBUS_NAME,
@@ -164,7 +169,8 @@ call_list (Fixture *f)
   char **products = NULL;
 
   spot_dbus_canvas_call_list_products (f->proxy, NULL, store_result, &result);
-  g_assert_true (spot_dbus_canvas_call_list_products_finish (f->proxy, &products, wait_result (&result), &error));
+  g_assert_true (spot_dbus_canvas_call_list_products_finish (f->proxy, &products,
+                                                             wait_result (&result), &error));
   g_assert_no_error (error);
   return products;
 }
@@ -188,7 +194,8 @@ call_remove (Fixture *f, const char *const *ids, GError **error)
   char **removed = NULL;
 
   spot_dbus_canvas_call_remove_products (f->proxy, ids, NULL, store_result, &result);
-  if (!spot_dbus_canvas_call_remove_products_finish (f->proxy, &removed, wait_result (&result), error))
+  if (!spot_dbus_canvas_call_remove_products_finish (f->proxy, &removed, wait_result (&result),
+                                                     error))
     return NULL;
   return removed;
 }
@@ -209,7 +216,7 @@ static void
 assert_strv (char **actual, const char *const *expected)
 {
   g_autofree char *a = g_strjoinv (",", actual);
-  g_autofree char *e = g_strjoinv (",", (char **) expected);
+  g_autofree char *e = g_strjoinv (",", (char **)expected);
 
   g_assert_cmpstr (a, ==, e);
 }
@@ -253,7 +260,8 @@ test_adds_products_and_signals_the_change (Fixture *f, gconstpointer data)
   products = call_list (f);
   assert_strv (products, expected_all);
   WAIT_FOR (spot_dbus_canvas_get_product_count (f->proxy) == 4);
-  g_assert_cmpuint (dbus_test_log_take ("D-Bus AddProducts SOL-USD,BTC-USD,ADA-EUR from :*"), ==, 1);
+  g_assert_cmpuint (dbus_test_log_take ("D-Bus AddProducts SOL-USD,BTC-USD,ADA-EUR from :*"), ==,
+                    1);
 }
 
 static void
@@ -296,7 +304,7 @@ test_rejects_too_many_products (Fixture *f, gconstpointer data)
   for (guint i = 0; i <= SPOT_DBUS_MAX_PRODUCTS_PER_CALL; i++)
     g_ptr_array_add (ids, g_strdup_printf ("C%u-USD", i));
   g_ptr_array_add (ids, NULL);
-  added = call_add (f, (const char *const *) ids->pdata, &error);
+  added = call_add (f, (const char *const *)ids->pdata, &error);
   g_assert_null (added);
   assert_remote_error (error, SPOT_ERROR_INVALID_ARGUMENT,
                        "org.spotcanvas.SpotCanvas1.Error.InvalidArgument", "*at most 1000*1001*");
@@ -392,7 +400,8 @@ test_get_status_merges_controller_details (Fixture *f, gconstpointer data)
 
   spot_dbus_service_update_status (f->service, &pushed);
   spot_dbus_canvas_call_get_status (f->proxy, NULL, store_result, &result);
-  g_assert_true (spot_dbus_canvas_call_get_status_finish (f->proxy, &status, wait_result (&result), &error));
+  g_assert_true (
+      spot_dbus_canvas_call_get_status_finish (f->proxy, &status, wait_result (&result), &error));
   g_assert_no_error (error);
   dict = g_variant_dict_new (status);
   g_assert_true (g_variant_dict_lookup (dict, "state", "&s", &text));
@@ -421,7 +430,8 @@ test_reconnect_reaches_the_controller (Fixture *f, gconstpointer data)
   g_assert_cmpuint (spot_test_controller_reconnects (f->controller), ==, 1);
 }
 
-typedef struct {
+typedef struct
+{
   guint count;
   gint64 times[64];
   guint64 last_trades;
@@ -459,12 +469,10 @@ test_properties_changed_is_rate_bounded_and_keeps_the_latest (Fixture *f, gconst
   guint subscription;
 
   spot_dbus_service_set_update_interval (f->service, interval_ms);
-  subscription = g_dbus_connection_signal_subscribe (f->client, SPOT_DBUS_NAME,
-                                                     "org.freedesktop.DBus.Properties",
-                                                     "PropertiesChanged", SPOT_DBUS_OBJECT_PATH,
-                                                     SPOT_DBUS_INTERFACE,
-                                                     G_DBUS_SIGNAL_FLAGS_NONE,
-                                                     on_properties_changed, &log, NULL);
+  subscription = g_dbus_connection_signal_subscribe (
+      f->client, SPOT_DBUS_NAME, "org.freedesktop.DBus.Properties", "PropertiesChanged",
+      SPOT_DBUS_OBJECT_PATH, SPOT_DBUS_INTERFACE, G_DBUS_SIGNAL_FLAGS_NONE, on_properties_changed,
+      &log, NULL);
   /* Let the subscription's AddMatch reach the bus before the burst. */
   spin_for_ms (interval_ms + 50);
   started = g_get_monotonic_time ();
@@ -480,13 +488,13 @@ test_properties_changed_is_rate_bounded_and_keeps_the_latest (Fixture *f, gconst
 
   /* One leading emission, then at most one per interval, plus the trailing
    * one carrying the last values. */
-  bound = 2 + (guint) (elapsed_ms / interval_ms);
+  bound = 2 + (guint)(elapsed_ms / interval_ms);
   g_test_message ("%u pushes in %" G_GINT64_FORMAT " ms gave %u PropertiesChanged (bound %u)",
                   pushes, elapsed_ms, log.count, bound);
   g_assert_cmpuint (log.count, >=, 2);
   g_assert_cmpuint (log.count, <=, bound);
   for (guint i = 1; i < MIN (log.count, G_N_ELEMENTS (log.times)); i++)
-    g_assert_cmpint (log.times[i] - log.times[i - 1], >=, (gint64) interval_ms * 1000 / 2);
+    g_assert_cmpint (log.times[i] - log.times[i - 1], >=, (gint64)interval_ms * 1000 / 2);
   g_assert_cmpuint (log.last_trades, ==, pushes);
   g_assert_cmpuint (spot_dbus_canvas_get_trades_received (f->proxy), ==, pushes);
   g_assert_cmpstr (spot_dbus_canvas_get_state (f->proxy), ==, "running");
@@ -496,11 +504,14 @@ test_properties_changed_is_rate_bounded_and_keeps_the_latest (Fixture *f, gconst
 static void
 test_second_instance_loses_the_name (Fixture *f, gconstpointer data)
 {
-  g_autoptr (SpotDbusService) second = spot_dbus_service_new (SPOT_CONTROLLER (f->controller), 0, 1);
+  g_autoptr (SpotDbusService) second
+      = spot_dbus_service_new (SPOT_CONTROLLER (f->controller), 0, 1);
 
   spot_dbus_service_start (second, G_BUS_TYPE_SESSION);
   WAIT_FOR (spot_dbus_service_get_bus_state (second) == SPOT_DBUS_BUS_STATE_NAME_LOST);
-  g_assert_cmpuint (dbus_test_log_take ("*cannot own org.spotcanvas.SpotCanvas1*another process owns it*"), ==, 1);
+  g_assert_cmpuint (
+      dbus_test_log_take ("*cannot own org.spotcanvas.SpotCanvas1*another process owns it*"), ==,
+      1);
   /* The first keeps serving. */
   g_assert_cmpuint (spot_dbus_service_get_bus_state (f->service), ==, SPOT_DBUS_BUS_STATE_OWNED);
   g_assert_cmpuint (spot_dbus_canvas_get_shard_count (f->proxy), ==, 4);
@@ -516,12 +527,13 @@ run_tool (const char *const *argv, char **out, char **err)
   g_autoptr (GSubprocess) process = NULL;
   g_autoptr (GAsyncResult) result = NULL;
 
-  process = g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE,
-                               &error);
+  process = g_subprocess_newv (
+      argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, &error);
   g_assert_no_error (error);
   /* Asynchronously: this process serves the calls the tool makes. */
   g_subprocess_communicate_utf8_async (process, NULL, NULL, store_result, &result);
-  g_assert_true (g_subprocess_communicate_utf8_finish (process, wait_result (&result), out, err, &error));
+  g_assert_true (
+      g_subprocess_communicate_utf8_finish (process, wait_result (&result), out, err, &error));
   g_assert_no_error (error);
   g_test_message ("%s %s -> %d\nstdout: %s\nstderr: %s", argv[0], argv[1],
                   g_subprocess_get_exit_status (process), *out, *err);
@@ -561,7 +573,8 @@ test_busctl_calls_and_errors (Fixture *f, gconstpointer data)
   g_clear_pointer (&out, g_free);
   g_clear_pointer (&err, g_free);
   {
-    const char *argv[] = { BUSCTL, "call", TARGET, "AddProducts", "as", "2", "ADA-USD", "BTC-USD", NULL };
+    const char *argv[]
+        = { BUSCTL, "call", TARGET, "AddProducts", "as", "2", "ADA-USD", "BTC-USD", NULL };
     g_assert_cmpint (run_tool (argv, &out, &err), ==, 0);
     g_assert_cmpstr (out, ==, "as 1 \"ADA-USD\"\n");
     g_assert_true (spot_test_controller_has_product (f->controller, "ADA-USD"));
@@ -604,7 +617,9 @@ test_busctl_calls_and_errors (Fixture *f, gconstpointer data)
   }
 }
 
-#define GDBUS_CALL "gdbus", "call", "--session", "--dest", SPOT_DBUS_NAME, "--object-path", SPOT_DBUS_OBJECT_PATH, "--method"
+#define GDBUS_CALL                                                                                 \
+  "gdbus", "call", "--session", "--dest", SPOT_DBUS_NAME, "--object-path", SPOT_DBUS_OBJECT_PATH,  \
+      "--method"
 
 static void
 test_gdbus_calls_and_errors (Fixture *f, gconstpointer data)
@@ -616,22 +631,27 @@ test_gdbus_calls_and_errors (Fixture *f, gconstpointer data)
     return;
 
   {
-    const char *argv[] = { GDBUS_CALL, SPOT_DBUS_INTERFACE ".GetCandle", "BTC-USD", "ONE_MINUTE", NULL };
+    const char *argv[]
+        = { GDBUS_CALL, SPOT_DBUS_INTERFACE ".GetCandle", "BTC-USD", "ONE_MINUTE", NULL };
     g_assert_cmpint (run_tool (argv, &out, &err), ==, 0);
-    g_assert_true (g_str_has_prefix (out, "('{\"product_id\":\"BTC-USD\",\"granularity\":\"ONE_MINUTE\","));
+    g_assert_true (
+        g_str_has_prefix (out, "('{\"product_id\":\"BTC-USD\",\"granularity\":\"ONE_MINUTE\","));
   }
   g_clear_pointer (&out, g_free);
   g_clear_pointer (&err, g_free);
   {
-    const char *argv[] = { GDBUS_CALL, SPOT_DBUS_INTERFACE ".GetCandle", "BTC-USD", "TEN_MINUTE", NULL };
+    const char *argv[]
+        = { GDBUS_CALL, SPOT_DBUS_INTERFACE ".GetCandle", "BTC-USD", "TEN_MINUTE", NULL };
     g_assert_cmpint (run_tool (argv, &out, &err), !=, 0);
-    g_assert_true (strstr (err, "GDBus.Error:org.spotcanvas.SpotCanvas1.Error.InvalidArgument") != NULL);
+    g_assert_true (strstr (err, "GDBus.Error:org.spotcanvas.SpotCanvas1.Error.InvalidArgument")
+                   != NULL);
     g_assert_true (strstr (err, "TEN_MINUTE") != NULL);
   }
   g_clear_pointer (&out, g_free);
   g_clear_pointer (&err, g_free);
   {
-    const char *argv[] = { GDBUS_CALL, SPOT_DBUS_INTERFACE ".RemoveProducts", "['NOPE-USD']", NULL };
+    const char *argv[]
+        = { GDBUS_CALL, SPOT_DBUS_INTERFACE ".RemoveProducts", "['NOPE-USD']", NULL };
     g_assert_cmpint (run_tool (argv, &out, &err), !=, 0);
     g_assert_true (strstr (err, "GDBus.Error:org.spotcanvas.SpotCanvas1.Error.NotFound") != NULL);
   }
@@ -677,14 +697,17 @@ test_runs_without_a_bus (void)
   service = spot_dbus_service_new (SPOT_CONTROLLER (controller), 0, 1);
   spot_dbus_service_start (service, G_BUS_TYPE_SESSION);
   g_assert_cmpuint (spot_dbus_service_get_bus_state (service), ==, SPOT_DBUS_BUS_STATE_UNAVAILABLE);
-  g_assert_cmpuint (dbus_test_log_take ("D-Bus: no session bus (*)*running without D-Bus control"), ==, 1);
+  g_assert_cmpuint (dbus_test_log_take ("D-Bus: no session bus (*)*running without D-Bus control"),
+                    ==, 1);
 
   /* An address nobody listens on: the connection fails asynchronously. */
   g_setenv ("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/spot-canvas-bus", TRUE);
   spot_dbus_service_start (service, G_BUS_TYPE_SESSION);
   g_assert_cmpuint (spot_dbus_service_get_bus_state (service), ==, SPOT_DBUS_BUS_STATE_CONNECTING);
   WAIT_FOR (spot_dbus_service_get_bus_state (service) == SPOT_DBUS_BUS_STATE_UNAVAILABLE);
-  g_assert_cmpuint (dbus_test_log_take ("D-Bus: the session bus is not reachable*running without D-Bus control"), ==, 1);
+  g_assert_cmpuint (
+      dbus_test_log_take ("D-Bus: the session bus is not reachable*running without D-Bus control"),
+      ==, 1);
 
   /* Status updates still work without a bus. */
   {
@@ -703,7 +726,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   dbus_test_log_init ();
 
-#define ADD(path, func) \
+#define ADD(path, func)                                                                            \
   g_test_add ("/dbus/service/" path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
   ADD ("exposes-identity-and-initial-state", test_exposes_identity_and_initial_state);
   ADD ("lists-products-sorted", test_lists_products_sorted);

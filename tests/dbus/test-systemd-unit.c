@@ -17,15 +17,17 @@
 
 static int failures;
 
-#define CHECK(cond, ...)                  \
-  G_STMT_START {                          \
-    if (!(cond))                          \
-      {                                   \
-        g_printerr ("FAIL: " __VA_ARGS__); \
-        g_printerr ("\n");                \
-        failures++;                       \
-      }                                   \
-  } G_STMT_END
+#define CHECK(cond, ...)                                                                           \
+  G_STMT_START                                                                                     \
+  {                                                                                                \
+    if (!(cond))                                                                                   \
+      {                                                                                            \
+        g_printerr ("FAIL: " __VA_ARGS__);                                                         \
+        g_printerr ("\n");                                                                         \
+        failures++;                                                                                \
+      }                                                                                            \
+  }                                                                                                \
+  G_STMT_END
 
 static char *
 get (GKeyFile *file, const char *group, const char *key)
@@ -94,8 +96,9 @@ main (int argc, char **argv)
 
   if (analyze == NULL)
     {
-      g_print ("SKIP: systemd-analyze is not installed (Debian package systemd); static checks %s\n",
-               failures == 0 ? "passed" : "failed");
+      g_print (
+          "SKIP: systemd-analyze is not installed (Debian package systemd); static checks %s\n",
+          failures == 0 ? "passed" : "failed");
       return failures == 0 ? 77 : 1;
     }
 
@@ -107,7 +110,7 @@ main (int argc, char **argv)
   {
     const char *verify_argv[] = { analyze, "--user", "--man=no", "verify", argv[1], NULL };
 
-    if (!g_spawn_sync (NULL, (char **) verify_argv, envp, G_SPAWN_DEFAULT, NULL, NULL, &out, &err,
+    if (!g_spawn_sync (NULL, (char **)verify_argv, envp, G_SPAWN_DEFAULT, NULL, NULL, &out, &err,
                        &status, &error))
       {
         g_printerr ("FAIL: cannot run systemd-analyze: %s\n", error->message);
