@@ -1,7 +1,8 @@
 /* main.c: command line, configuration and the command dispatch table.
  *
- * Exit codes: 0 success, 1 runtime failure, 2 bad configuration or usage
- * (docs/configuration.md).
+ * Exit codes: 0 success, 1 runtime failure (start-up failed, or complete
+ * candles left in the journal at stop), 2 bad configuration or usage, 3 the
+ * ordered shutdown overran SHUTDOWN_TIMEOUT_S (docs/operations.md).
  */
 #define G_LOG_DOMAIN "spot-canvas"
 
@@ -22,6 +23,8 @@
 #include "config/spot-config.h"
 #include "config/spot-log-filter.h"
 #include "core/spot-error.h"
+#include "service/spot-service.h"
+#include "store/spot-migrations.h"
 
 enum {
   EXIT_OK = 0,
@@ -40,12 +43,15 @@ typedef struct {
 
 static int command_run (const SpotConfig *config, int argc, char **argv);
 static int command_version (const SpotConfig *config, int argc, char **argv);
+static int command_migrate (const SpotConfig *config, int argc, char **argv);
 
 /* New commands (migrate up|down [N]|status, ...) go here. The first entry is
  * the default when no command is given. */
 static const SpotCommand commands[] = {
   { "run", "", N_("Run the service until SIGINT or SIGTERM (the default)"), TRUE, command_run },
   { "version", "", N_("Print the version and exit"), FALSE, command_version },
+  { "migrate", "up [N]|down [N]|status", N_("Apply, revert or list the database migrations"), TRUE,
+    command_migrate },
 };
 
 static int
@@ -121,7 +127,7 @@ prepare_state_directory (const char *path, GError **error)
 
 typedef struct {
   GMainLoop *loop;
-  const char *signal_name;
+  SpotService *service;
 } RunState;
 
 static gboolean
@@ -129,8 +135,7 @@ on_sigint (gpointer user_data)
 {
   RunState *state = user_data;
 
-  state->signal_name = "SIGINT";
-  g_main_loop_quit (state->loop);
+  spot_service_stop (state->service, "SIGINT");
   return G_SOURCE_CONTINUE;
 }
 
@@ -139,9 +144,29 @@ on_sigterm (gpointer user_data)
 {
   RunState *state = user_data;
 
-  state->signal_name = "SIGTERM";
-  g_main_loop_quit (state->loop);
+  spot_service_stop (state->service, "SIGTERM");
   return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+on_sighup (gpointer user_data)
+{
+  RunState *state = user_data;
+
+  g_message ("SIGHUP: reloading the product list");
+  spot_service_reload_products (state->service);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+on_state_changed (GObject *object, GParamSpec *pspec, gpointer user_data)
+{
+  RunState *state = user_data;
+
+  (void) object;
+  (void) pspec;
+  if (spot_service_is_finished (state->service))
+    g_main_loop_quit (state->loop);
 }
 
 static int
@@ -149,9 +174,12 @@ command_run (const SpotConfig *config, int argc, char **argv)
 {
   g_autoptr (GMainLoop) loop = NULL;
   g_autoptr (GError) error = NULL;
+  g_autoptr (SpotService) service = NULL;
   RunState state = { 0 };
   guint sigint_id;
   guint sigterm_id;
+  guint sighup_id;
+  int status;
 
   if (argc > 1)
     return usage_error (_("“run” takes no arguments; got “%s”"), argv[1]);
@@ -164,9 +192,13 @@ command_run (const SpotConfig *config, int argc, char **argv)
     }
 
   loop = g_main_loop_new (NULL, FALSE);
+  service = spot_service_new (config);
   state.loop = loop;
+  state.service = service;
   sigint_id = g_unix_signal_add (SIGINT, on_sigint, &state);
   sigterm_id = g_unix_signal_add (SIGTERM, on_sigterm, &state);
+  sighup_id = g_unix_signal_add (SIGHUP, on_sighup, &state);
+  g_signal_connect (service, "notify::state", G_CALLBACK (on_state_changed), &state);
 
   g_message ("%s %s starting: HTTP_ADDR=%s, STATE_DIRECTORY=%s, shard %u of %u, NATS %s, "
              "database %s",
@@ -175,13 +207,34 @@ command_run (const SpotConfig *config, int argc, char **argv)
              config->nats_urls != NULL ? "external" : "embedded",
              config->database_url != NULL ? "external" : "embedded");
 
-  g_main_loop_run (loop);
+  spot_service_start (service);
+  if (!spot_service_is_finished (service))
+    g_main_loop_run (loop);
 
-  g_message ("Stopping on %s", state.signal_name != NULL ? state.signal_name : "request");
   g_source_remove (sigint_id);
   g_source_remove (sigterm_id);
-  g_message ("Stopped");
-  return EXIT_OK;
+  g_source_remove (sighup_id);
+  status = spot_service_get_exit_code (service);
+  if (spot_service_get_error (service) != NULL)
+    g_printerr ("%s: %s\n", PACKAGE_NAME, spot_service_get_error (service)->message);
+  g_signal_handlers_disconnect_by_data (service, &state);
+  g_clear_object (&service);
+  return status;
+}
+
+static int
+command_migrate (const SpotConfig *config, int argc, char **argv)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (argc < 2)
+    return usage_error (_("“migrate” needs an action: up [N], down [N] or status"));
+  if (config->database_url == NULL && !prepare_state_directory (config->state_directory, &error))
+    {
+      g_printerr ("%s: %s\n", PACKAGE_NAME, error->message);
+      return EXIT_RUNTIME;
+    }
+  return spot_migrate_main (config->database_url, config->state_directory, argc - 1, argv + 1);
 }
 
 static const SpotCommand *

@@ -1,0 +1,53 @@
+/* spot-candle-fanout.h: the engine's sink in the running service.
+ *
+ * Fans every candle update out to the NATS publisher (subjects and KV) and
+ * to the batch writer (PostgreSQL), and closed dirty minutes to the repair
+ * coordinator. Both consumers only queue (they never block a shard worker);
+ * complete updates are handed to both unconditionally, so the engine's
+ * "never dropped" promise holds up to their own queues (the batch writer
+ * journals what the database cannot take).
+ *
+ * It also counts what passed through (complete candles emitted, live
+ * updates), which the shutdown log and the end-to-end tests compare with
+ * what reached the database.
+ *
+ * Thread safety: the sink functions run on shard workers (any number at
+ * once); _get_stats from any thread; new/set_dirty_func/free on the owner
+ * thread, set_dirty_func before the engine can report dirty minutes, free
+ * after the aggregator has stopped.
+ */
+#pragma once
+
+#include <glib.h>
+
+#include "aggregate/spot-candle-sink.h"
+#include "nats/spot-publisher.h"
+#include "store/spot-batch-writer.h"
+
+G_BEGIN_DECLS
+
+typedef struct _SpotCandleFanout SpotCandleFanout;
+
+typedef void (*SpotCandleFanoutDirtyFunc) (gpointer user_data, const SpotDirtyRange *ranges, guint n);
+
+typedef struct {
+  guint64 live;         /* live updates handed on */
+  guint64 complete;     /* complete candles (complete=true, any kind) handed on */
+  guint64 dirty_ranges; /* dirty ranges reported */
+} SpotCandleFanoutStats;
+
+/* @publisher and @writer may each be NULL (that output is skipped); both
+ * must outlive the fan-out's use by the engine. */
+SpotCandleFanout *spot_candle_fanout_new (SpotPublisher *publisher, SpotBatchWriter *writer);
+void spot_candle_fanout_free (SpotCandleFanout *fanout);
+
+void spot_candle_fanout_set_dirty_func (SpotCandleFanout *fanout,
+                                        SpotCandleFanoutDirtyFunc func,
+                                        gpointer user_data);
+
+/* Fills @sink with functions that feed this fan-out. */
+void spot_candle_fanout_init_sink (SpotCandleFanout *fanout, SpotCandleSink *sink);
+
+void spot_candle_fanout_get_stats (SpotCandleFanout *fanout, SpotCandleFanoutStats *out);
+
+G_END_DECLS
