@@ -1016,6 +1016,29 @@ test_faults_from_command_line_hit_every_connection (void)
   sim_stop (sim);
 }
 
+static void
+test_slow_consumer_dropped (void)
+{
+  const char *args[] = { "--products=20", "--trades-per-second=1000", "--history-minutes=0",
+                         "--max-backlog-mb=1", NULL };
+  Sim *sim = sim_start (args);
+  g_autoptr (SimClient) c = sim_client_connect (sim);
+  subscribe (
+      c, "market_trades",
+      "\"BTC-USD\",\"ETH-USD\",\"SOL-USD\",\"DOGE-USD\",\"SHIB-USD\",\"XRP-USD\",\"ADA-USD\","
+      "\"AVAX-USD\",\"LINK-USD\",\"LTC-USD\"");
+  g_assert_cmpint (sim_client_wait_channel (c, 0, "market_trades", 3000), >=, 0);
+  /* Stop reading: the socket buffers fill, then the sim's queue grows. */
+  g_usleep (7 * G_USEC_PER_SEC);
+  g_assert_true (sim_wait (client_closed, c, 8000));
+  guint status = 0;
+  g_autoptr (JsonNode) stats = sim_http_json (sim, "/_sim/stats", &status);
+  g_assert_cmpint (
+      json_object_get_int_member (json_node_get_object (stats), "slow_consumers_dropped"), >=, 1);
+  g_clear_pointer (&c, sim_client_free);
+  sim_stop (sim);
+}
+
 /* ---- JWT ---------------------------------------------------------------- */
 
 static char *
@@ -1256,6 +1279,7 @@ main (int argc, char **argv)
                    test_faults_leave_rest_candles_truthful);
   g_test_add_func ("/exchange-sim/fault/from-command-line-hit-every-connection",
                    test_faults_from_command_line_hit_every_connection);
+  g_test_add_func ("/exchange-sim/slow-consumer-dropped", test_slow_consumer_dropped);
   g_test_add_func ("/exchange-sim/jwt-es256-and-ed25519-accepted-bad-refused",
                    test_jwt_es256_and_ed25519_accepted_bad_refused);
 

@@ -69,6 +69,7 @@ main (int argc, char **argv)
   gint fault_after_s = 10;
   gint64 skew_ms = 0;
   gboolean exit_with_parent = FALSE;
+  gint max_backlog_mb = 256;
 
   GOptionEntry entries[] = {
     { "host", 0, 0, G_OPTION_ARG_STRING, &host, "Listen address (default 127.0.0.1)", "ADDR" },
@@ -107,6 +108,8 @@ main (int argc, char **argv)
       "S" },
     { "skew-ms", 0, 0, G_OPTION_ARG_INT64, &skew_ms, "Exchange clock offset from the local clock",
       "MS" },
+    { "max-backlog-mb", 0, 0, G_OPTION_ARG_INT, &max_backlog_mb,
+      "Drop a client this many MiB behind (default 256; 0: never)", "MB" },
     { "exit-with-parent", 0, 0, G_OPTION_ARG_NONE, &exit_with_parent,
       "Exit when the parent process dies (Linux)", NULL },
     { NULL },
@@ -126,7 +129,7 @@ main (int argc, char **argv)
 #endif
   if (port < 0 || port > 65535 || n_products < 1 || history_minutes < 0 || horizon_minutes < 1
       || snapshot_trades < 1 || batch_ms < 1 || idle_close_s < 1 || fault_after_s < 0
-      || candles_snapshot < 0)
+      || max_backlog_mb < 0 || candles_snapshot < 0)
     {
       g_printerr ("spot-exchange-sim: a numeric option is out of range (see --help)\n");
       return 2;
@@ -189,6 +192,7 @@ main (int argc, char **argv)
     .verifier = verifier,
     .faults = faults,
     .fault_after_s = (guint)fault_after_s,
+    .max_backlog_bytes = (guint64)max_backlog_mb * 1024 * 1024,
   };
   g_autoptr (SpotSimServer) server = spot_sim_server_new (&sc, market, &error);
   if (server == NULL)

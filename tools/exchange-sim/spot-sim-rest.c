@@ -252,10 +252,11 @@ control_stats (SpotSimServer *self, SoupServerMessage *msg)
       "\"connections_total\":%" G_GUINT64_FORMAT ",\"messages_sent\":%" G_GUINT64_FORMAT
       ",\"bytes_sent\":%" G_GUINT64_FORMAT ",\"trades_generated\":%" G_GUINT64_FORMAT
       ",\"trades_sent\":%" G_GUINT64_FORMAT ",\"trades_sent_last_second\":%" G_GUINT64_FORMAT
-      ",\"products\":[",
+      ",\"slow_consumers_dropped\":%" G_GUINT64_FORMAT ",\"products\":[",
       (double)(g_get_monotonic_time () - self->start_mono_us) / 1e6, self->skew_ms,
       self->conns->len, self->conns_total, self->messages_sent, self->bytes_sent,
-      self->trades_generated_total, self->trades_sent_total, self->trades_sent_rate);
+      self->trades_generated_total, self->trades_sent_total, self->trades_sent_rate,
+      self->slow_consumers_dropped);
   guint n = spot_sim_market_n_products (self->market);
   for (guint p = 0; p < n; p++)
     g_string_append_printf (
@@ -274,10 +275,11 @@ control_stats (SpotSimServer *self, SoupServerMessage *msg)
           "%s{\"id\":%u,\"peer\":\"%s\",\"market_trades\":%u,\"candles\":%u,"
           "\"heartbeats\":%s,\"sequence_num\":%" G_GINT64_FORMAT
           ",\"messages_sent\":%" G_GUINT64_FORMAT ",\"trades_sent\":%" G_GUINT64_FORMAT
-          ",\"bytes_sent\":%" G_GUINT64_FORMAT ",\"delayed\":%u}",
+          ",\"bytes_sent\":%" G_GUINT64_FORMAT ",\"backlog_bytes\":%" G_GUINT64_FORMAT
+          ",\"delayed\":%u}",
           i == 0 ? "" : ",", c->id, c->peer != NULL ? c->peer : "", c->trades_list->len,
           c->candles_list->len, c->heartbeats ? "true" : "false", c->seq, c->messages_sent,
-          c->trades_sent, c->bytes_sent, g_queue_get_length (&c->delayed));
+          c->trades_sent, c->bytes_sent, c->backlog, g_queue_get_length (&c->delayed));
     }
   g_string_append (s, "]}");
   respond_json (msg, 200, s);

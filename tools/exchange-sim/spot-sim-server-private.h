@@ -65,6 +65,7 @@ struct _SpotSimServer
   guint64 trades_sent_prev; /* at the previous second */
   guint64 trades_sent_rate;
   guint64 trades_generated_total;
+  guint64 slow_consumers_dropped;
 };
 
 struct _Conn
@@ -72,6 +73,7 @@ struct _Conn
   SpotSimServer *server;
   guint id;
   SoupWebsocketConnection *ws;
+  GSocket *socket; /* the TCP socket under ws (libsoup wraps its stream) */
   char *peer;
   gint64 seq; /* next sequence_num */
   gboolean subscribed_once;
@@ -98,6 +100,8 @@ struct _Conn
   guint64 messages_sent;
   guint64 trades_sent;
   guint64 bytes_sent;
+  guint64 wire_bytes; /* frames handed to libsoup, headers included */
+  guint64 backlog;    /* wire_bytes not yet acked by the peer, last second */
 };
 
 /* The exchange clock: local clock + skew, in ns since the epoch. */

@@ -6,6 +6,10 @@
 #include <string.h>
 #include <time.h>
 
+#include <linux/tcp.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 
@@ -122,6 +126,8 @@ conn_write (Conn *conn, const char *text, gsize len)
   if (!conn_open (conn))
     return;
   soup_websocket_connection_send_text (conn->ws, text);
+  /* Payload plus the server frame header (2, 4 or 10 bytes). */
+  conn->wire_bytes += len + (len < 126 ? 2 : len < 65536 ? 4 : 10);
   conn->messages_sent++;
   conn->bytes_sent += len;
   conn->server->messages_sent++;
@@ -558,6 +564,7 @@ conn_free (Conn *conn)
       g_signal_handlers_disconnect_by_data (conn->ws, conn);
       g_object_unref (conn->ws);
     }
+  g_clear_object (&conn->socket);
   g_free (conn->trades_sub);
   g_free (conn->candles_sub);
   g_free (conn->candles_version);
@@ -612,14 +619,12 @@ conn_close_abruptly (Conn *conn)
   if (conn->closing || conn->ws == NULL)
     return;
   conn->closing = TRUE;
-  GIOStream *stream = soup_websocket_connection_get_io_stream (conn->ws);
   /* Shut the socket down under libsoup: the peer reads EOF without a close
    * frame (1006 on its side), and libsoup notices and emits "closed". */
-  if (G_IS_SOCKET_CONNECTION (stream))
-    g_socket_shutdown (g_socket_connection_get_socket (G_SOCKET_CONNECTION (stream)), TRUE, TRUE,
-                       NULL);
+  if (conn->socket != NULL)
+    g_socket_shutdown (conn->socket, TRUE, TRUE, NULL);
   else
-    g_io_stream_close (stream, NULL, NULL);
+    g_io_stream_close (soup_websocket_connection_get_io_stream (conn->ws), NULL, NULL);
 }
 
 static gboolean
@@ -878,6 +883,8 @@ websocket_cb (SoupServer *soup,
   conn->server = self;
   conn->id = ++self->next_conn_id;
   conn->ws = g_object_ref (ws);
+  GSocket *sock = soup_server_message_get_socket (msg);
+  conn->socket = sock != NULL ? g_object_ref (sock) : NULL;
   conn->trades_sub = g_new0 (gboolean, n);
   conn->candles_sub = g_new0 (gboolean, n);
   conn->candles_version = g_new0 (guint64, n);
@@ -983,6 +990,47 @@ spot_sim_server_tick (gpointer data)
   return G_SOURCE_CONTINUE;
 }
 
+/* TCP bytes the peer has acknowledged, or -1 when unknown. */
+static gint64
+conn_acked_bytes (Conn *conn)
+{
+  if (conn->socket == NULL)
+    return -1;
+  int fd = g_socket_get_fd (conn->socket);
+  struct tcp_info info;
+  socklen_t len = sizeof info;
+  memset (&info, 0, sizeof info);
+  if (getsockopt (fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0
+      || len < offsetof (struct tcp_info, tcpi_bytes_acked) + sizeof info.tcpi_bytes_acked)
+    return -1;
+  /* bytes_acked counts from the SYN: one more than the payload. */
+  return info.tcpi_bytes_acked > 0 ? (gint64)info.tcpi_bytes_acked - 1 : 0;
+}
+
+/* libsoup 3.2 queues outgoing frames without bound and reports no buffered
+ * amount; what the peer has not acknowledged yet (libsoup's queue plus the
+ * kernel's) is the frames handed over minus the TCP bytes acked. A client
+ * that far behind is dropped, as an exchange drops a slow consumer, before
+ * the simulator's memory runs away. */
+static void
+check_backlog (Conn *conn)
+{
+  SpotSimServer *self = conn->server;
+  gint64 acked = conn_acked_bytes (conn);
+  if (acked < 0)
+    return;
+  /* acked also counts the handshake response: a few hundred bytes low. */
+  conn->backlog = conn->wire_bytes > (guint64)acked ? conn->wire_bytes - (guint64)acked : 0;
+  if (self->config.max_backlog_bytes > 0 && conn->backlog > self->config.max_backlog_bytes)
+    {
+      spot_log (G_LOG_LEVEL_WARNING, G_LOG_DOMAIN, NULL, (gint)conn->id, -1,
+                "slow consumer: %" G_GUINT64_FORMAT " bytes not yet read, dropping the connection",
+                conn->backlog);
+      self->slow_consumers_dropped++;
+      conn_close_abruptly (conn);
+    }
+}
+
 static gboolean
 second_cb (gpointer data)
 {
@@ -995,6 +1043,9 @@ second_cb (gpointer data)
   for (guint i = 0; i < conns->len; i++)
     {
       Conn *conn = g_ptr_array_index (conns, i);
+      if (!conn_open (conn))
+        continue;
+      check_backlog (conn);
       if (!conn_open (conn))
         continue;
       g_array_set_size (changed, 0);

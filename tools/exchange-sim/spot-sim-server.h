@@ -60,6 +60,7 @@ typedef struct
   SpotSimJwtVerifier *verifier; /* borrowed; required with require_auth */
   GArray *faults;               /* SpotSimFault applied to each new connection */
   guint fault_after_s;          /* when one-shot faults of @faults fire */
+  guint64 max_backlog_bytes;    /* drop a client this far behind; 0: never */
 } SpotSimServerConfig;
 
 typedef struct _SpotSimServer SpotSimServer;
