@@ -87,8 +87,9 @@ bus_ready_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       spot_monitor_window_set_proxy (m->window, NULL, reason);
       return;
     }
-  spot_dbus_canvas_proxy_new (connection, G_DBUS_PROXY_FLAGS_NONE, SPOT_DBUS_NAME,
-                              SPOT_DBUS_OBJECT_PATH, NULL, proxy_ready_cb, m);
+  /* Opening the monitor must not start the service by activation. */
+  spot_dbus_canvas_proxy_new (connection, G_DBUS_PROXY_FLAGS_DO_NOT_AUTO_START_AT_CONSTRUCTION,
+                              SPOT_DBUS_NAME, SPOT_DBUS_OBJECT_PATH, NULL, proxy_ready_cb, m);
 }
 
 static void

@@ -674,6 +674,31 @@ test_gdbus_calls_and_errors (Fixture *f, gconstpointer data)
 /* ---- without a bus ---- */
 
 static void
+test_survives_the_bus_going_away (void)
+{
+  g_autoptr (GTestDBus) bus = g_test_dbus_new (G_TEST_DBUS_NONE);
+  g_autoptr (SpotTestController) controller = spot_test_controller_new (initial_products);
+  g_autoptr (SpotDbusService) service = NULL;
+  SpotDbusStatus status = { .state = "running" };
+
+  g_test_dbus_up (bus);
+  service = spot_dbus_service_new (SPOT_CONTROLLER (controller), 0, 1);
+  spot_dbus_service_start (service, G_BUS_TYPE_SESSION);
+  WAIT_FOR (spot_dbus_service_get_bus_state (service) == SPOT_DBUS_BUS_STATE_OWNED);
+  dbus_test_log_take ("*");
+
+  g_test_dbus_stop (bus);
+  WAIT_FOR (spot_dbus_service_get_bus_state (service) == SPOT_DBUS_BUS_STATE_NAME_LOST);
+  g_assert_cmpuint (dbus_test_log_take ("D-Bus: the session bus connection is gone*"), ==, 1);
+  /* The rest of the service carries on. */
+  spot_dbus_service_update_status (service, &status);
+  g_assert_cmpstr (spot_dbus_canvas_get_state (SPOT_DBUS_CANVAS (service)), ==, "running");
+  spot_dbus_service_stop (service);
+  g_clear_object (&service);
+  g_test_dbus_down (bus);
+}
+
+static void
 test_runs_without_a_bus (void)
 {
   g_autoptr (SpotTestController) controller = NULL;
@@ -746,5 +771,6 @@ main (int argc, char **argv)
   ADD ("gdbus-calls-and-errors", test_gdbus_calls_and_errors);
 #undef ADD
   g_test_add_func ("/dbus/service/runs-without-a-bus", test_runs_without_a_bus);
+  g_test_add_func ("/dbus/service/survives-the-bus-going-away", test_survives_the_bus_going_away);
   return g_test_run ();
 }
