@@ -27,6 +27,8 @@
 
 /* How often state, metrics and D-Bus properties are refreshed. */
 #define TICK_INTERVAL_MS 1000
+/* After start-up, no open exchange connection is normal for this long. */
+#define EXCHANGE_GRACE_US (15 * G_USEC_PER_SEC)
 
 struct _SpotService {
   GObject parent_instance;
@@ -39,6 +41,7 @@ struct _SpotService {
   gboolean finished;
   gboolean rows_lost; /* complete candles journaled or lost at stop */
   gint64 started_us;
+  gint64 running_us; /* when the exchange connections were started */
   guint pending_starts; /* NATS and database starting in parallel */
   guint tick_id;
   char *degraded_reason;
@@ -148,7 +151,9 @@ degraded_reason (SpotService *self)
     return "NATS not connected";
   if (!database_connected (self))
     return "database unreachable";
+  /* The connections open staggered (CONNECT_RATE): give them a moment. */
   if (self->coinbase != NULL && self->owned > 0
+      && g_get_monotonic_time () - self->running_us > EXCHANGE_GRACE_US
       && spot_coinbase_manager_get_n_open (spot_coinbase_client_get_manager (self->coinbase)) == 0)
     return "no exchange connection open";
   return NULL;
@@ -814,6 +819,7 @@ coinbase_started_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   g_message ("Running: %u products subscribed, dashboard at http://%s:%u/", g_strv_length (started),
              self->config->http_host[0] != '\0' ? self->config->http_host : "0.0.0.0",
              spot_service_web_get_port (self->web));
+  self->running_us = g_get_monotonic_time ();
   self->state = SPOT_SERVICE_STATE_RUNNING;
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATE]);
   evaluate_state (self);
