@@ -1,0 +1,115 @@
+/* e2e-util.h: the whole service as a user runs it, for end-to-end tests.
+ *
+ * Starts the exchange simulator and the built spot-canvas binary
+ * (SPOT_BUILD_ROOT) as child processes on free loopback ports, against the
+ * harness's real nats-server and PostgreSQL; reads /health, /metrics and
+ * the simulator's REST candles over HTTP; follows /stream like a browser
+ * (an SSE reader thread keeping the last <spot-candle> of every element)
+ * and reads the database with libpq.
+ *
+ * Thread safety: test thread, except where noted (the SSE reader runs its
+ * own thread; its snapshot function may be called from the test thread).
+ */
+#pragma once
+
+#include <gio/gio.h>
+#include <libpq-fe.h>
+
+#include "model/spot-candle.h"
+
+G_BEGIN_DECLS
+
+/* ---- the exchange simulator ---- */
+
+typedef struct {
+  GSubprocess *process;
+  char *dir;
+  char *ws_url;
+  char *rest_url;
+  char *control_url;
+} E2eSim;
+
+/* @extra_args: NULL-terminated extra options (--products, --trades-per-second, ...). */
+E2eSim *e2e_sim_start (const char *const *extra_args, GError **error);
+void e2e_sim_free (E2eSim *sim);
+/* POST /_sim/fault?kind=..&value=.. (value may be NULL). */
+gboolean e2e_sim_fault (E2eSim *sim, const char *kind, const char *value, GError **error);
+/* The simulator's REST candles of one product and granularity with start
+ * in [start, end] (GArray of SpotCandle, newest first as the exchange). */
+GArray *e2e_sim_candles (E2eSim *sim,
+                         const char *product_id,
+                         SpotGranularity granularity,
+                         gint64 start,
+                         gint64 end,
+                         GError **error);
+/* The simulator's product ids (its REST products list), NULL-terminated. */
+char **e2e_sim_products (E2eSim *sim, GError **error);
+
+/* ---- the service ---- */
+
+typedef struct {
+  GSubprocess *process;
+  char *state_dir;
+  guint16 http_port;
+  char *base_url; /* http://127.0.0.1:PORT */
+  GString *log;   /* stderr so far (a reader thread appends) */
+  GMutex log_lock;
+  GThread *log_thread;
+} E2eService;
+
+/* A free loopback TCP port (bind, read, close). */
+guint16 e2e_free_port (void);
+
+/* Starts SPOT_BUILD_ROOT/src/spot-canvas run with @env_extra ("NAME=value",
+ * NULL-terminated) over a clean environment with DBUS_BUS=none and the
+ * given NATS/DATABASE/Coinbase settings; waits until /health reports the
+ * state "running" (up to @timeout_s). */
+E2eService *e2e_service_start (const char *nats_url,
+                               const char *database_url,
+                               E2eSim *sim,
+                               const char *const *env_extra,
+                               guint timeout_s,
+                               GError **error);
+/* Sends @signum and waits for the exit (up to @timeout_s); returns the exit
+ * status, or -1 (killed by a signal / timed out). */
+int e2e_service_stop (E2eService *service, int signum, guint timeout_s);
+void e2e_service_free (E2eService *service);
+/* A copy of its stderr so far. */
+char *e2e_service_dup_log (E2eService *service);
+/* Prints the log (on failure, to understand it). */
+void e2e_service_dump_log (E2eService *service, const char *name);
+
+/* GET @url; returns the body (NULL with @error on a transport error);
+ * *@status gets the HTTP status. */
+char *e2e_http_get (const char *url, guint *status, GError **error);
+/* One sample of a series from the Prometheus text (a name with labels as
+ * printed, e.g. "spot_trades_received_total"); -1 when absent. */
+double e2e_metric_value (const char *metrics_text, const char *series);
+
+/* ---- /stream, as a browser follows it ---- */
+
+typedef struct _E2eStream E2eStream;
+
+/* Opens @url (a /stream URL) and keeps reading on its own thread. */
+E2eStream *e2e_stream_open (const char *url, GError **error);
+/* The last candle shown for each element id ("candle-BTC-USD-ONE_MINUTE"):
+ * a hash table id -> SpotCandle* (copies). */
+GHashTable *e2e_stream_snapshot (E2eStream *stream);
+guint64 e2e_stream_events (E2eStream *stream);
+void e2e_stream_close (E2eStream *stream);
+
+/* ---- PostgreSQL ---- */
+
+PGconn *e2e_db_connect (const char *conninfo);
+/* The stored candles of one product and granularity with start >= @from
+ * (GArray of SpotCandle, by start). */
+GArray *e2e_db_candles (PGconn *conn, const char *product_id, SpotGranularity granularity, gint64 from);
+
+/* Numeric equality of OHLCV and start (volumes and prices parsed with
+ * spot_decimal_parse on both sides); on a difference, @why says which. */
+gboolean e2e_candles_equal (const SpotCandle *a, const SpotCandle *b, char **why);
+
+/* Waits while @func returns FALSE, iterating nothing, sleeping 100 ms steps. */
+gboolean e2e_wait_until (gboolean (*func) (gpointer), gpointer data, guint timeout_ms);
+
+G_END_DECLS
