@@ -19,7 +19,13 @@
 
 #include "core/spot-error.h"
 #include "model/spot-decimal.h"
+#include "model/spot-time.h"
+#ifdef E2E_WITH_HARNESS
 #include "spot-test-harness.h"
+#define e2e_tmp_dir() spot_test_tmp_dir ()
+#else
+#define e2e_tmp_dir() g_get_tmp_dir ()
+#endif
 
 static const char *
 build_root (void)
@@ -32,7 +38,7 @@ build_root (void)
 static char *
 make_dir (const char *what)
 {
-  g_autofree char *template = g_build_filename (spot_test_tmp_dir (), "spot-e2e-XXXXXX", NULL);
+  g_autofree char *template = g_build_filename (e2e_tmp_dir (), "spot-e2e-XXXXXX", NULL);
   char *dir = g_mkdtemp (g_steal_pointer (&template));
 
   g_assert_nonnull (dir);
@@ -477,6 +483,8 @@ struct _E2eStream {
   GMutex lock;
   GHashTable *shown; /* element id -> SpotCandle* */
   guint64 events;
+  E2eStreamFunc func;
+  gpointer func_data;
 };
 
 static char *
@@ -547,6 +555,14 @@ stream_thread (gpointer data)
 
           if (!parse_element (element, &candle, &id))
             continue;
+          if (stream->func != NULL)
+            {
+              g_autofree char *ts = attribute (element, "ts");
+              gint64 ts_ns = 0;
+              if (ts == NULL || !spot_time_parse_rfc3339 (ts, -1, &ts_ns, NULL))
+                ts_ns = 0;
+              stream->func (&candle, ts_ns, spot_time_now_ns (), stream->func_data);
+            }
           g_mutex_lock (&stream->lock);
           g_hash_table_insert (stream->shown, g_steal_pointer (&id), g_memdup2 (&candle, sizeof candle));
           stream->events++;
@@ -559,8 +575,16 @@ stream_thread (gpointer data)
 E2eStream *
 e2e_stream_open (const char *url, GError **error)
 {
+  return e2e_stream_open_full (url, NULL, NULL, error);
+}
+
+E2eStream *
+e2e_stream_open_full (const char *url, E2eStreamFunc func, gpointer user_data, GError **error)
+{
   E2eStream *stream = g_new0 (E2eStream, 1);
 
+  stream->func = func;
+  stream->func_data = user_data;
   g_mutex_init (&stream->lock);
   stream->shown = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   stream->cancellable = g_cancellable_new ();

@@ -92,6 +92,10 @@ typedef struct _E2eStream E2eStream;
 
 /* Opens @url (a /stream URL) and keeps reading on its own thread. */
 E2eStream *e2e_stream_open (const char *url, GError **error);
+/* Called on the reader thread for every element read, with the element's
+ * exchange timestamp (ts attribute, 0 when none) and the read time (ns). */
+typedef void (*E2eStreamFunc) (const SpotCandle *candle, gint64 ts_ns, gint64 read_ns, gpointer user_data);
+E2eStream *e2e_stream_open_full (const char *url, E2eStreamFunc func, gpointer user_data, GError **error);
 /* The last candle shown for each element id ("candle-BTC-USD-ONE_MINUTE"):
  * a hash table id -> SpotCandle* (copies). */
 GHashTable *e2e_stream_snapshot (E2eStream *stream);
