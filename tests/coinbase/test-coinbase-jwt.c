@@ -171,6 +171,7 @@ test_es256_round_trip_from_coinbase_json_file (void)
   gsize sl = 0;
   const char *dot = strrchr (token, '.');
   g_autofree guchar *sig = b64url_decode (dot + 1, strlen (dot + 1), &sl);
+  g_assert_nonnull (sig);
   g_assert_cmpuint (sl, ==, 64);
   verify_es256 (token, pkey);
   /* A fresh nonce each time. */

@@ -361,6 +361,7 @@ fault (Sim *sim, const char *kind, const char *value)
   guint status = 0;
   g_autofree char *body = sim_http (sim, "POST", path, &status);
   g_assert_cmpuint (status, ==, 200);
+  g_assert_nonnull (strstr (body, "\"applied\""));
 }
 
 /* ---- tests ------------------------------------------------------------------- */

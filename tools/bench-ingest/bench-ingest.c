@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/resource.h>
+
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
@@ -39,6 +41,7 @@ static gint opt_inbox = 100;
 static gint opt_trades_per_frame = 25;
 static char *opt_mode = NULL;
 static char *opt_sim = NULL;
+static gboolean opt_json_only = FALSE;
 
 static GOptionEntry entries[] = {
   { "mode", 0, 0, G_OPTION_ARG_STRING, &opt_mode, "live (default) or parse", "MODE" },
@@ -50,6 +53,7 @@ static GOptionEntry entries[] = {
   { "workers", 0, 0, G_OPTION_ARG_INT, &opt_workers, "Engine workers (default 2)", "N" },
   { "inbox", 0, 0, G_OPTION_ARG_INT, &opt_inbox, "INBOX_SIZE (default 100)", "N" },
   { "trades-per-frame", 0, 0, G_OPTION_ARG_INT, &opt_trades_per_frame, "parse mode: trades per frame (default 25)", "N" },
+  { "json-glib", 0, 0, G_OPTION_ARG_NONE, &opt_json_only, "parse mode: json-glib only (no lean parser)", NULL },
   { "sim", 0, 0, G_OPTION_ARG_FILENAME, &opt_sim, "spot-exchange-sim binary", "PATH" },
   { NULL },
 };
@@ -122,6 +126,23 @@ static gboolean
 file_exists (const char *path)
 {
   return g_file_test (path, G_FILE_TEST_EXISTS);
+}
+
+/* trades_sent of the simulator so far (its control endpoint). */
+static guint64
+sim_trades_sent (SoupSession *session, guint port)
+{
+  g_autofree char *url = g_strdup_printf ("http://127.0.0.1:%u/_sim/stats", port);
+  g_autoptr (SoupMessage) msg = soup_message_new ("GET", url);
+  g_autoptr (GBytes) body = soup_session_send_and_read (session, msg, NULL, NULL);
+  if (body == NULL)
+    return 0;
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  gsize len = 0;
+  const char *data = g_bytes_get_data (body, &len);
+  if (!json_parser_load_from_data (parser, data, (gssize) len, NULL))
+    return 0;
+  return (guint64) json_object_get_int_member (json_node_get_object (json_parser_get_root (parser)), "trades_sent");
 }
 
 static void
@@ -210,7 +231,10 @@ run_live (void)
   ThreadCpu c0, c1;
   spot_coinbase_manager_get_stats (m, &s0);
   spot_sharded_aggregator_get_stats (agg, &e0);
+  guint64 sent0 = sim_trades_sent (session, port);
   thread_cpu (&c0);
+  struct rusage ru0, ru1;
+  getrusage (RUSAGE_SELF, &ru0);
   double sim0 = stat_cpu_seconds (sim_stat, NULL, 0);
   gint64 t0 = g_get_monotonic_time ();
   iterate_for ((guint) opt_seconds * 1000);
@@ -218,6 +242,8 @@ run_live (void)
   spot_coinbase_manager_get_stats (m, &s1);
   spot_sharded_aggregator_get_stats (agg, &e1);
   thread_cpu (&c1);
+  getrusage (RUSAGE_SELF, &ru1);
+  guint64 sent1 = sim_trades_sent (session, port);
   double sim1 = stat_cpu_seconds (sim_stat, NULL, 0);
 
   double secs = (double) (t1 - t0) / 1e6;
@@ -226,15 +252,19 @@ run_live (void)
   double main_cpu = (c1.main_s - c0.main_s) / secs, lanes = (c1.lanes_s - c0.lanes_s) / secs;
   double workers = (c1.workers_s - c0.workers_s) / secs, other = (c1.other_s - c0.other_s) / secs;
   double simcpu = (sim1 - sim0) / secs;
-  printf ("products %d connections %u offered %.0f/s | ingested %.0f trades/s, %.0f frames/s, %.1f MB/s | "
+  double proc_cpu = ((ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec) + (ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec)
+                     + ((ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec) + (ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec)) / 1e6)
+                    / secs;
+  printf ("products %d connections %u offered %.0f/s sim sent %.0f/s | ingested %.0f trades/s, %.0f frames/s, %.1f MB/s | "
           "engine accepted %.0f/s | inbox drops %" G_GUINT64_FORMAT " queue drops %" G_GUINT64_FORMAT
           " gaps %" G_GUINT64_FORMAT " parse errors %" G_GUINT64_FORMAT " | CPU (cores): main %.2f lanes %.2f "
-          "workers %.2f other %.2f sim %.2f | ingest CPU per 10k trades/s: %.3f cores (main+lanes), engine %.3f\n",
-          opt_products, spot_coinbase_manager_get_n_connections (m), opt_products * opt_tps, tps,
+          "workers %.2f other %.2f (process %.2f) sim %.2f | ingest CPU per 10k trades/s: %.3f cores (main+lanes), engine %.3f\n",
+          opt_products, spot_coinbase_manager_get_n_connections (m), opt_products * opt_tps,
+          (double) (sent1 - sent0) / secs, tps,
           (double) (s1.frames - s0.frames) / secs, (double) (s1.bytes - s0.bytes) / secs / 1e6,
           (double) (e1.trades_accepted - e0.trades_accepted) / secs, s1.inbox_drops - s0.inbox_drops,
           e1.batches_dropped - e0.batches_dropped, s1.sequence_gaps - s0.sequence_gaps,
-          s1.parse_errors - s0.parse_errors, main_cpu, lanes, workers, other, simcpu,
+          s1.parse_errors - s0.parse_errors, main_cpu, lanes, workers, other, proc_cpu, simcpu,
           per10k > 0 ? (main_cpu + lanes) / per10k : 0, per10k > 0 ? workers / per10k : 0);
 
   spot_coinbase_manager_stop (m);
@@ -271,6 +301,7 @@ run_parse (void)
       g_ptr_array_add (frames, g_string_free (s, FALSE));
     }
   g_autoptr (SpotCoinbaseParser) parser = spot_coinbase_parser_new ();
+  spot_coinbase_parser_set_json_only (parser, opt_json_only);
   g_auto (SpotCoinbaseMessage) msg;
   spot_coinbase_message_init (&msg);
   guint64 trades = 0;
@@ -285,7 +316,7 @@ run_parse (void)
         trades += msg.trades->n_trades;
       }
   double secs = (double) (g_get_monotonic_time () - t0) / 1e6;
-  printf ("parse: %d trades/frame, %.0f trades/s on one thread (%.0f frames/s)\n", opt_trades_per_frame,
+  printf ("parse (%s): %d trades/frame, %.0f trades/s on one thread (%.0f frames/s)\n", opt_json_only ? "json-glib" : "lean, json-glib fallback", opt_trades_per_frame,
           (double) trades / secs, (double) trades / secs / opt_trades_per_frame);
   g_ptr_array_unref (frames);
   return 0;
