@@ -196,6 +196,70 @@ write_text (SpotSseClient *client, GString *text)
     try_write (client);
 }
 
+/* Rendered elements shared by every client in this thread: a thousand
+ * clients watching the same products get the same candle in the same hub
+ * batch, so each element is formatted once. Keyed by the candle's identity
+ * and revision (a revision never changes content); cleared when full. */
+#define RENDER_CACHE_MAX 8192
+
+typedef struct {
+  char product_id[SPOT_PRODUCT_ID_SIZE];
+  gint granularity;
+  gint64 start;
+  guint64 rev;
+  gboolean complete;
+  gint64 ts_ns;
+} RenderKey;
+
+static guint
+render_key_hash (gconstpointer data)
+{
+  const RenderKey *k = data;
+
+  return g_str_hash (k->product_id) ^ (guint) (k->rev * 2654435761u) ^ (guint) k->start
+         ^ ((guint) k->granularity << 24);
+}
+
+static gboolean
+render_key_equal (gconstpointer a, gconstpointer b)
+{
+  const RenderKey *x = a, *y = b;
+
+  return x->rev == y->rev && x->start == y->start && x->granularity == y->granularity
+         && x->complete == y->complete && x->ts_ns == y->ts_ns
+         && strcmp (x->product_id, y->product_id) == 0;
+}
+
+static void
+append_element_cached (GString *out, const SpotCandle *c)
+{
+  static GHashTable *cache; /* RenderKey* -> char*, main thread only */
+  RenderKey key;
+  const char *text;
+
+  memset (&key, 0, sizeof key);
+  g_strlcpy (key.product_id, c->product_id, sizeof key.product_id);
+  key.granularity = c->granularity;
+  key.start = c->start;
+  key.rev = c->rev;
+  key.complete = c->complete;
+  key.ts_ns = c->ts_ns;
+  if (cache == NULL)
+    cache = g_hash_table_new_full (render_key_hash, render_key_equal, g_free, g_free);
+  text = g_hash_table_lookup (cache, &key);
+  if (text == NULL)
+    {
+      GString *rendered = g_string_sized_new (ELEMENT_BYTES_GUESS);
+
+      if (g_hash_table_size (cache) >= RENDER_CACHE_MAX)
+        g_hash_table_remove_all (cache);
+      spot_candle_element_append (rendered, c);
+      text = rendered->str;
+      g_hash_table_insert (cache, g_memdup2 (&key, sizeof key), g_string_free (rendered, FALSE));
+    }
+  g_string_append (out, text);
+}
+
 static gint
 slot_of (SpotSseClient *client, const SpotCandle *candle)
 {
@@ -254,7 +318,7 @@ flush_pending (SpotSseClient *client)
     {
       if (n++ > 0)
         g_string_append_c (elements, '\n');
-      spot_candle_element_append (elements, value);
+      append_element_cached (elements, value);
     }
   g_hash_table_remove_all (client->pending);
   write_elements (client, elements, n);
@@ -299,7 +363,7 @@ on_candles (const SpotCandle *candles, guint n, gpointer user_data)
         elements = g_string_sized_new (n * ELEMENT_BYTES_GUESS);
       else
         g_string_append_c (elements, '\n');
-      spot_candle_element_append (elements, c);
+      append_element_cached (elements, c);
       written++;
     }
 
