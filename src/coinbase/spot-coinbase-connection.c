@@ -561,8 +561,17 @@ error_cb (SoupWebsocketConnection *ws, GError *error, gpointer data)
 typedef struct {
   SoupWebsocketConnection *ws;
   guint deadline;
-  gint *closing; /* the shared counter, decremented when done */
 } Closing;
+
+/* Handshakes in progress in the process; independent of any manager so a
+ * manager may be freed while they finish. */
+static gint closing_total;
+
+guint
+spot_coinbase_connection_get_closing (void)
+{
+  return (guint) MAX (0, g_atomic_int_get (&closing_total));
+}
 
 static void
 closing_done (Closing *c)
@@ -570,7 +579,7 @@ closing_done (Closing *c)
   g_signal_handlers_disconnect_by_data (c->ws, c);
   g_clear_handle_id (&c->deadline, g_source_remove);
   g_object_unref (c->ws);
-  (*c->closing)--;
+  g_atomic_int_add (&closing_total, -1);
   g_free (c);
 }
 
@@ -600,8 +609,7 @@ drop_ws (SpotCoinbaseConnection *conn, gushort code, const char *reason)
     {
       Closing *c = g_new0 (Closing, 1);
       c->ws = ws;
-      c->closing = &conn->shared->closing;
-      conn->shared->closing++;
+      g_atomic_int_inc (&closing_total);
       g_signal_connect (ws, "closed", G_CALLBACK (closing_closed_cb), c);
       c->deadline = g_timeout_add (2000, closing_deadline_cb, c);
       soup_websocket_connection_close (ws, code, reason);

@@ -45,7 +45,6 @@ typedef struct {
   gpointer monitor;                  /* SpotBackpressureMonitor*, may be NULL */
   GArray *open_times_us;             /* monotonic time of each open attempt (tests) */
   GArray *subscribe_times_us;        /* monotonic time of each subscribe sent (tests) */
-  gint closing;                      /* WebSockets still in their close handshake */
 } SpotCoinbaseShared;
 
 typedef enum {
@@ -105,6 +104,10 @@ void spot_coinbase_connection_reconnect (SpotCoinbaseConnection *conn);
 void spot_coinbase_connection_stop (SpotCoinbaseConnection *conn);
 
 void spot_coinbase_connection_get_stats (SpotCoinbaseConnection *conn, SpotCoinbaseConnectionStats *out);
+/* WebSockets of the process still in their close handshake (each gives
+ * up after 2 s; the close frame goes out when the main loop runs). */
+guint spot_coinbase_connection_get_closing (void);
+
 /* Frames in the inbox now (any thread). */
 guint spot_coinbase_connection_get_inbox_length (SpotCoinbaseConnection *conn);
 

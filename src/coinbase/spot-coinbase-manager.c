@@ -65,11 +65,6 @@ spot_coinbase_manager_free (SpotCoinbaseManager *m)
   if (m == NULL)
     return;
   spot_coinbase_manager_stop (m);
-  /* Shutdown only: let close handshakes finish (each gives up after 2 s)
-   * since they point into this manager. */
-  gint64 deadline = g_get_monotonic_time () + 3 * G_USEC_PER_SEC;
-  while (m->shared.closing > 0 && g_get_monotonic_time () < deadline)
-    g_main_context_iteration (NULL, TRUE);
   g_mutex_lock (&m->stats_lock);
   for (guint i = 0; i < m->connections->len; i++)
     spot_coinbase_connection_free (g_ptr_array_index (m->connections, i));
@@ -219,7 +214,8 @@ spot_coinbase_manager_reconnect (SpotCoinbaseManager *m)
 guint
 spot_coinbase_manager_get_closing (SpotCoinbaseManager *m)
 {
-  return (guint) MAX (0, m->shared.closing);
+  (void) m;
+  return spot_coinbase_connection_get_closing ();
 }
 
 void

@@ -52,7 +52,8 @@ void spot_coinbase_manager_reconnect (SpotCoinbaseManager *manager);
 void spot_coinbase_manager_stop (SpotCoinbaseManager *manager);
 
 /* WebSockets still finishing their close handshake after stop (each
- * gives up after 2 s); the service's shutdown iterates its loop until 0. */
+ * gives up after 2 s); a shutdown that wants the close frames out keeps
+ * its main loop running until this is 0. */
 guint spot_coinbase_manager_get_closing (SpotCoinbaseManager *manager);
 
 /* Sums over connections. */
