@@ -6,6 +6,7 @@
 
 #include "dbus/spot-dbus-service.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/spot-error.h"
@@ -289,12 +290,20 @@ handle_remove_products (SpotDbusCanvas *object,
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
+static int
+compare_ids (const void *a, const void *b)
+{
+  return strcmp (*(const char *const *)a, *(const char *const *)b);
+}
+
 static gboolean
 handle_list_products (SpotDbusCanvas *object, GDBusMethodInvocation *invocation)
 {
   SpotDbusService *self = SPOT_DBUS_SERVICE (object);
   g_auto (GStrv) products = spot_controller_list_products (self->controller);
 
+  /* The interface promises a sorted list, whatever the controller does. */
+  qsort (products, g_strv_length (products), sizeof (char *), compare_ids);
   spot_dbus_canvas_complete_list_products (object, invocation, (const char *const *)products);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
@@ -366,8 +375,9 @@ build_status (SpotDbusService *self)
     { "sse_clients", g_variant_new_uint32 (self->latest.sse_clients) },
     { "nats_status", g_variant_new_string (self->latest.nats_status) },
     { "database_status", g_variant_new_string (self->latest.database_status) },
-    { "dbus_bus",
-      g_variant_new_string (self->bus_type == G_BUS_TYPE_SYSTEM ? "system" : "session") },
+    { "dbus_bus", g_variant_new_string (self->bus_type == G_BUS_TYPE_SYSTEM    ? "system"
+                                        : self->bus_type == G_BUS_TYPE_SESSION ? "session"
+                                                                               : "none") },
   };
 
   g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);

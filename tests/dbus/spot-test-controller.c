@@ -42,6 +42,14 @@ test_list_products (SpotController *controller)
   GPtrArray *ids = g_ptr_array_new ();
 
   g_tree_foreach (self->products, collect_key, ids);
+  /* Newest-first like a hash table might give them: the D-Bus object must
+   * sort (ListProducts promises a sorted list). */
+  for (guint i = 0; i < ids->len / 2; i++)
+    {
+      gpointer tmp = ids->pdata[i];
+      ids->pdata[i] = ids->pdata[ids->len - 1 - i];
+      ids->pdata[ids->len - 1 - i] = tmp;
+    }
   g_ptr_array_add (ids, NULL);
   return (char **)g_ptr_array_free (ids, FALSE);
 }

@@ -15,6 +15,8 @@
 #include "config.h"
 
 #include <string.h>
+#include <sys/prctl.h>
+#include <signal.h>
 
 #include <gio/gio.h>
 #include <glib/gstdio.h>
@@ -47,6 +49,23 @@ typedef struct
 
 static char *tmp_dir;
 
+/* Children (dbus-daemon, the service) die with this test even when it
+ * aborts; otherwise they would keep meson's output pipe open. */
+static void
+die_with_parent (gpointer user_data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGTERM);
+}
+
+static GSubprocessLauncher *
+new_launcher (GSubprocessFlags flags)
+{
+  GSubprocessLauncher *launcher = g_subprocess_launcher_new (flags);
+
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+  return launcher;
+}
+
 static void
 wait_for_file (const char *path, GSubprocess *process, const char *what)
 {
@@ -70,8 +89,10 @@ bus_start (Bus *bus, const char *name)
 
   bus->address = g_strdup_printf ("unix:path=%s", socket_path);
   address_arg = g_strdup_printf ("--address=%s", bus->address);
-  bus->daemon = g_subprocess_new (G_SUBPROCESS_FLAGS_NONE, &error, "dbus-daemon", "--session",
-                                  "--nofork", "--nosyslog", address_arg, NULL);
+  g_autoptr (GSubprocessLauncher) launcher = new_launcher (G_SUBPROCESS_FLAGS_NONE);
+
+  bus->daemon = g_subprocess_launcher_spawn (launcher, &error, "dbus-daemon", "--session",
+                                             "--nofork", "--nosyslog", address_arg, NULL);
   g_assert_no_error (error);
   wait_for_file (socket_path, bus->daemon, "dbus-daemon");
 }
@@ -115,8 +136,7 @@ instance_start (Instance *instance,
                 const char *rest_url)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (GSubprocessLauncher) launcher
-      = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDERR_MERGE);
+  g_autoptr (GSubprocessLauncher) launcher = new_launcher (G_SUBPROCESS_FLAGS_STDERR_MERGE);
   g_autofree char *bus_name = g_strdup_printf ("bus%u", index);
   g_autofree char *state_dir = g_strdup_printf ("%s/state%u", tmp_dir, index);
   g_autofree char *shard = g_strdup_printf ("%u", index);
@@ -356,6 +376,7 @@ test_products_added_on_one_shard_reach_the_other_and_the_database (void)
   g_autoptr (GError) error = NULL;
   g_autoptr (SpotTestNats) nats = NULL;
   g_autoptr (SpotTestPostgres) pg = NULL;
+  g_autoptr (GSubprocessLauncher) sim_launcher = NULL;
   g_autoptr (GSubprocess) sim = NULL;
   g_autofree char *ports_file = NULL;
   g_autofree char *ports = NULL;
@@ -378,10 +399,11 @@ test_products_added_on_one_shard_reach_the_other_and_the_database (void)
   g_assert_no_error (error);
 
   ports_file = g_build_filename (tmp_dir, "sim-ports", NULL);
-  sim = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE, &error, exchange_sim_binary, "--port",
-                          "0", "--ports-file", ports_file, "--product-ids",
-                          "BTC-USD,ETH-USD,SOL-USD,ADA-USD", "--trades-per-second", "20",
-                          "--history-minutes", "5", "--exit-with-parent", NULL);
+  sim_launcher = new_launcher (G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
+  sim = g_subprocess_launcher_spawn (sim_launcher, &error, exchange_sim_binary, "--port", "0",
+                                     "--ports-file", ports_file, "--product-ids",
+                                     "BTC-USD,ETH-USD,SOL-USD,ADA-USD", "--trades-per-second", "20",
+                                     "--history-minutes", "5", "--exit-with-parent", NULL);
   g_assert_no_error (error);
   wait_for_file (ports_file, sim, "spot-exchange-sim");
   g_assert_true (g_file_get_contents (ports_file, &ports, NULL, &error));

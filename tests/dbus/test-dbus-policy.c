@@ -16,6 +16,8 @@
 #include "config.h"
 
 #include <string.h>
+#include <sys/prctl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <gio/gio.h>
@@ -53,6 +55,23 @@ static const char bus_config[]
       "  </policy>\n"
       "  <include>%s</include>\n"
       "</busconfig>\n";
+
+/* Children (dbus-daemon, the service) die with this test even when it
+ * aborts; otherwise they would keep meson's output pipe open. */
+static void
+die_with_parent (gpointer user_data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGTERM);
+}
+
+static GSubprocessLauncher *
+new_launcher (GSubprocessFlags flags)
+{
+  GSubprocessLauncher *launcher = g_subprocess_launcher_new (flags);
+
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+  return launcher;
+}
 
 static void
 store_result (GObject *source, GAsyncResult *result, gpointer user_data)
@@ -141,6 +160,7 @@ test_only_root_and_the_group_control_the_service (void)
   g_autofree char *config = NULL;
   g_autofree char *address = NULL;
   g_autofree char *socket_path = NULL;
+  g_autoptr (GSubprocessLauncher) launcher = NULL;
   g_autoptr (GSubprocess) daemon = NULL;
   g_autoptr (SpotTestController) controller = NULL;
   g_autoptr (SpotDbusService) service = NULL;
@@ -171,8 +191,9 @@ test_only_root_and_the_group_control_the_service (void)
   g_assert_true (g_file_set_contents (config_path, config, -1, &error));
   socket_path = g_build_filename (dir, "bus", NULL);
   address = g_strdup_printf ("unix:path=%s", socket_path);
-  daemon = g_subprocess_new (G_SUBPROCESS_FLAGS_NONE, &error, "dbus-daemon", "--nofork",
-                             "--nosyslog", "--config-file", config_path, NULL);
+  launcher = new_launcher (G_SUBPROCESS_FLAGS_NONE);
+  daemon = g_subprocess_launcher_spawn (launcher, &error, "dbus-daemon", "--nofork", "--nosyslog",
+                                        "--config-file", config_path, NULL);
   g_assert_no_error (error);
   deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
   while (!g_file_test (socket_path, G_FILE_TEST_EXISTS))
