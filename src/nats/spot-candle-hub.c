@@ -8,8 +8,8 @@
 
 #include "core/spot-error.h"
 #include "core/spot-log.h"
+#include "model/spot-candle-json.h"
 #include "nats/spot-candle-coalescer.h"
-#include "nats/spot-candle-decode.h"
 #include "nats/spot-nats-subject.h"
 
 typedef struct
@@ -387,8 +387,8 @@ on_message (natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closu
     }
   else if (!interested (self, product_id, g))
     atomic_fetch_add (&self->filtered, 1);
-  else if (spot_candle_decode (natsMsg_GetData (msg), (gsize)natsMsg_GetDataLength (msg),
-                               &update.candle, &error))
+  else if (spot_candle_from_json (natsMsg_GetData (msg), (gssize)natsMsg_GetDataLength (msg),
+                                  &update.candle, &error))
     {
       update.kind = update.candle.complete ? SPOT_CANDLE_UPDATE_COMPLETE : SPOT_CANDLE_UPDATE_LIVE;
       spot_candle_coalescer_submit (self->queue, &update, 1);

@@ -8,7 +8,7 @@
 
 #include "core/spot-error.h"
 #include "core/spot-log.h"
-#include "nats/spot-candle-decode.h"
+#include "model/spot-candle-json.h"
 #include "nats/spot-nats-subject.h"
 
 #define WATCH_POLL_MS 250
@@ -253,7 +253,8 @@ apply_entry (SpotLiveCache *self, kvEntry *entry)
       g_mutex_unlock (&self->lock);
       return;
     }
-  if (!spot_candle_decode (kvEntry_Value (entry), (gsize)kvEntry_ValueLen (entry), &candle, &error))
+  if (!spot_candle_from_json (kvEntry_Value (entry), (gssize)kvEntry_ValueLen (entry), &candle,
+                              &error))
     {
       g_mutex_lock (&self->lock);
       self->stats.parse_errors++;

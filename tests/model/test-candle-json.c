@@ -1,9 +1,12 @@
-/* test-candle-json.c: the one JSON form of a candle. */
+/* test-candle-json.c: the one JSON form of a candle, and the agreement of
+ * the single-pass reader with the json-glib reader behind it. */
 #include "model/spot-candle-json.h"
 
 #include <json-glib/json-glib.h>
 
 #include "core/spot-error.h"
+#include "model/spot-candle-json-private.h"
+#include "model/spot-time.h"
 
 static SpotDecimal
 dec (const char *text)
@@ -315,6 +318,279 @@ test_candle_json_rejects_malformed_text (void)
   assert_rejected ("{\"product_id\":\"BTC-USD\"", NULL);
 }
 
+/* The two readers, and spot_candle_from_json() that combines them. */
+
+static void
+assert_same (const SpotCandle *a, const SpotCandle *b)
+{
+  g_assert_cmpstr (a->product_id, ==, b->product_id);
+  g_assert_cmpint (a->granularity, ==, b->granularity);
+  g_assert_cmpint (a->start, ==, b->start);
+  g_assert_true (a->open.units == b->open.units && a->open.scale == b->open.scale);
+  g_assert_true (a->high.units == b->high.units && a->high.scale == b->high.scale);
+  g_assert_true (a->low.units == b->low.units && a->low.scale == b->low.scale);
+  g_assert_true (a->close.units == b->close.units && a->close.scale == b->close.scale);
+  g_assert_true (a->volume.units == b->volume.units && a->volume.scale == b->volume.scale);
+  g_assert_cmpint (a->trades, ==, b->trades);
+  g_assert_cmpuint (a->last_trade_id, ==, b->last_trade_id);
+  g_assert_cmpint (a->complete, ==, b->complete);
+  g_assert_cmpuint (a->rev, ==, b->rev);
+  g_assert_cmpint (a->ts_ns, ==, b->ts_ns);
+}
+
+static SpotCandle
+flat_candle (
+    const char *product_id, SpotGranularity g, gint64 start, guint64 rev, const char *price)
+{
+  SpotCandle c;
+
+  memset (&c, 0, sizeof c);
+  g_strlcpy (c.product_id, product_id, sizeof c.product_id);
+  c.granularity = g;
+  c.start = start;
+  g_assert_true (spot_decimal_parse (price, -1, &c.open, NULL));
+  c.high = c.open;
+  c.low = c.open;
+  c.close = c.open;
+  c.volume = spot_decimal_from_int (1);
+  c.trades = 1;
+  c.last_trade_id = rev + 1000;
+  c.complete = FALSE;
+  c.rev = rev;
+  c.ts_ns = spot_time_now_ns ();
+  return c;
+}
+
+static void
+test_candle_json_fast_reader_reads_what_the_writer_writes (void)
+{
+  const char *prices[] = { "0.00000001", "68900.50", "12", "123456789012.123456" };
+  GRand *rand = g_rand_new_with_seed (42);
+
+  for (guint i = 0; i < 2000; i++)
+    {
+      SpotGranularity g = (SpotGranularity)g_rand_int_range (rand, 0, SPOT_GRANULARITY_COUNT);
+      SpotCandle c = flat_candle (
+          i % 2 ? "BTC-USD" : "ABCDEFGHIJKLMNOP-Z9", g,
+          spot_granularity_align (g, 1775521800 + g_rand_int_range (rand, 0, 1 << 24)),
+          g_rand_int (rand), prices[i % G_N_ELEMENTS (prices)]);
+      g_autofree char *json = NULL;
+      SpotCandle fast, slow, both;
+
+      g_assert_true (
+          spot_decimal_parse (prices[(i + 1) % G_N_ELEMENTS (prices)], -1, &c.volume, NULL));
+      c.complete = i % 3 == 0;
+      if (i % 5 == 0)
+        {
+          c.trades = SPOT_CANDLE_TRADES_UNKNOWN;
+          c.last_trade_id = SPOT_CANDLE_TRADE_ID_UNKNOWN;
+          c.ts_ns = SPOT_CANDLE_TS_UNKNOWN;
+        }
+      json = spot_candle_to_json (&c);
+      g_assert_true (spot_candle_from_json_tree (json, -1, &slow, NULL));
+      g_assert_true (spot_candle_from_json_fast (json, strlen (json), &fast));
+      g_assert_true (spot_candle_from_json (json, -1, &both, NULL));
+      assert_same (&fast, &slow);
+      assert_same (&fast, &c);
+      assert_same (&both, &c);
+    }
+  g_rand_free (rand);
+}
+
+static void
+test_candle_json_other_layouts_agree_or_fall_back (void)
+{
+  const char *variants[] = {
+    /* reordered, with whitespace */
+    " { \"rev\" : 3 , "
+    "\"ts\":null,\"complete\":true,\"last_trade_id\":null,\"trades\":null,\"volume\":\"1\","
+    "\"close\":\"2\",\"low\":\"1\",\"high\":\"3\",\"open\":\"2\",\"start\":1775521800,"
+    "\"granularity\":\"ONE_MINUTE\",\"product_id\":\"BTC-USD\"}\n",
+    /* an unknown field: the fast reader declines, json-glib accepts */
+    "{\"product_id\":\"BTC-USD\",\"granularity\":\"ONE_MINUTE\",\"start\":1775521800,\"open\":"
+    "\"2\",\"high\":\"3\","
+    "\"low\":\"1\",\"close\":\"2\",\"volume\":\"1\",\"trades\":1,\"last_trade_id\":\"5\","
+    "\"complete\":false,"
+    "\"rev\":1,\"ts\":\"2026-04-07T14:30:02.789012345Z\",\"extra\":[1,2]}",
+    /* an escaped character in a string: declined, then judged by json-glib */
+    "{\"product_id\":\"BTC\\u002dUSD\",\"granularity\":\"ONE_MINUTE\",\"start\":1775521800,"
+    "\"open\":\"2\","
+    "\"high\":\"3\",\"low\":\"1\",\"close\":\"2\",\"volume\":\"1\",\"trades\":1,\"last_trade_id\":"
+    "\"5\","
+    "\"complete\":false,\"rev\":1,\"ts\":null}",
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (variants); i++)
+    {
+      g_autoptr (GError) slow_error = NULL;
+      g_autoptr (GError) error = NULL;
+      SpotCandle slow, got;
+      gboolean slow_ok = spot_candle_from_json_tree (variants[i], -1, &slow, &slow_error);
+      gboolean ok = spot_candle_from_json (variants[i], (gssize)strlen (variants[i]), &got, &error);
+
+      g_assert_cmpint (ok, ==, slow_ok);
+      if (ok)
+        assert_same (&got, &slow);
+    }
+  g_assert_true (
+      spot_candle_from_json_fast (variants[0], strlen (variants[0]), &(SpotCandle){ 0 }));
+  g_assert_false (
+      spot_candle_from_json_fast (variants[1], strlen (variants[1]), &(SpotCandle){ 0 }));
+}
+
+static void
+test_candle_json_rejects_what_json_glib_rejects_with_its_message (void)
+{
+  const char *bad[] = {
+    "",
+    "[]",
+    "{\"product_id\":\"btc-usd\",\"granularity\":\"ONE_MINUTE\",\"start\":60,\"open\":\"2\","
+    "\"high\":\"3\","
+    "\"low\":\"1\",\"close\":\"2\",\"volume\":\"1\",\"trades\":1,\"last_trade_id\":\"5\","
+    "\"complete\":false,"
+    "\"rev\":1,\"ts\":null}",
+    "{\"product_id\":\"BTC-USD\",\"granularity\":\"1m\",\"start\":60,\"open\":\"2\",\"high\":\"3\","
+    "\"low\":\"1\",\"close\":\"2\",\"volume\":\"1\",\"trades\":1,\"last_trade_id\":\"5\","
+    "\"complete\":false,"
+    "\"rev\":1,\"ts\":null}",
+    "{\"product_id\":\"BTC-USD\",\"granularity\":\"ONE_MINUTE\",\"start\":60,\"open\":\"2\","
+    "\"high\":\"1\","
+    "\"low\":\"1\",\"close\":\"2\",\"volume\":\"1\",\"trades\":1,\"last_trade_id\":\"5\","
+    "\"complete\":false,"
+    "\"rev\":1,\"ts\":null}",
+    "{\"product_id\":\"BTC-USD\",\"granularity\":\"ONE_MINUTE\",\"start\":60,\"open\":\"2\","
+    "\"high\":\"3\","
+    "\"low\":\"1\",\"close\":\"2\",\"volume\":\"1\",\"trades\":-1,\"last_trade_id\":\"5\","
+    "\"complete\":false,"
+    "\"rev\":1,\"ts\":null}",
+    "{\"product_id\":\"BTC-USD\",\"granularity\":\"ONE_MINUTE\",\"start\":60.5,\"open\":\"2\","
+    "\"high\":\"3\","
+    "\"low\":\"1\",\"close\":\"2\",\"volume\":\"1\",\"trades\":1,\"last_trade_id\":\"5\","
+    "\"complete\":false,"
+    "\"rev\":1,\"ts\":null}",
+    "{\"product_id\":\"BTC-USD\",\"granularity\":\"ONE_MINUTE\",\"start\":60,\"open\":\"2\","
+    "\"high\":\"3\","
+    "\"low\":\"1\",\"close\":\"2\",\"volume\":\"1\",\"trades\":1,\"last_trade_id\":\"5\","
+    "\"complete\":false,"
+    "\"rev\":1}",
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr (GError) slow_error = NULL;
+      g_autoptr (GError) error = NULL;
+      SpotCandle c;
+
+      g_assert_false (spot_candle_from_json_tree (bad[i], -1, &c, &slow_error));
+      g_assert_false (spot_candle_from_json (bad[i], (gssize)strlen (bad[i]), &c, &error));
+      g_assert_error (error, SPOT_ERROR, SPOT_ERROR_PARSE);
+      g_assert_cmpstr (error->message, ==, slow_error->message);
+    }
+}
+
+/* Random damage to writer output: whatever the fast reader accepts, json-glib
+ * accepts with the same candle, and spot_candle_from_json() answers exactly
+ * as json-glib does (same verdict, candle or message). */
+static void
+test_candle_json_fast_reader_never_accepts_what_json_glib_rejects (void)
+{
+  static const char alphabet[] = "\"{}[],:0123456789-+.eE \t\n\\ultrsfaxZ";
+  SpotCandle bases[3] = { live_candle (), live_candle (), live_candle () };
+  char *texts[G_N_ELEMENTS (bases)] = { NULL };
+  GRand *rand = g_rand_new_with_seed (7);
+  guint fast_accepted = 0, fast_declined_valid = 0;
+
+  bases[1].trades = SPOT_CANDLE_TRADES_UNKNOWN;
+  bases[1].last_trade_id = SPOT_CANDLE_TRADE_ID_UNKNOWN;
+  bases[1].ts_ns = SPOT_CANDLE_TS_UNKNOWN;
+  bases[1].complete = TRUE;
+  bases[2].granularity = SPOT_GRANULARITY_ONE_DAY;
+  bases[2].start = 1775520000 - 1775520000 % 86400;
+  for (guint i = 0; i < G_N_ELEMENTS (bases); i++)
+    texts[i] = spot_candle_to_json (&bases[i]);
+
+  for (guint i = 0; i < 4000; i++)
+    {
+      g_autoptr (GString) m = g_string_new (texts[i % G_N_ELEMENTS (texts)]);
+      guint edits = (guint)g_rand_int_range (rand, 1, 4);
+      g_autoptr (GError) tree_error = NULL;
+      g_autoptr (GError) error = NULL;
+      SpotCandle fast, tree, got;
+      gboolean fast_ok, tree_ok, ok;
+
+      for (guint e = 0; e < edits; e++)
+        {
+          gsize at = (gsize)g_rand_int_range (rand, 0, (gint32)m->len);
+          char ch = g_rand_boolean (rand)
+                        ? alphabet[g_rand_int_range (rand, 0, (gint32)sizeof alphabet - 1)]
+                        : (char)g_rand_int_range (rand, 1, 256);
+
+          switch (g_rand_int_range (rand, 0, 3))
+            {
+            case 0:
+              m->str[at] = ch;
+              break;
+            case 1:
+              g_string_erase (m, (gssize)at, 1);
+              break;
+            default:
+              g_string_insert_c (m, (gssize)at, ch);
+              break;
+            }
+        }
+
+      fast_ok = spot_candle_from_json_fast (m->str, m->len, &fast);
+      tree_ok = spot_candle_from_json_tree (m->str, (gssize)m->len, &tree, &tree_error);
+      ok = spot_candle_from_json (m->str, (gssize)m->len, &got, &error);
+      if (fast_ok && !tree_ok)
+        g_error ("fast reader accepted what json-glib rejects (%s): %s", tree_error->message,
+                 m->str);
+      g_assert_cmpint (ok, ==, tree_ok);
+      if (fast_ok)
+        {
+          assert_same (&fast, &tree);
+          fast_accepted++;
+        }
+      else if (tree_ok)
+        fast_declined_valid++;
+      if (ok)
+        assert_same (&got, &tree);
+      else
+        {
+          g_assert_error (error, SPOT_ERROR, SPOT_ERROR_PARSE);
+          g_assert_cmpstr (error->message, ==, tree_error->message);
+        }
+    }
+  g_test_message ("fast reader accepted %u damaged inputs, declined %u that json-glib accepts",
+                  fast_accepted, fast_declined_valid);
+  /* Both kinds of outcome happened, so the comparison above meant something. */
+  g_assert_cmpuint (fast_accepted, >, 0);
+  g_assert_cmpuint (fast_declined_valid, >, 0);
+  for (guint i = 0; i < G_N_ELEMENTS (texts); i++)
+    g_free (texts[i]);
+  g_rand_free (rand);
+}
+
+static void
+test_candle_json_reads_only_the_given_length (void)
+{
+  g_autofree char *padded = g_strconcat (live_json, "garbage", NULL);
+  SpotCandle c, expected = live_candle ();
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (spot_candle_from_json (padded, (gssize)strlen (live_json), &c, &error));
+  g_assert_no_error (error);
+  assert_same (&c, &expected);
+  g_assert_true (spot_candle_from_json_fast (padded, strlen (live_json), &c));
+
+  /* One byte short: the closing brace is outside; json-glib's message. */
+  g_autoptr (GError) tree_error = NULL;
+  g_assert_false (spot_candle_from_json (padded, (gssize)strlen (live_json) - 1, &c, &error));
+  g_assert_false (
+      spot_candle_from_json_tree (padded, (gssize)strlen (live_json) - 1, &c, &tree_error));
+  g_assert_cmpstr (error->message, ==, tree_error->message);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -336,5 +612,15 @@ main (int argc, char **argv)
   g_test_add_func ("/candle-json/rejects-inconsistent-candles",
                    test_candle_json_rejects_inconsistent_candles);
   g_test_add_func ("/candle-json/rejects-malformed-text", test_candle_json_rejects_malformed_text);
+  g_test_add_func ("/candle-json/fast-reader-reads-what-the-writer-writes",
+                   test_candle_json_fast_reader_reads_what_the_writer_writes);
+  g_test_add_func ("/candle-json/other-layouts-agree-or-fall-back",
+                   test_candle_json_other_layouts_agree_or_fall_back);
+  g_test_add_func ("/candle-json/rejects-what-json-glib-rejects-with-its-message",
+                   test_candle_json_rejects_what_json_glib_rejects_with_its_message);
+  g_test_add_func ("/candle-json/fast-reader-never-accepts-what-json-glib-rejects",
+                   test_candle_json_fast_reader_never_accepts_what_json_glib_rejects);
+  g_test_add_func ("/candle-json/reads-only-the-given-length",
+                   test_candle_json_reads_only_the_given_length);
   return g_test_run ();
 }
