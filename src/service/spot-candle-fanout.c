@@ -36,9 +36,18 @@ spot_candle_fanout_set_dirty_func (SpotCandleFanout *fanout,
                                    SpotCandleFanoutDirtyFunc func,
                                    gpointer user_data)
 {
-  fanout->dirty_data = user_data;
-  /* Workers read the pair without a lock: publish the data first. */
-  g_atomic_pointer_set (&fanout->dirty_func, func);
+  /* Workers read the pair without a lock: a new function is published
+   * after its data, a cleared one before (the function copes with NULL). */
+  if (func != NULL)
+    {
+      g_atomic_pointer_set (&fanout->dirty_data, user_data);
+      g_atomic_pointer_set (&fanout->dirty_func, func);
+    }
+  else
+    {
+      g_atomic_pointer_set (&fanout->dirty_func, NULL);
+      g_atomic_pointer_set (&fanout->dirty_data, NULL);
+    }
 }
 
 static void
@@ -83,7 +92,7 @@ emit_dirty (gpointer user_data, guint worker, const SpotDirtyRange *ranges, guin
   (void) worker;
   __atomic_fetch_add (&fanout->dirty_ranges, n, __ATOMIC_RELAXED);
   if (func != NULL)
-    func (fanout->dirty_data, ranges, n);
+    func (g_atomic_pointer_get (&fanout->dirty_data), ranges, n);
 }
 
 void

@@ -742,7 +742,8 @@ on_dirty (gpointer user_data, const SpotDirtyRange *ranges, guint n)
 {
   SpotService *self = user_data;
 
-  spot_coinbase_client_queue_dirty (self->coinbase, ranges, n);
+  if (self != NULL && self->coinbase != NULL)
+    spot_coinbase_client_queue_dirty (self->coinbase, ranges, n);
 }
 
 static void
@@ -1378,6 +1379,9 @@ spot_service_dispose (GObject *object)
   if (self->tick_id != 0)
     g_clear_handle_id (&self->tick_id, g_source_remove);
   g_clear_pointer (&self->control, spot_nats_control_free);
+  /* Workers may still report dirty minutes until the aggregator stops. */
+  if (self->fanout != NULL)
+    spot_candle_fanout_set_dirty_func (self->fanout, NULL, NULL);
   g_clear_pointer (&self->coinbase, spot_coinbase_client_free);
   g_clear_pointer (&self->aggregator, spot_sharded_aggregator_free);
   g_clear_object (&self->publisher);
