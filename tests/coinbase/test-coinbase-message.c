@@ -3,6 +3,7 @@
 
 #include <glib.h>
 
+#include "coinbase/spot-coinbase-fast.h"
 #include "coinbase/spot-coinbase-message.h"
 #include "core/spot-error.h"
 #include "model/spot-decimal.h"
@@ -289,6 +290,70 @@ test_heartbeat_without_counter_is_counted (Fixture *f, gconstpointer data)
   g_assert_cmpuint (f->msg.n_rejected, ==, 3);
 }
 
+/* The lean parser takes the clean shape and leaves everything unusual to
+ * json-glib; whichever path runs, the result is json-glib's. */
+static void
+test_lean_parser_agrees_with_json_glib (void)
+{
+  const char *inputs[] = {
+    TRADES_MSG (GOOD_TRADE),
+    TRADES_MSG (GOOD_TRADE "," GOOD_TRADE),
+    "{\"channel\":\"market_trades\",\"timestamp\":\"2026-04-07T14:30:03Z\",\"sequence_num\":0,\"events\":[]}",
+    " {\"channel\" : \"market_trades\" ,\n\"timestamp\":\"2026-04-07T14:30:03Z\",\"x\":[1,-2.5,true,false,null,{\"y\":\"z\"}],"
+    "\"events\":[{\"type\":\"snapshot\",\"trades\":[]}]} ",
+    /* Each of these takes the json-glib path. */
+    "{\"channel\":\"market_trades\",\"timestamp\":\"2026-04-07T14:30:03Z\",\"events\":[{\"type\":\"update\",\"trades\":[{\"trade_id\":\"1\",\"product_id\":\"BTC\\u002dUSD\",\"price\":\"1\",\"size\":\"1\",\"time\":\"2026-04-07T14:30:02Z\"}]}]}",
+    "{\"channel\":\"market_trades\",\"channel\":\"heartbeats\",\"timestamp\":\"2026-04-07T14:30:03Z\",\"events\":[]}",
+    "{\"events\":[],\"channel\":\"market_trades\",\"timestamp\":\"2026-04-07T14:30:03Z\"}",
+    "{\"channel\":\"market_trades\",\"timestamp\":\"2026-04-07T14:30:03Z\",\"sequence_num\":1e3,\"events\":[]}",
+    "{\"channel\":\"market_trades\",\"timestamp\":\"2026-04-07T14:30:03Z\",\"sequence_num\":05,\"events\":[]}",
+    "{\"channel\":\"market_trades\",\"timestamp\":\"2026-04-07T14:30:03Z\",\"events\":[]} x",
+    "{\"channel\":\"market_trades\",\"timestamp\":\"2026-04-07T14:30:03Z\",\"events\":[{\"type\":\"update\",\"trades\":[{\"trade_id\":\"1\",\"product_id\":\"BTC-USD\",\"price\":\"1\",\"size\":\"1\",\"side\":7,\"time\":\"2026-04-07T14:30:02Z\"}]}]}",
+    "{\"channel\":\"market_trades\",\"timestamp\":\"2026-04-07T14:30:03Z\",\"events\":[{\"type\":\"update\",\"trades\":[{\"trade_id\":\"1\",\"product_id\":\"BTC-USD\",\"price\":\"-1\",\"size\":\"1\",\"time\":\"2026-04-07T14:30:02Z\"}]}]}",
+  };
+  g_autoptr (SpotCoinbaseParser) lean = spot_coinbase_parser_new ();
+  g_autoptr (SpotCoinbaseParser) oracle = spot_coinbase_parser_new ();
+  spot_coinbase_parser_set_json_only (oracle, TRUE);
+  for (guint i = 0; i < G_N_ELEMENTS (inputs); i++)
+    {
+      g_auto (SpotCoinbaseMessage) a;
+      g_auto (SpotCoinbaseMessage) b;
+      g_auto (SpotCoinbaseMessage) fast;
+      spot_coinbase_message_init (&a);
+      spot_coinbase_message_init (&b);
+      spot_coinbase_message_init (&fast);
+      gsize len = strlen (inputs[i]);
+      gboolean took_fast = spot_coinbase_fast_parse_trades (inputs[i], len, 1, 2, &fast);
+      g_assert_cmpint (took_fast, ==, i < 4);
+      gboolean ok_a = spot_coinbase_parser_parse (lean, inputs[i], len, 1, 2, &a, NULL);
+      gboolean ok_b = spot_coinbase_parser_parse (oracle, inputs[i], len, 1, 2, &b, NULL);
+      g_assert_cmpint (ok_a, ==, ok_b);
+      if (!ok_a)
+        continue;
+      g_assert_cmpint (a.kind, ==, b.kind);
+      g_assert_cmpint (a.sequence_num, ==, b.sequence_num);
+      g_assert_cmpint (a.timestamp_ns, ==, b.timestamp_ns);
+      g_assert_cmpint (a.snapshot, ==, b.snapshot);
+      g_assert_cmpuint (a.n_rejected, ==, b.n_rejected);
+      g_assert_true ((a.trades == NULL) == (b.trades == NULL));
+      if (a.trades == NULL)
+        continue;
+      g_assert_cmpuint (a.trades->n_trades, ==, b.trades->n_trades);
+      for (guint k = 0; k < a.trades->n_trades; k++)
+        {
+          /* Field by field: decimals have padding bytes. */
+          const SpotTrade *x = &a.trades->trades[k], *y = &b.trades->trades[k];
+          g_assert_cmpstr (x->product_id, ==, y->product_id);
+          g_assert_cmpuint (x->trade_id, ==, y->trade_id);
+          g_assert_cmpint (x->time_ns, ==, y->time_ns);
+          g_assert_cmpint (x->message_ns, ==, y->message_ns);
+          g_assert_cmpint (x->side, ==, y->side);
+          g_assert_true (x->price.units == y->price.units && x->price.scale == y->price.scale);
+          g_assert_true (x->size.units == y->size.units && x->size.scale == y->size.scale);
+        }
+    }
+}
+
 static void
 test_amount_bounds (void)
 {
@@ -320,5 +385,6 @@ main (int argc, char **argv)
   ADD ("parses-multi-megabyte-frame", test_parses_multi_megabyte_frame);
   ADD ("heartbeat-without-counter-is-counted", test_heartbeat_without_counter_is_counted);
   g_test_add_func ("/coinbase/message/amount-bounds", test_amount_bounds);
+  g_test_add_func ("/coinbase/message/lean-parser-agrees-with-json-glib", test_lean_parser_agrees_with_json_glib);
   return g_test_run ();
 }
