@@ -368,6 +368,28 @@ wait_for_shares (const char *const *active)
     }
 }
 
+/* Control messages reach an instance only once it is running (it drops
+ * them while starting), so changes wait for State "running" on both. */
+static void
+wait_for_running (Instance *instance)
+{
+  gint64 deadline = g_get_monotonic_time () + READY_TIMEOUT_S * G_USEC_PER_SEC;
+
+  for (;;)
+    {
+      g_autoptr (GVariant) state = get_property (instance, "State");
+
+      if (g_strcmp0 (g_variant_get_string (state, NULL), "running") == 0)
+        return;
+      if (g_get_monotonic_time () > deadline)
+        {
+          dump_logs_on_failure ();
+          g_error ("State stays %s", g_variant_get_string (state, NULL));
+        }
+      g_usleep (100000);
+    }
+}
+
 #define TARGET SPOT_DBUS_NAME, SPOT_DBUS_OBJECT_PATH, SPOT_DBUS_INTERFACE
 
 static void
@@ -422,6 +444,8 @@ test_products_added_on_one_shard_reach_the_other_and_the_database (void)
                   ws_url, rest_url);
   wait_for_products (&instances[0], "BTC-USD,ETH-USD");
   wait_for_products (&instances[1], "BTC-USD,ETH-USD");
+  wait_for_running (&instances[0]);
+  wait_for_running (&instances[1]);
 
   /* Add on shard 0 with busctl: stored, and shard 1 hears of it. */
   {
