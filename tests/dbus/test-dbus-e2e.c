@@ -203,6 +203,13 @@ instance_stop (Instance *instance)
       g_subprocess_send_signal (instance->process, SIGTERM);
       g_subprocess_wait (instance->process, NULL, NULL);
       g_test_message ("instance exited with %d", g_subprocess_get_exit_status (instance->process));
+      /* SIGTERM is an orderly stop. */
+      if (!g_subprocess_get_if_exited (instance->process)
+          || g_subprocess_get_exit_status (instance->process) != 0)
+        {
+          dump_log (instance);
+          g_error ("spot-canvas did not stop cleanly on SIGTERM");
+        }
     }
   g_clear_object (&instance->process);
   if (instance->client != NULL)
