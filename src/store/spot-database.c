@@ -2,6 +2,7 @@
 
 #include "store/spot-database.h"
 
+#include "core/spot-async.h"
 #include "core/spot-error.h"
 #include "store/spot-pg.h"
 #ifdef SPOT_HAVE_SUPERVISOR
@@ -211,39 +212,15 @@ spot_database_start_finish (SpotDatabase *self, GAsyncResult *result, GError **e
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
-static void
-sync_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  GAsyncResult **out = user_data;
-  *out = g_object_ref (result);
-}
-
-static gboolean
-sync_timeout_cb (gpointer user_data)
-{
-  g_cancellable_cancel (user_data);
-  return G_SOURCE_REMOVE;
-}
-
 gboolean
 spot_database_start_sync (SpotDatabase *self, guint timeout_ms, GError **error)
 {
-  /* The thread-default context: the supervisor keeps watching the embedded
-   * server through it after the start. */
-  g_autoptr (GMainContext) ctx = g_main_context_ref_thread_default ();
-  g_autoptr (GCancellable) cancel = g_cancellable_new ();
-  g_autoptr (GAsyncResult) result = NULL;
-  g_autoptr (GSource) timer = g_timeout_source_new (timeout_ms);
-  gboolean ok;
+  /* On the thread-default context: the supervisor keeps watching the
+   * embedded server through it after the start. */
+  g_autoptr (GAsyncResult) result
+      = spot_async_run_sync (self, (SpotAsyncStartFunc)spot_database_start_async, timeout_ms, NULL);
 
-  g_source_set_callback (timer, sync_timeout_cb, cancel, NULL);
-  g_source_attach (timer, ctx);
-  spot_database_start_async (self, cancel, sync_done_cb, &result);
-  while (result == NULL)
-    g_main_context_iteration (ctx, TRUE);
-  g_source_destroy (timer);
-  ok = spot_database_start_finish (self, result, error);
-  return ok;
+  return spot_database_start_finish (self, result, error);
 }
 
 void

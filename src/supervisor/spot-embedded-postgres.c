@@ -16,6 +16,7 @@
 
 #include "supervisor/spot-embedded-postgres.h"
 
+#include "core/spot-async.h"
 #include "core/spot-error.h"
 #include "supervisor/spot-supervisor.h"
 
@@ -554,40 +555,19 @@ spot_embedded_postgres_start_finish (SpotEmbeddedPostgres *self,
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
-static void
-sync_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  GAsyncResult **out = user_data;
-  *out = g_object_ref (result);
-}
-
-static gboolean
-sync_timeout_cb (gpointer user_data)
-{
-  g_cancellable_cancel (user_data);
-  return G_SOURCE_REMOVE;
-}
-
 gboolean
 spot_embedded_postgres_start_sync (SpotEmbeddedPostgres *self, guint timeout_ms, GError **error)
 {
-  g_autoptr (GMainContext) context = g_main_context_ref_thread_default ();
-  g_autoptr (GCancellable) cancellable = g_cancellable_new ();
   g_autoptr (GAsyncResult) result = NULL;
-  g_autoptr (GSource) timeout = g_timeout_source_new (timeout_ms);
   g_autoptr (GError) local_error = NULL;
+  gboolean timed_out = FALSE;
   gboolean ok;
 
   g_return_val_if_fail (SPOT_IS_EMBEDDED_POSTGRES (self), FALSE);
-  g_source_set_callback (timeout, sync_timeout_cb, cancellable, NULL);
-  g_source_attach (timeout, context);
-  spot_embedded_postgres_start_async (self, cancellable, sync_done_cb, &result);
-  while (result == NULL)
-    g_main_context_iteration (context, TRUE);
-  g_source_destroy (timeout);
+  result = spot_async_run_sync (self, (SpotAsyncStartFunc)spot_embedded_postgres_start_async,
+                                timeout_ms, &timed_out);
   ok = spot_embedded_postgres_start_finish (self, result, &local_error);
-  if (!ok && g_error_matches (local_error, SPOT_ERROR, SPOT_ERROR_CANCELLED)
-      && g_cancellable_is_cancelled (cancellable))
+  if (!ok && g_error_matches (local_error, SPOT_ERROR, SPOT_ERROR_CANCELLED) && timed_out)
     {
       g_autofree char *output = spot_supervisor_dup_recent_output (self->supervisor);
       g_set_error (error, SPOT_ERROR, SPOT_ERROR_TIMEOUT,
