@@ -51,6 +51,14 @@ assert_candles_identical (const SpotCandle *a, const SpotCandle *b)
   /* Same text means same scales too, not only equal values. */
   g_assert_cmpstr (ja, ==, jb);
   g_assert_true (spot_candle_values_equal (a, b));
+  g_assert_cmpstr (a->product_id, ==, b->product_id);
+  g_assert_cmpint (a->granularity, ==, b->granularity);
+  g_assert_cmpint (a->start, ==, b->start);
+  g_assert_true (a->open.units == b->open.units && a->open.scale == b->open.scale);
+  g_assert_true (a->high.units == b->high.units && a->high.scale == b->high.scale);
+  g_assert_true (a->low.units == b->low.units && a->low.scale == b->low.scale);
+  g_assert_true (a->close.units == b->close.units && a->close.scale == b->close.scale);
+  g_assert_true (a->volume.units == b->volume.units && a->volume.scale == b->volume.scale);
   g_assert_cmpint (a->trades, ==, b->trades);
   g_assert_cmpuint (a->last_trade_id, ==, b->last_trade_id);
   g_assert_cmpint (a->complete, ==, b->complete);
@@ -320,45 +328,30 @@ test_candle_json_rejects_malformed_text (void)
 
 /* The two readers, and spot_candle_from_json() that combines them. */
 
-static void
-assert_same (const SpotCandle *a, const SpotCandle *b)
+/* Runs spot_candle_from_json() and the json-glib reader alone on the same
+ * bytes and asserts the same verdict: the same candle, or the same error. */
+static gboolean
+assert_same_verdict_as_json_glib (const char *json, gssize len, SpotCandle *out)
 {
-  g_assert_cmpstr (a->product_id, ==, b->product_id);
-  g_assert_cmpint (a->granularity, ==, b->granularity);
-  g_assert_cmpint (a->start, ==, b->start);
-  g_assert_true (a->open.units == b->open.units && a->open.scale == b->open.scale);
-  g_assert_true (a->high.units == b->high.units && a->high.scale == b->high.scale);
-  g_assert_true (a->low.units == b->low.units && a->low.scale == b->low.scale);
-  g_assert_true (a->close.units == b->close.units && a->close.scale == b->close.scale);
-  g_assert_true (a->volume.units == b->volume.units && a->volume.scale == b->volume.scale);
-  g_assert_cmpint (a->trades, ==, b->trades);
-  g_assert_cmpuint (a->last_trade_id, ==, b->last_trade_id);
-  g_assert_cmpint (a->complete, ==, b->complete);
-  g_assert_cmpuint (a->rev, ==, b->rev);
-  g_assert_cmpint (a->ts_ns, ==, b->ts_ns);
-}
+  g_autoptr (GError) tree_error = NULL;
+  g_autoptr (GError) error = NULL;
+  SpotCandle tree, got;
+  gboolean tree_ok = spot_candle_from_json_tree (json, len, &tree, &tree_error);
+  gboolean ok = spot_candle_from_json (json, len, &got, &error);
 
-static SpotCandle
-flat_candle (
-    const char *product_id, SpotGranularity g, gint64 start, guint64 rev, const char *price)
-{
-  SpotCandle c;
-
-  memset (&c, 0, sizeof c);
-  g_strlcpy (c.product_id, product_id, sizeof c.product_id);
-  c.granularity = g;
-  c.start = start;
-  g_assert_true (spot_decimal_parse (price, -1, &c.open, NULL));
-  c.high = c.open;
-  c.low = c.open;
-  c.close = c.open;
-  c.volume = spot_decimal_from_int (1);
-  c.trades = 1;
-  c.last_trade_id = rev + 1000;
-  c.complete = FALSE;
-  c.rev = rev;
-  c.ts_ns = spot_time_now_ns ();
-  return c;
+  g_assert_cmpint (ok, ==, tree_ok);
+  if (ok)
+    {
+      assert_candles_identical (&got, &tree);
+      if (out != NULL)
+        *out = got;
+    }
+  else
+    {
+      g_assert_error (error, SPOT_ERROR, SPOT_ERROR_PARSE);
+      g_assert_cmpstr (error->message, ==, tree_error->message);
+    }
+  return ok;
 }
 
 static void
@@ -370,15 +363,19 @@ test_candle_json_fast_reader_reads_what_the_writer_writes (void)
   for (guint i = 0; i < 2000; i++)
     {
       SpotGranularity g = (SpotGranularity)g_rand_int_range (rand, 0, SPOT_GRANULARITY_COUNT);
-      SpotCandle c = flat_candle (
-          i % 2 ? "BTC-USD" : "ABCDEFGHIJKLMNOP-Z9", g,
-          spot_granularity_align (g, 1775521800 + g_rand_int_range (rand, 0, 1 << 24)),
-          g_rand_int (rand), prices[i % G_N_ELEMENTS (prices)]);
+      SpotCandle c = live_candle ();
       g_autofree char *json = NULL;
       SpotCandle fast, slow, both;
 
-      g_assert_true (
-          spot_decimal_parse (prices[(i + 1) % G_N_ELEMENTS (prices)], -1, &c.volume, NULL));
+      g_strlcpy (c.product_id, i % 2 ? "BTC-USD" : "ABCDEFGHIJKLMNOP-Z9", sizeof c.product_id);
+      c.granularity = g;
+      c.start = spot_granularity_align (g, 1775521800 + g_rand_int_range (rand, 0, 1 << 24));
+      c.rev = g_rand_int (rand);
+      c.open = c.high = c.low = c.close = dec (prices[i % G_N_ELEMENTS (prices)]);
+      c.trades = 1;
+      c.last_trade_id = c.rev + 1000;
+      c.ts_ns = spot_time_now_ns ();
+      c.volume = dec (prices[(i + 1) % G_N_ELEMENTS (prices)]);
       c.complete = i % 3 == 0;
       if (i % 5 == 0)
         {
@@ -390,9 +387,9 @@ test_candle_json_fast_reader_reads_what_the_writer_writes (void)
       g_assert_true (spot_candle_from_json_tree (json, -1, &slow, NULL));
       g_assert_true (spot_candle_from_json_fast (json, strlen (json), &fast));
       g_assert_true (spot_candle_from_json (json, -1, &both, NULL));
-      assert_same (&fast, &slow);
-      assert_same (&fast, &c);
-      assert_same (&both, &c);
+      assert_candles_identical (&fast, &slow);
+      assert_candles_identical (&fast, &c);
+      assert_candles_identical (&both, &c);
     }
   g_rand_free (rand);
 }
@@ -421,17 +418,7 @@ test_candle_json_other_layouts_agree_or_fall_back (void)
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (variants); i++)
-    {
-      g_autoptr (GError) slow_error = NULL;
-      g_autoptr (GError) error = NULL;
-      SpotCandle slow, got;
-      gboolean slow_ok = spot_candle_from_json_tree (variants[i], -1, &slow, &slow_error);
-      gboolean ok = spot_candle_from_json (variants[i], (gssize)strlen (variants[i]), &got, &error);
-
-      g_assert_cmpint (ok, ==, slow_ok);
-      if (ok)
-        assert_same (&got, &slow);
-    }
+    assert_same_verdict_as_json_glib (variants[i], (gssize)strlen (variants[i]), NULL);
   g_assert_true (
       spot_candle_from_json_fast (variants[0], strlen (variants[0]), &(SpotCandle){ 0 }));
   g_assert_false (
@@ -476,16 +463,7 @@ test_candle_json_rejects_what_json_glib_rejects_with_its_message (void)
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
-    {
-      g_autoptr (GError) slow_error = NULL;
-      g_autoptr (GError) error = NULL;
-      SpotCandle c;
-
-      g_assert_false (spot_candle_from_json_tree (bad[i], -1, &c, &slow_error));
-      g_assert_false (spot_candle_from_json (bad[i], (gssize)strlen (bad[i]), &c, &error));
-      g_assert_error (error, SPOT_ERROR, SPOT_ERROR_PARSE);
-      g_assert_cmpstr (error->message, ==, slow_error->message);
-    }
+    g_assert_false (assert_same_verdict_as_json_glib (bad[i], (gssize)strlen (bad[i]), NULL));
 }
 
 /* Random damage to writer output: whatever the fast reader accepts, json-glib
@@ -513,10 +491,8 @@ test_candle_json_fast_reader_never_accepts_what_json_glib_rejects (void)
     {
       g_autoptr (GString) m = g_string_new (texts[i % G_N_ELEMENTS (texts)]);
       guint edits = (guint)g_rand_int_range (rand, 1, 4);
-      g_autoptr (GError) tree_error = NULL;
-      g_autoptr (GError) error = NULL;
-      SpotCandle fast, tree, got;
-      gboolean fast_ok, tree_ok, ok;
+      SpotCandle fast, got;
+      gboolean fast_ok, ok;
 
       for (guint e = 0; e < edits; e++)
         {
@@ -540,26 +516,16 @@ test_candle_json_fast_reader_never_accepts_what_json_glib_rejects (void)
         }
 
       fast_ok = spot_candle_from_json_fast (m->str, m->len, &fast);
-      tree_ok = spot_candle_from_json_tree (m->str, (gssize)m->len, &tree, &tree_error);
-      ok = spot_candle_from_json (m->str, (gssize)m->len, &got, &error);
-      if (fast_ok && !tree_ok)
-        g_error ("fast reader accepted what json-glib rejects (%s): %s", tree_error->message,
-                 m->str);
-      g_assert_cmpint (ok, ==, tree_ok);
+      ok = assert_same_verdict_as_json_glib (m->str, (gssize)m->len, &got);
+      if (fast_ok && !ok)
+        g_error ("fast reader accepted what json-glib rejects: %s", m->str);
       if (fast_ok)
         {
-          assert_same (&fast, &tree);
+          assert_candles_identical (&fast, &got);
           fast_accepted++;
         }
-      else if (tree_ok)
+      else if (ok)
         fast_declined_valid++;
-      if (ok)
-        assert_same (&got, &tree);
-      else
-        {
-          g_assert_error (error, SPOT_ERROR, SPOT_ERROR_PARSE);
-          g_assert_cmpstr (error->message, ==, tree_error->message);
-        }
     }
   g_test_message ("fast reader accepted %u damaged inputs, declined %u that json-glib accepts",
                   fast_accepted, fast_declined_valid);
@@ -580,7 +546,7 @@ test_candle_json_reads_only_the_given_length (void)
 
   g_assert_true (spot_candle_from_json (padded, (gssize)strlen (live_json), &c, &error));
   g_assert_no_error (error);
-  assert_same (&c, &expected);
+  assert_candles_identical (&c, &expected);
   g_assert_true (spot_candle_from_json_fast (padded, strlen (live_json), &c));
 
   /* One byte short: the closing brace is outside; json-glib's message. */
