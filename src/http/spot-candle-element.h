@@ -30,8 +30,7 @@ void spot_candle_element_append (GString *out, const SpotCandle *candle);
 
 /* Appends an element without values (id, product and granularity only), for
  * a selected key the live cache does not hold yet. */
-void spot_candle_element_append_placeholder (GString *out,
-                                             const char *product_id,
-                                             SpotGranularity g);
+void
+spot_candle_element_append_placeholder (GString *out, const char *product_id, SpotGranularity g);
 
 G_END_DECLS

@@ -17,10 +17,10 @@ static const char *const mode_names[] = {
 /* beta.11 mergeMode for each 1.0 mode; NULL is the default (morph). The 1.0
  * "outer" morphs the element, beta.11's "outer" replaces it. */
 static const char *const beta_merge_modes[] = {
-  [SPOT_DATASTAR_MODE_OUTER] = NULL,        [SPOT_DATASTAR_MODE_INNER] = "inner",
-  [SPOT_DATASTAR_MODE_REPLACE] = "outer",   [SPOT_DATASTAR_MODE_PREPEND] = "prepend",
-  [SPOT_DATASTAR_MODE_APPEND] = "append",   [SPOT_DATASTAR_MODE_BEFORE] = "before",
-  [SPOT_DATASTAR_MODE_AFTER] = "after",     [SPOT_DATASTAR_MODE_REMOVE] = NULL,
+  [SPOT_DATASTAR_MODE_OUTER] = NULL,      [SPOT_DATASTAR_MODE_INNER] = "inner",
+  [SPOT_DATASTAR_MODE_REPLACE] = "outer", [SPOT_DATASTAR_MODE_PREPEND] = "prepend",
+  [SPOT_DATASTAR_MODE_APPEND] = "append", [SPOT_DATASTAR_MODE_BEFORE] = "before",
+  [SPOT_DATASTAR_MODE_AFTER] = "after",   [SPOT_DATASTAR_MODE_REMOVE] = NULL,
 };
 
 gboolean
@@ -56,7 +56,7 @@ spot_datastar_mode_parse (const char *text, SpotDatastarMode *out)
   for (guint i = 0; i < G_N_ELEMENTS (mode_names); i++)
     if (g_str_equal (text, mode_names[i]))
       {
-        *out = (SpotDatastarMode) i;
+        *out = (SpotDatastarMode)i;
         return TRUE;
       }
   return FALSE;
@@ -128,7 +128,7 @@ spot_datastar_patch_elements (GString *out,
   gboolean has_elements = elements != NULL && elements[0] != '\0';
   gboolean has_selector = selector != NULL && selector[0] != '\0';
 
-  if ((guint) mode >= G_N_ELEMENTS (mode_names))
+  if ((guint)mode >= G_N_ELEMENTS (mode_names))
     mode = SPOT_DATASTAR_MODE_OUTER;
 
   if (dialect == SPOT_DATASTAR_BETA11)
@@ -175,10 +175,9 @@ spot_datastar_patch_signals (GString *out,
                              gboolean only_if_missing,
                              const SpotDatastarEventOptions *options)
 {
-  append_header (out,
-                 dialect == SPOT_DATASTAR_BETA11 ? "datastar-merge-signals"
-                                                 : "datastar-patch-signals",
-                 options);
+  append_header (
+      out, dialect == SPOT_DATASTAR_BETA11 ? "datastar-merge-signals" : "datastar-patch-signals",
+      options);
   if (only_if_missing)
     append_data (out, "onlyIfMissing", "true");
   append_data_lines (out, "signals", signals != NULL && signals[0] != '\0' ? signals : "{}");

@@ -23,13 +23,15 @@
 
 G_BEGIN_DECLS
 
-typedef enum {
+typedef enum
+{
   SPOT_DATASTAR_V1,
   SPOT_DATASTAR_BETA11,
 } SpotDatastarDialect;
 
 /* Datastar 1.0 patch modes; OUTER is the default. */
-typedef enum {
+typedef enum
+{
   SPOT_DATASTAR_MODE_OUTER,
   SPOT_DATASTAR_MODE_INNER,
   SPOT_DATASTAR_MODE_REPLACE,
@@ -43,7 +45,8 @@ typedef enum {
 #define SPOT_DATASTAR_DEFAULT_RETRY_MS 1000
 
 /* Fields every event may carry. A zeroed struct means "all defaults". */
-typedef struct {
+typedef struct
+{
   const char *event_id; /* NULL: no id line */
   guint retry_ms;       /* 0 or 1000: no retry line */
 } SpotDatastarEventOptions;

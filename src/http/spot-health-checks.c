@@ -37,8 +37,8 @@ check_nats (JsonBuilder *b, gpointer user_data)
   ok = status.state == SPOT_NATS_STATE_CONNECTED;
   add_string (b, "state", spot_nats_state_to_string (status.state));
   add_bool (b, "embedded", status.embedded);
-  add_int (b, "disconnects", (gint64) status.disconnects);
-  add_int (b, "reconnects", (gint64) status.reconnects);
+  add_int (b, "disconnects", (gint64)status.disconnects);
+  add_int (b, "reconnects", (gint64)status.reconnects);
   add_string (b, "last_error", status.last_error);
   spot_nats_status_clear (&status);
   return ok;
@@ -78,8 +78,8 @@ check_live_cache (JsonBuilder *b, gpointer user_data)
   spot_live_cache_get_stats (SPOT_LIVE_CACHE (user_data), &stats);
   add_bool (b, "synced", stats.synced);
   add_int (b, "keys", stats.keys);
-  add_int (b, "updates", (gint64) stats.updates);
-  add_int (b, "watcher_restarts", (gint64) stats.watcher_restarts);
+  add_int (b, "updates", (gint64)stats.updates);
+  add_int (b, "watcher_restarts", (gint64)stats.watcher_restarts);
   return stats.synced;
 }
 
@@ -98,9 +98,9 @@ check_hub (JsonBuilder *b, gpointer user_data)
   spot_candle_hub_get_stats (SPOT_CANDLE_HUB (user_data), &stats);
   add_bool (b, "attached", stats.attached);
   add_int (b, "clients", stats.clients);
-  add_int (b, "received", (gint64) stats.received);
-  add_int (b, "coalesced", (gint64) stats.coalesced);
-  add_int (b, "dropped", (gint64) stats.dropped);
+  add_int (b, "received", (gint64)stats.received);
+  add_int (b, "coalesced", (gint64)stats.coalesced);
+  add_int (b, "dropped", (gint64)stats.dropped);
   return stats.attached;
 }
 
@@ -111,7 +111,8 @@ spot_health_add_candle_hub (SpotHealth *health, SpotCandleHub *hub)
                          g_object_unref);
 }
 
-typedef struct {
+typedef struct
+{
   SpotBackpressureMonitor *monitor;
   double max_utilisation;
 } BackpressureCheck;

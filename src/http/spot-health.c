@@ -5,7 +5,8 @@
 
 #include "config.h"
 
-typedef struct {
+typedef struct
+{
   char *name;
   gboolean critical;
   SpotHealthCheckFunc func;
@@ -13,7 +14,8 @@ typedef struct {
   GDestroyNotify destroy;
 } Check;
 
-struct _SpotHealth {
+struct _SpotHealth
+{
   gatomicrefcount ref;
   GPtrArray *checks; /* Check*, in registration order */
 };

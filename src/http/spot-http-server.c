@@ -28,7 +28,8 @@
 #define STATIC_MAX_AGE_VERSIONED "public, max-age=31536000, immutable"
 #define REQUEST_INFO_KEY "spot-http-request-info"
 
-struct _SpotHttpServer {
+struct _SpotHttpServer
+{
   GObject parent_instance;
 
   SpotHttpOptions options;
@@ -58,7 +59,8 @@ G_DEFINE_FINAL_TYPE (SpotHttpServer, spot_http_server, G_TYPE_OBJECT)
 
 /* Per request: when it started, whether a handler took it, bytes of a
  * stream (its body does not accumulate, so its length is not the total). */
-typedef struct {
+typedef struct
+{
   gint64 start_us;
   char *remote; /* taken by the handler, while the connection is up */
   gboolean handled;
@@ -93,8 +95,8 @@ spot_http_options_init_from_config (SpotHttpOptions *options, const SpotConfig *
   options->host = g_strdup (config->http_host != NULL ? config->http_host : "");
   options->port = config->http_port;
   g_strfreev (options->cors_origins);
-  options->cors_origins = config->cors_origins != NULL ? g_strdupv (config->cors_origins)
-                                                       : g_new0 (char *, 1);
+  options->cors_origins
+      = config->cors_origins != NULL ? g_strdupv (config->cors_origins) : g_new0 (char *, 1);
   options->sse_max_clients = config->sse_max_clients;
   options->sse_max_products = config->sse_max_products;
   options->sse_client_buffer = config->sse_client_buffer;
@@ -117,7 +119,8 @@ options_copy (SpotHttpOptions *dst, const SpotHttpOptions *src)
 {
   *dst = *src;
   dst->host = g_strdup (src->host != NULL ? src->host : "");
-  dst->cors_origins = src->cors_origins != NULL ? g_strdupv (src->cors_origins) : g_new0 (char *, 1);
+  dst->cors_origins
+      = src->cors_origins != NULL ? g_strdupv (src->cors_origins) : g_new0 (char *, 1);
   if (dst->backlog == 0)
     dst->backlog = DEFAULT_BACKLOG;
   if (dst->max_query_length == 0)
@@ -209,9 +212,9 @@ log_request (const char *method,
   g_snprintf (status_s, sizeof status_s, "%u", status);
   g_snprintf (bytes_s, sizeof bytes_s, "%" G_GUINT64_FORMAT, bytes);
   g_snprintf (duration_s, sizeof duration_s, "%.3f", duration_ms);
-  message = g_strdup_printf ("%s %s %u %" G_GUINT64_FORMAT " bytes %.3f ms%s%s", method, path,
-                             status, bytes, duration_ms, note != NULL ? " " : "",
-                             note != NULL ? note : "");
+  message
+      = g_strdup_printf ("%s %s %u %" G_GUINT64_FORMAT " bytes %.3f ms%s%s", method, path, status,
+                         bytes, duration_ms, note != NULL ? " " : "", note != NULL ? note : "");
   {
     const GLogField fields[] = {
       { "GLIB_DOMAIN", G_LOG_DOMAIN, -1 },
@@ -245,7 +248,7 @@ request_done (SpotHttpServer *self, SoupServerMessage *msg, gboolean aborted)
   self->stats.requests++;
   log_request (method, uri != NULL ? g_uri_get_path (uri) : "?",
                soup_server_message_get_status (msg),
-               (guint64) soup_server_message_get_response_body (msg)->length, info->start_us,
+               (guint64)soup_server_message_get_response_body (msg)->length, info->start_us,
                info->remote, aborted ? "(aborted)" : NULL);
   if (self->stopping)
     check_stop_done (self);
@@ -281,8 +284,8 @@ origin_allowed (SpotHttpServer *self, const char *origin)
 static gboolean
 headers_allowed (const char *requested)
 {
-  static const char *const allowed[] = { "datastar-request", "content-type", "cache-control",
-                                         "last-event-id", "accept", NULL };
+  static const char *const allowed[]
+      = { "datastar-request", "content-type", "cache-control", "last-event-id", "accept", NULL };
   g_auto (GStrv) names = NULL;
 
   if (requested == NULL)
@@ -390,7 +393,7 @@ default_dashboard_products (SpotHttpServer *self)
   for (guint i = 0; i < held->len && ids->len < DASHBOARD_MAX_DEFAULT_PRODUCTS; i++)
     g_ptr_array_add (ids, g_array_index (held, SpotCandle, i).product_id);
   g_ptr_array_add (ids, NULL);
-  return g_strjoinv (",", (char **) ids->pdata);
+  return g_strjoinv (",", (char **)ids->pdata);
 }
 
 static void
@@ -399,8 +402,8 @@ handle_dashboard (SpotHttpServer *self, SoupServerMessage *msg, GHashTable *quer
   const SpotStaticAsset *page = spot_static_assets_lookup (self->assets, "templates/index.html");
   const SpotStaticAsset *js = spot_static_assets_lookup (self->assets, "static/app.js");
   const SpotStaticAsset *css = spot_static_assets_lookup (self->assets, "static/app.css");
-  g_autoptr (GHashTable) q = query != NULL ? g_hash_table_ref (query)
-                                           : g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr (GHashTable) q
+      = query != NULL ? g_hash_table_ref (query) : g_hash_table_new (g_str_hash, g_str_equal);
   g_autofree char *products = NULL;
   g_autofree char *granularities = NULL;
   g_autofree char *signals = NULL;
@@ -434,8 +437,8 @@ handle_dashboard (SpotHttpServer *self, SoupServerMessage *msg, GHashTable *quer
   {
     g_autoptr (GHashTable) sq = g_hash_table_new (g_str_hash, g_str_equal);
 
-    g_hash_table_insert (sq, (char *) "products", products);
-    g_hash_table_insert (sq, (char *) "granularities", granularities);
+    g_hash_table_insert (sq, (char *)"products", products);
+    g_hash_table_insert (sq, (char *)"granularities", granularities);
     if (!spot_stream_selection_parse (sq, self->options.sse_max_products,
                                       self->options.default_granularities, &selection, &error))
       {
@@ -452,16 +455,14 @@ handle_dashboard (SpotHttpServer *self, SoupServerMessage *msg, GHashTable *quer
     {
       const char *name = spot_granularity_name (g);
 
-      g_string_append_printf (choices,
-                              "<label class=\"label cursor-pointer gap-1\">"
-                              "<input type=\"checkbox\" class=\"checkbox checkbox-sm\" "
-                              "name=\"granularity\" value=\"%s\"%s>"
-                              "<span class=\"label-text\">%s</span></label>\n",
-                              name,
-                              spot_granularity_set_contains (selection.granularities, g)
-                                  ? " checked"
-                                  : "",
-                              spot_granularity_short_name (g));
+      g_string_append_printf (
+          choices,
+          "<label class=\"label cursor-pointer gap-1\">"
+          "<input type=\"checkbox\" class=\"checkbox checkbox-sm\" "
+          "name=\"granularity\" value=\"%s\"%s>"
+          "<span class=\"label-text\">%s</span></label>\n",
+          name, spot_granularity_set_contains (selection.granularities, g) ? " checked" : "",
+          spot_granularity_short_name (g));
     }
   /* Initial values straight from the cache, so the page is useful before
    * the stream opens (and without JavaScript). */
@@ -479,21 +480,18 @@ handle_dashboard (SpotHttpServer *self, SoupServerMessage *msg, GHashTable *quer
         else
           spot_candle_element_append_placeholder (elements, selection.products[p], g);
       }
-  signals = g_strdup_printf ("{\"products\":\"%s\",\"granularities\":\"%s\"}", products,
-                             granularities);
+  signals
+      = g_strdup_printf ("{\"products\":\"%s\",\"granularities\":\"%s\"}", products, granularities);
   js_version = js != NULL ? g_strndup (js->etag + 1, 12) : g_strdup ("missing");
   css_version = css != NULL ? g_strndup (css->etag + 1, 12) : g_strdup ("missing");
   {
     const char *vars[] = {
-      "version",        PACKAGE_VERSION,
-      "products",       products,
-      "granularities",  granularities,
-      "signals",        signals,
-      "choices",        choices->str,
-      "elements",       elements->str,
-      "js_version",     js_version,
-      "css_version",    css_version,
-      "stream_url",     "/stream?dialect=beta11",
+      "version",    PACKAGE_VERSION, "products",
+      products,     "granularities", granularities,
+      "signals",    signals,         "choices",
+      choices->str, "elements",      elements->str,
+      "js_version", js_version,      "css_version",
+      css_version,  "stream_url",    "/stream?dialect=beta11",
       NULL,
     };
     html = spot_template_render (g_bytes_get_data (page->bytes, NULL),
@@ -530,10 +528,9 @@ handle_static (SpotHttpServer *self, SoupServerMessage *msg, const char *path, G
   soup_message_headers_replace (resp, "ETag", asset->etag);
   /* The page links assets with ?v=<etag prefix>: such URLs never change
    * content, others must be revalidated. */
-  soup_message_headers_replace (resp, "Cache-Control",
-                                query != NULL && g_hash_table_contains (query, "v")
-                                    ? STATIC_MAX_AGE_VERSIONED
-                                    : "no-cache");
+  soup_message_headers_replace (
+      resp, "Cache-Control",
+      query != NULL && g_hash_table_contains (query, "v") ? STATIC_MAX_AGE_VERSIONED : "no-cache");
   if_none_match = soup_message_headers_get_one (req, "If-None-Match");
   if (if_none_match != NULL
       && (strstr (if_none_match, asset->etag) != NULL || g_str_equal (if_none_match, "*")))
@@ -558,9 +555,9 @@ add_http_summary (JsonBuilder *b, gpointer user_data)
   json_builder_set_member_name (b, "max_clients");
   json_builder_add_int_value (b, self->options.sse_max_clients);
   json_builder_set_member_name (b, "slow_disconnects");
-  json_builder_add_int_value (b, (gint64) self->stats.sse_slow_disconnects);
+  json_builder_add_int_value (b, (gint64)self->stats.sse_slow_disconnects);
   json_builder_set_member_name (b, "rejected");
-  json_builder_add_int_value (b, (gint64) self->stats.sse_rejected);
+  json_builder_add_int_value (b, (gint64)self->stats.sse_rejected);
   json_builder_end_object (b);
   return TRUE;
 }
@@ -574,8 +571,8 @@ handle_health (SpotHttpServer *self, SoupServerMessage *msg)
 
   soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Cache-Control",
                                 "no-store");
-  respond_take (msg, healthy ? SOUP_STATUS_OK : SOUP_STATUS_SERVICE_UNAVAILABLE,
-                "application/json", json);
+  respond_take (msg, healthy ? SOUP_STATUS_OK : SOUP_STATUS_SERVICE_UNAVAILABLE, "application/json",
+                json);
 }
 
 static void
@@ -590,7 +587,8 @@ handle_metrics (SpotHttpServer *self, SoupServerMessage *msg)
 
 /* ---- /api/candles ----------------------------------------------------- */
 
-typedef struct {
+typedef struct
+{
   SpotHttpServer *server;
   SoupServerMessage *msg;
   GCancellable *cancellable;
@@ -744,12 +742,12 @@ parse_api_params (SpotHttpServer *self,
                        self->options.api_max_limit);
           return FALSE;
         }
-      *limit = (guint) v;
+      *limit = (guint)v;
     }
   *end = g_get_real_time () / G_USEC_PER_SEC;
   if (end_s != NULL && !parse_time_param ("end", end_s, end, error))
     return FALSE;
-  *start = *end - (gint64) *limit * spot_granularity_seconds (req->granularity);
+  *start = *end - (gint64)*limit * spot_granularity_seconds (req->granularity);
   if (start_s != NULL && !parse_time_param ("start", start_s, start, error))
     return FALSE;
   if (*start > *end)
@@ -786,8 +784,8 @@ handle_api_candles (SpotHttpServer *self, SoupServerMessage *msg, GHashTable *qu
   req->cancellable = g_cancellable_new ();
   req->finished_id = g_signal_connect (msg, "finished", G_CALLBACK (on_api_message_finished), req);
   soup_server_message_pause (msg);
-  spot_repository_query_history_async (self->repository, req->product, req->granularity, start,
-                                       end, limit, req->cancellable, on_history, req);
+  spot_repository_query_history_async (self->repository, req->product, req->granularity, start, end,
+                                       limit, req->cancellable, on_history, req);
 }
 
 /* ---- dispatch --------------------------------------------------------- */
@@ -873,8 +871,7 @@ server_callback (SoupServer *soup,
   if (raw_query != NULL && strlen (raw_query) > self->options.max_query_length)
     {
       g_autofree char *line = g_strdup_printf ("query too long: %zu bytes, at most %u",
-                                               strlen (raw_query),
-                                               self->options.max_query_length);
+                                               strlen (raw_query), self->options.max_query_length);
 
       respond_text (self, msg, SOUP_STATUS_REQUEST_URI_TOO_LONG, line);
       return;
@@ -949,7 +946,7 @@ listen_socket (SpotHttpServer *self, GError **error)
                    self->options.port, local->message);
       return NULL;
     }
-  g_socket_set_listen_backlog (socket, (gint) self->options.backlog);
+  g_socket_set_listen_backlog (socket, (gint)self->options.backlog);
   if (!g_socket_listen (socket, &local))
     {
       g_set_error (error, SPOT_ERROR, SPOT_ERROR_IO, "cannot listen on port %u: %s",
@@ -1164,7 +1161,7 @@ spot_http_server_class_init (SpotHttpServerClass *klass)
 static void
 spot_http_server_init (SpotHttpServer *self)
 {
-  self->clients = g_hash_table_new_full (NULL, NULL, (GDestroyNotify) spot_sse_client_free, NULL);
+  self->clients = g_hash_table_new_full (NULL, NULL, (GDestroyNotify)spot_sse_client_free, NULL);
   self->assets = spot_static_assets_new ();
   self->metrics = spot_metrics_get_default ();
 }

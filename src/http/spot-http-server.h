@@ -32,10 +32,11 @@
 
 G_BEGIN_DECLS
 
-typedef struct {
-  char *host;         /* "" or NULL: every interface; else an IP literal or "localhost" */
-  guint16 port;       /* 0: an ephemeral port (tests) */
-  guint backlog;      /* listen backlog, default 1024 */
+typedef struct
+{
+  char *host;          /* "" or NULL: every interface; else an IP literal or "localhost" */
+  guint16 port;        /* 0: an ephemeral port (tests) */
+  guint backlog;       /* listen backlog, default 1024 */
   char **cors_origins; /* NULL-terminated; "*" allows any origin */
   guint sse_max_clients;
   guint sse_max_products;
@@ -57,14 +58,15 @@ void spot_http_options_init (SpotHttpOptions *options);
 void spot_http_options_init_from_config (SpotHttpOptions *options, const SpotConfig *config);
 void spot_http_options_clear (SpotHttpOptions *options);
 
-typedef struct {
-  guint64 requests;         /* finished requests, SSE included */
-  guint sse_clients;        /* open streams */
-  guint64 sse_streams;      /* streams started */
-  guint64 sse_rejected;     /* refused: SSE_MAX_CLIENTS reached */
+typedef struct
+{
+  guint64 requests;     /* finished requests, SSE included */
+  guint sse_clients;    /* open streams */
+  guint64 sse_streams;  /* streams started */
+  guint64 sse_rejected; /* refused: SSE_MAX_CLIENTS reached */
   guint64 sse_slow_disconnects;
-  guint64 sse_coalesced;    /* over finished and open streams */
-  guint64 bad_requests;     /* 4xx answers */
+  guint64 sse_coalesced; /* over finished and open streams */
+  guint64 bad_requests;  /* 4xx answers */
 } SpotHttpStats;
 
 #define SPOT_TYPE_HTTP_SERVER (spot_http_server_get_type ())

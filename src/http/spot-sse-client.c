@@ -17,13 +17,15 @@
 /* Keep-alive intervals without write progress before a busy client is cut. */
 #define STALLED_TICKS_MAX 2
 
-typedef struct {
+typedef struct
+{
   gint64 start;
   guint64 rev;
   gboolean set;
 } Shown;
 
-struct _SpotSseClient {
+struct _SpotSseClient
+{
   gatomicrefcount ref; /* the owner's, plus one per asynchronous operation */
   SoupServerMessage *msg;
   char *remote;
@@ -140,9 +142,9 @@ try_write (SpotSseClient *client)
   while (client->out_off < client->out->len)
     {
       g_autoptr (GError) error = NULL;
-      gssize n = g_pollable_output_stream_write_nonblocking (out, client->out->str + client->out_off,
-                                                             client->out->len - client->out_off,
-                                                             NULL, &error);
+      gssize n = g_pollable_output_stream_write_nonblocking (
+          out, client->out->str + client->out_off, client->out->len - client->out_off, NULL,
+          &error);
 
       if (n > 0)
         {
@@ -156,7 +158,7 @@ try_write (SpotSseClient *client)
             {
               client->writable_source = g_pollable_output_stream_create_source (out, NULL);
               g_source_set_callback (client->writable_source,
-                                     (GSourceFunc) (void (*) (void)) on_writable, client, NULL);
+                                     (GSourceFunc)(void (*) (void))on_writable, client, NULL);
               g_source_attach (client->writable_source, g_main_context_get_thread_default ());
             }
           return;
@@ -202,7 +204,8 @@ write_text (SpotSseClient *client, GString *text)
  * and revision (a revision never changes content); cleared when full. */
 #define RENDER_CACHE_MAX 8192
 
-typedef struct {
+typedef struct
+{
   char product_id[SPOT_PRODUCT_ID_SIZE];
   gint granularity;
   gint64 start;
@@ -216,8 +219,8 @@ render_key_hash (gconstpointer data)
 {
   const RenderKey *k = data;
 
-  return g_str_hash (k->product_id) ^ (guint) (k->rev * 2654435761u) ^ (guint) k->start
-         ^ ((guint) k->granularity << 24);
+  return g_str_hash (k->product_id) ^ (guint)(k->rev * 2654435761u) ^ (guint)k->start
+         ^ ((guint)k->granularity << 24);
 }
 
 static gboolean
@@ -268,7 +271,7 @@ slot_of (SpotSseClient *client, const SpotCandle *candle)
   if (base == NULL || candle->granularity < 0 || candle->granularity >= SPOT_GRANULARITY_COUNT
       || !spot_granularity_set_contains (client->sel.granularities, candle->granularity))
     return -1;
-  return (gint) (GPOINTER_TO_UINT (base) - 1) + candle->granularity;
+  return (gint)(GPOINTER_TO_UINT (base) - 1) + candle->granularity;
 }
 
 /* Greatest start wins per element; equal starts: the greater rev. */
@@ -278,7 +281,8 @@ accept_newer (SpotSseClient *client, gint slot, const SpotCandle *candle)
   Shown *shown = &client->shown[slot];
 
   if (shown->set
-      && (candle->start < shown->start || (candle->start == shown->start && candle->rev < shown->rev)))
+      && (candle->start < shown->start
+          || (candle->start == shown->start && candle->rev < shown->rev)))
     {
       client->stats.skipped_older++;
       return FALSE;
@@ -355,8 +359,7 @@ on_candles (const SpotCandle *candles, guint n, gpointer user_data)
             client->pending = g_hash_table_new_full (NULL, NULL, NULL, g_free);
           if (g_hash_table_contains (client->pending, GINT_TO_POINTER (slot)))
             client->stats.coalesced++;
-          g_hash_table_insert (client->pending, GINT_TO_POINTER (slot),
-                               g_memdup2 (c, sizeof *c));
+          g_hash_table_insert (client->pending, GINT_TO_POINTER (slot), g_memdup2 (c, sizeof *c));
           continue;
         }
       if (elements == NULL)
@@ -465,8 +468,7 @@ finish (SpotSseClient *client, const char *why)
     g_io_stream_close_async (client->io, G_PRIORITY_DEFAULT, NULL, on_closed, client_ref (client));
   if (client->config.metrics != NULL)
     spot_gauge_dec (client->config.metrics->sse_clients);
-  g_debug ("stream of %s over (%s): %" G_GUINT64_FORMAT " events, %" G_GUINT64_FORMAT
-           " coalesced",
+  g_debug ("stream of %s over (%s): %" G_GUINT64_FORMAT " events, %" G_GUINT64_FORMAT " coalesced",
            client->remote, why, client->stats.events, client->stats.coalesced);
   /* Last: the owner may free the client here. */
   if (client->done != NULL && !client->freed)
@@ -489,8 +491,7 @@ cut_off (SpotSseClient *client, const char *why)
   spot_log_limited (10000, 5, G_LOG_LEVEL_MESSAGE, NULL, -1, -1,
                     "disconnecting slow SSE client %s: %s (%" G_GSIZE_FORMAT
                     " bytes unflushed, %u updates waiting)",
-                    client->remote, why,
-                    client->out->len - client->out_off, dropped);
+                    client->remote, why, client->out->len - client->out_off, dropped);
   finish (client, why);
 }
 
@@ -517,7 +518,7 @@ write_initial_state (SpotSseClient *client)
   if (client->config.cache != NULL)
     {
       snapshot = spot_live_cache_snapshot (client->config.cache,
-                                           (const char *const *) client->sel.products,
+                                           (const char *const *)client->sel.products,
                                            client->sel.granularities);
       for (guint i = 0; i < snapshot->len; i++)
         {
@@ -595,9 +596,9 @@ append_head (SpotSseClient *client)
         && g_ascii_strcasecmp (name, "Transfer-Encoding") != 0)
       g_string_append_printf (client->out, "%s: %s\r\n", name, value);
   g_string_append (client->out, "Content-Type: text/event-stream\r\n"
-                                   "Cache-Control: no-cache\r\n"
-                                   "X-Accel-Buffering: no\r\n"
-                                   "Connection: close\r\n\r\n");
+                                "Cache-Control: no-cache\r\n"
+                                "X-Accel-Buffering: no\r\n"
+                                "Connection: close\r\n\r\n");
 }
 
 SpotSseClient *
@@ -638,10 +639,9 @@ spot_sse_client_start (SoupServerMessage *msg,
   /* Subscribe before the snapshot: an update racing with it is then
    * delivered later and the greatest-start rule settles the order. */
   if (client->config.hub != NULL)
-    client->hub_id = spot_candle_hub_subscribe (client->config.hub,
-                                                (const char *const *) client->sel.products,
-                                                client->sel.granularities, on_candles, client,
-                                                NULL);
+    client->hub_id
+        = spot_candle_hub_subscribe (client->config.hub, (const char *const *)client->sel.products,
+                                     client->sel.granularities, on_candles, client, NULL);
   write_initial_state (client);
 
   if (config->keepalive_ms > 0)

@@ -47,22 +47,24 @@ typedef struct _SpotSseClient SpotSseClient;
  * The owner may free the client from inside the callback. */
 typedef void (*SpotSseClientDoneFunc) (SpotSseClient *client, gpointer user_data);
 
-typedef struct {
-  SpotCandleHub *hub;     /* nullable: no live updates */
-  SpotLiveCache *cache;   /* nullable: no initial state */
-  SpotMetrics *metrics;   /* nullable */
-  guint64 buffer_bytes;   /* SSE_CLIENT_BUFFER */
-  guint keepalive_ms;     /* SSE_KEEPALIVE_S * 1000 */
+typedef struct
+{
+  SpotCandleHub *hub;   /* nullable: no live updates */
+  SpotLiveCache *cache; /* nullable: no initial state */
+  SpotMetrics *metrics; /* nullable */
+  guint64 buffer_bytes; /* SSE_CLIENT_BUFFER */
+  guint keepalive_ms;   /* SSE_KEEPALIVE_S * 1000 */
 } SpotSseClientConfig;
 
-typedef struct {
-  guint64 events;         /* events written (initial one included) */
-  guint64 candles;        /* elements written */
-  guint64 coalesced;      /* updates replaced while a write was in flight */
-  guint64 skipped_older;  /* updates older than the element shown */
-  guint64 bytes;          /* bytes handed to the socket, head included */
-  guint64 unflushed;      /* bytes of the write in flight */
-  gboolean slow;          /* cut off as a slow client */
+typedef struct
+{
+  guint64 events;        /* events written (initial one included) */
+  guint64 candles;       /* elements written */
+  guint64 coalesced;     /* updates replaced while a write was in flight */
+  guint64 skipped_older; /* updates older than the element shown */
+  guint64 bytes;         /* bytes handed to the socket, head included */
+  guint64 unflushed;     /* bytes of the write in flight */
+  gboolean slow;         /* cut off as a slow client */
 } SpotSseClientStats;
 
 /* Takes @selection (cleared). @msg must be the request being handled, with

@@ -7,7 +7,8 @@
 
 #include "spot-http-resources.h"
 
-struct _SpotStaticAssets {
+struct _SpotStaticAssets
+{
   GHashTable *cache; /* path -> SpotStaticAsset* */
 };
 
@@ -28,7 +29,7 @@ spot_static_assets_new (void)
 
   /* Referencing the bundle keeps its object (and the constructor that
    * registers it) in the link of a static library. */
-  (void) spot_http_get_resource ();
+  (void)spot_http_get_resource ();
 
   assets->cache = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, asset_free);
   return assets;
@@ -46,7 +47,8 @@ spot_static_assets_free (SpotStaticAssets *assets)
 const char *
 spot_static_content_type (const char *path)
 {
-  static const struct {
+  static const struct
+  {
     const char *suffix;
     const char *type;
   } types[] = {

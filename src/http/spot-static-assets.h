@@ -15,7 +15,8 @@ G_BEGIN_DECLS
 
 #define SPOT_HTTP_RESOURCE_PREFIX "/org/spotcanvas/http/"
 
-typedef struct {
+typedef struct
+{
   GBytes *bytes;
   const char *content_type; /* static string */
   char *etag;               /* quoted, "\"...\"" */

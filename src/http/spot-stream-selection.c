@@ -148,8 +148,8 @@ spot_stream_selection_parse (GHashTable *query,
   if (g_strv_length (products) > max_products)
     {
       g_set_error (error, SPOT_ERROR, SPOT_ERROR_INVALID_ARGUMENT,
-                   "too many products: %u given, at most %u per stream",
-                   g_strv_length (products), max_products);
+                   "too many products: %u given, at most %u per stream", g_strv_length (products),
+                   max_products);
       return FALSE;
     }
 

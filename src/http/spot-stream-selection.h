@@ -23,7 +23,8 @@
 
 G_BEGIN_DECLS
 
-typedef struct {
+typedef struct
+{
   char **products; /* NULL-terminated, validated, without duplicates, in the order given */
   guint n_products;
   SpotGranularitySet granularities;

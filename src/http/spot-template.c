@@ -57,7 +57,7 @@ spot_template_render (const char *tmpl, gssize len, const char *const *vars, GEr
       close = name_end;
       while (close < end && *close == ' ')
         close++;
-      if (name_end == name || (gsize) (end - close) < (raw ? 3u : 2u)
+      if (name_end == name || (gsize)(end - close) < (raw ? 3u : 2u)
           || strncmp (close, raw ? "}}}" : "}}", raw ? 3 : 2) != 0)
         {
           g_set_error (error, SPOT_ERROR, SPOT_ERROR_PARSE,
@@ -70,7 +70,7 @@ spot_template_render (const char *tmpl, gssize len, const char *const *vars, GEr
         {
           g_set_error (error, SPOT_ERROR, SPOT_ERROR_NOT_FOUND,
                        "template variable \"%.*s\" at byte %" G_GSIZE_FORMAT " has no value",
-                       (int) (name_end - name), name, offset);
+                       (int)(name_end - name), name, offset);
           return NULL;
         }
       if (raw)

@@ -19,9 +19,6 @@ G_BEGIN_DECLS
 
 /* @vars: NULL-terminated list of name, value pairs (a NULL value renders as
  * ""). Returns the page, or NULL with @error. */
-char *spot_template_render (const char *tmpl,
-                            gssize len,
-                            const char *const *vars,
-                            GError **error);
+char *spot_template_render (const char *tmpl, gssize len, const char *const *vars, GError **error);
 
 G_END_DECLS

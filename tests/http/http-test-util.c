@@ -20,7 +20,7 @@ http_result_free (HttpResult *result)
 gboolean
 http_test_wait_until (gboolean (*done) (gpointer), gpointer data, guint timeout_ms)
 {
-  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+  gint64 deadline = g_get_monotonic_time () + (gint64)timeout_ms * 1000;
 
   while (!done (data))
     {
@@ -35,7 +35,7 @@ http_test_wait_until (gboolean (*done) (gpointer), gpointer data, guint timeout_
 void
 http_test_spin (guint ms)
 {
-  gint64 deadline = g_get_monotonic_time () + (gint64) ms * 1000;
+  gint64 deadline = g_get_monotonic_time () + (gint64)ms * 1000;
 
   while (g_get_monotonic_time () < deadline)
     {
@@ -44,7 +44,8 @@ http_test_spin (guint ms)
     }
 }
 
-typedef struct {
+typedef struct
+{
   char *method;
   char *url;
   GStrv headers;
@@ -85,7 +86,7 @@ request_thread (gpointer data)
 static gboolean
 request_done (gpointer data)
 {
-  return g_atomic_int_get (&((Request *) data)->done) != 0;
+  return g_atomic_int_get (&((Request *)data)->done) != 0;
 }
 
 HttpResult *
@@ -97,7 +98,7 @@ http_test_request (const char *method, const char *url, const char *const *heade
 
   req.method = g_strdup (method);
   req.url = g_strdup (url);
-  req.headers = g_strdupv ((char **) headers);
+  req.headers = g_strdupv ((char **)headers);
   thread = g_thread_new ("http-test-request", request_thread, &req);
   g_assert_true (http_test_wait_until (request_done, &req, 30000));
   g_thread_join (thread);
@@ -118,7 +119,8 @@ http_test_get (guint16 port, const char *path_and_query)
 
 /* ---- SSE reader ------------------------------------------------------- */
 
-struct _SseReader {
+struct _SseReader
+{
   char *url;
   GThread *thread;
   GCancellable *cancellable;
@@ -225,7 +227,7 @@ sse_reader_count_events (SseReader *reader)
 gssize
 sse_reader_wait_for (SseReader *reader, const char *needle, gsize from, guint timeout_ms)
 {
-  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+  gint64 deadline = g_get_monotonic_time () + (gint64)timeout_ms * 1000;
 
   for (;;)
     {
@@ -244,7 +246,7 @@ sse_reader_wait_for (SseReader *reader, const char *needle, gsize from, guint ti
 gboolean
 sse_reader_wait_eof (SseReader *reader, guint timeout_ms)
 {
-  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+  gint64 deadline = g_get_monotonic_time () + (gint64)timeout_ms * 1000;
 
   for (;;)
     {
@@ -294,8 +296,8 @@ sse_reader_close (SseReader *reader)
 /* ---- candles and process figures ------------------------------------- */
 
 SpotCandle
-http_test_candle (const char *product, SpotGranularity g, gint64 start, guint64 rev,
-                  const char *close)
+http_test_candle (
+    const char *product, SpotGranularity g, gint64 start, guint64 rev, const char *close)
 {
   SpotCandle c = { 0 };
 

@@ -12,7 +12,8 @@
 
 G_BEGIN_DECLS
 
-typedef struct {
+typedef struct
+{
   guint status;
   SoupMessageHeaders *headers;
   char *body;
@@ -49,8 +50,8 @@ gboolean http_test_wait_until (gboolean (*done) (gpointer), gpointer data, guint
 void http_test_spin (guint ms);
 
 /* A valid live candle: OHLC @close, volume 1, 5 trades, ts = now. */
-SpotCandle http_test_candle (const char *product, SpotGranularity g, gint64 start, guint64 rev,
-                             const char *close);
+SpotCandle http_test_candle (
+    const char *product, SpotGranularity g, gint64 start, guint64 rev, const char *close);
 
 /* Open file descriptors of this process and its resident set in kB. */
 guint http_test_count_fds (void);

@@ -18,7 +18,8 @@
 #include "nats/spot-nats-connection.h"
 #include "spot-test-harness.h"
 
-typedef struct {
+typedef struct
+{
   SoupWebsocketConnection *ws;
   guint next_id;
   guint want_id;
@@ -37,7 +38,7 @@ on_ws_message (SoupWebsocketConnection *ws, gint type, GBytes *message, gpointer
     return;
   obj = json_node_get_object (json_parser_get_root (parser));
   if (obj == NULL || !json_object_has_member (obj, "id")
-      || (guint) json_object_get_int_member (obj, "id") != cdp->want_id)
+      || (guint)json_object_get_int_member (obj, "id") != cdp->want_id)
     return;
   g_clear_pointer (&cdp->reply, json_node_unref);
   cdp->reply = json_node_copy (json_parser_get_root (parser));
@@ -46,7 +47,7 @@ on_ws_message (SoupWebsocketConnection *ws, gint type, GBytes *message, gpointer
 static gboolean
 have_reply (gpointer data)
 {
-  return ((Cdp *) data)->reply != NULL;
+  return ((Cdp *)data)->reply != NULL;
 }
 
 /* Sends a command and waits for its answer; returns the "result" object. */
@@ -94,20 +95,21 @@ cdp_eval_string (Cdp *cdp, const char *expression)
   return g_strdup (json_object_get_string_member (value, "value"));
 }
 
-typedef struct {
+typedef struct
+{
   GAsyncResult *result;
 } Waiter;
 
 static void
 on_connected (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  ((Waiter *) user_data)->result = g_object_ref (result);
+  ((Waiter *)user_data)->result = g_object_ref (result);
 }
 
 static gboolean
 waiter_done (gpointer data)
 {
-  return ((Waiter *) data)->result != NULL;
+  return ((Waiter *)data)->result != NULL;
 }
 
 static char *
@@ -127,14 +129,15 @@ find_chromium (void)
   return NULL;
 }
 
-typedef struct {
+typedef struct
+{
   char *dir;
 } PortFile;
 
 static gboolean
 devtools_port_known (gpointer data)
 {
-  g_autofree char *path = g_build_filename (((PortFile *) data)->dir, "DevToolsActivePort", NULL);
+  g_autofree char *path = g_build_filename (((PortFile *)data)->dir, "DevToolsActivePort", NULL);
   g_autofree char *text = NULL;
 
   return g_file_get_contents (path, &text, NULL, NULL) && strchr (text, '\n') != NULL;
@@ -149,7 +152,8 @@ hub_has_client (gpointer data)
   return stats.clients >= 1;
 }
 
-typedef struct {
+typedef struct
+{
   Cdp *cdp;
   const char *expression;
   const char *want;
@@ -188,9 +192,9 @@ remove_tree (const char *path)
   g_rmdir (path);
 }
 
-#define ELEMENT_EXPR                                                                          \
-  "(() => { const e = document.getElementById('candle-BTC-USD-ONE_MINUTE');"                  \
-  " if (!e) return 'missing'; const s = e.shadowRoot ? e.shadowRoot.textContent : 'no-shadow';" \
+#define ELEMENT_EXPR                                                                               \
+  "(() => { const e = document.getElementById('candle-BTC-USD-ONE_MINUTE');"                       \
+  " if (!e) return 'missing'; const s = e.shadowRoot ? e.shadowRoot.textContent : 'no-shadow';"    \
   " return 'close=' + e.getAttribute('close') + ' shadow=' + s; })()"
 
 static void
@@ -223,7 +227,8 @@ test_dashboard_shows_a_candle_changing_live (void)
   EvalWait wait = { 0 };
   gint64 now = g_get_real_time () / G_USEC_PER_SEC;
   SpotCandle first = http_test_candle ("BTC-USD", SPOT_GRANULARITY_ONE_MINUTE, now, 1, "70000.25");
-  SpotCandle changed = http_test_candle ("BTC-USD", SPOT_GRANULARITY_ONE_MINUTE, now, 2, "70123.45");
+  SpotCandle changed
+      = http_test_candle ("BTC-USD", SPOT_GRANULARITY_ONE_MINUTE, now, 2, "70123.45");
 
   if (chromium == NULL)
     {
@@ -261,17 +266,28 @@ test_dashboard_shows_a_candle_changing_live (void)
 
   profile = g_dir_make_tmp ("spot-chromium-XXXXXX", &error);
   g_assert_no_error (error);
-  page_url = g_strdup_printf ("http://127.0.0.1:%u/?products=BTC-USD,ETH-USD&granularities=ONE_MINUTE",
-                              spot_http_server_get_port (server));
+  page_url
+      = g_strdup_printf ("http://127.0.0.1:%u/?products=BTC-USD,ETH-USD&granularities=ONE_MINUTE",
+                         spot_http_server_get_port (server));
   {
     g_autofree char *user_data = g_strdup_printf ("--user-data-dir=%s", profile);
-    const char *argv[] = { chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                           "--no-first-run", "--disable-background-networking",
-                           "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
-                           "--window-size=1280,720", "--remote-debugging-port=0", user_data,
-                           page_url, NULL };
+    const char *argv[] = { chromium,
+                           "--headless",
+                           "--no-sandbox",
+                           "--disable-gpu",
+                           "--disable-quic",
+                           "--no-first-run",
+                           "--disable-background-networking",
+                           "--disable-component-update",
+                           "--disable-sync",
+                           "--disable-dev-shm-usage",
+                           "--window-size=1280,720",
+                           "--remote-debugging-port=0",
+                           user_data,
+                           page_url,
+                           NULL };
 
-    g_assert_true (g_spawn_async (NULL, (char **) argv, NULL,
+    g_assert_true (g_spawn_async (NULL, (char **)argv, NULL,
                                   G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL
                                       | G_SPAWN_STDERR_TO_DEV_NULL,
                                   NULL, NULL, &pid, &error));
@@ -346,11 +362,12 @@ test_dashboard_shows_a_candle_changing_live (void)
     g_autofree guchar *png = g_base64_decode (json_object_get_string_member (shot, "data"), &len);
     const char *build_root = g_getenv ("SPOT_BUILD_ROOT");
 
-    artifacts = g_build_filename (build_root != NULL ? build_root : ".", "tests", "artifacts", NULL);
+    artifacts
+        = g_build_filename (build_root != NULL ? build_root : ".", "tests", "artifacts", NULL);
     g_assert_cmpint (g_mkdir_with_parents (artifacts, 0755), ==, 0);
     png_path = g_build_filename (artifacts, "dashboard.png", NULL);
     g_assert_cmpuint (len, >, 1000);
-    g_assert_true (g_file_set_contents (png_path, (const char *) png, len, &error));
+    g_assert_true (g_file_set_contents (png_path, (const char *)png, len, &error));
     g_test_message ("screenshot: %s (%" G_GSIZE_FORMAT " bytes)", png_path, len);
   }
 

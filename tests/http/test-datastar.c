@@ -11,7 +11,8 @@
 
 /* ---- comparison as the golden README describes ------------------------ */
 
-typedef struct {
+typedef struct
+{
   char *name;
   char *value;
 } Attr;
@@ -19,7 +20,7 @@ typedef struct {
 static int
 attr_cmp (gconstpointer a, gconstpointer b)
 {
-  return strcmp (((const Attr *) a)->name, ((const Attr *) b)->name);
+  return strcmp (((const Attr *)a)->name, ((const Attr *)b)->name);
 }
 
 /* Rewrites every start tag with its attributes sorted by name. */
@@ -106,9 +107,10 @@ html_sorted_attributes (const char *html)
   return g_string_free (out, FALSE);
 }
 
-typedef struct {
-  GPtrArray *fields;      /* "event: x", "id: y", "retry: z" in order */
-  GHashTable *data;       /* key -> GPtrArray of trimmed values */
+typedef struct
+{
+  GPtrArray *fields; /* "event: x", "id: y", "retry: z" in order */
+  GHashTable *data;  /* key -> GPtrArray of trimmed values */
 } Event;
 
 static void
@@ -137,7 +139,7 @@ parse_events (const char *text)
       e = g_new0 (Event, 1);
       e->fields = g_ptr_array_new_with_free_func (g_free);
       e->data = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-                                       (GDestroyNotify) g_ptr_array_unref);
+                                       (GDestroyNotify)g_ptr_array_unref);
       lines = g_strsplit (blocks[b], "\n", -1);
       for (guint i = 0; lines[i] != NULL; i++)
         {
@@ -147,7 +149,8 @@ parse_events (const char *text)
             {
               const char *rest = line + strlen ("data: ");
               const char *space = strchr (rest, ' ');
-              g_autofree char *key = space != NULL ? g_strndup (rest, space - rest) : g_strdup (rest);
+              g_autofree char *key
+                  = space != NULL ? g_strndup (rest, space - rest) : g_strdup (rest);
               g_autofree char *value = g_strstrip (g_strdup (space != NULL ? space + 1 : ""));
               GPtrArray *values = g_hash_table_lookup (e->data, key);
 
@@ -241,7 +244,7 @@ write_event (GString *out, JsonObject *ev)
 
   options.event_id = member_string (ev, "eventId");
   if (json_object_has_member (ev, "retryDuration"))
-    options.retry_ms = (guint) json_object_get_int_member (ev, "retryDuration");
+    options.retry_ms = (guint)json_object_get_int_member (ev, "retryDuration");
 
   if (g_str_equal (type, "patchElements"))
     {
@@ -277,14 +280,13 @@ write_event (GString *out, JsonObject *ev)
           for (GList *l = names; l != NULL; l = l->next)
             {
               g_ptr_array_add (attrs, l->data);
-              g_ptr_array_add (attrs, (gpointer) json_object_get_string_member (a, l->data));
+              g_ptr_array_add (attrs, (gpointer)json_object_get_string_member (a, l->data));
             }
         }
       g_ptr_array_add (attrs, NULL);
-      spot_datastar_execute_script (out, SPOT_DATASTAR_V1,
-                                    json_object_get_string_member (ev, "script"),
-                                    member_bool (ev, "autoRemove", TRUE),
-                                    (const char *const *) attrs->pdata, &options);
+      spot_datastar_execute_script (
+          out, SPOT_DATASTAR_V1, json_object_get_string_member (ev, "script"),
+          member_bool (ev, "autoRemove", TRUE), (const char *const *)attrs->pdata, &options);
     }
   else
     g_assert_not_reached ();
@@ -320,8 +322,9 @@ test_beta11_merges_fragments_with_morph_by_default (void)
 {
   g_autoptr (GString) out = g_string_new (NULL);
 
-  spot_datastar_patch_elements (out, SPOT_DATASTAR_BETA11, "<div id=\"a\">1</div>\n<div id=\"b\">2</div>",
-                                NULL, SPOT_DATASTAR_MODE_OUTER, FALSE, NULL);
+  spot_datastar_patch_elements (out, SPOT_DATASTAR_BETA11,
+                                "<div id=\"a\">1</div>\n<div id=\"b\">2</div>", NULL,
+                                SPOT_DATASTAR_MODE_OUTER, FALSE, NULL);
   g_assert_cmpstr (out->str, ==,
                    "event: datastar-merge-fragments\n"
                    "data: fragments <div id=\"a\">1</div>\n"
@@ -439,7 +442,7 @@ test_golden_cases_are_present (gconstpointer data)
 static int
 compare_names (gconstpointer a, gconstpointer b)
 {
-  return strcmp (*(const char *const *) a, *(const char *const *) b);
+  return strcmp (*(const char *const *)a, *(const char *const *)b);
 }
 
 int

@@ -85,7 +85,8 @@ test_element_escapes_attribute_values (void)
   spot_candle_element_append (out, &c);
   g_assert_null (strstr (out->str, "\"><x"));
   g_assert_nonnull (strstr (out->str, "product=\"A&quot;&gt;&lt;x y=&#39;1&#39;&amp;\""));
-  g_assert_nonnull (strstr (out->str, "id=\"candle-A&quot;&gt;&lt;x y=&#39;1&#39;&amp;-ONE_MINUTE\""));
+  g_assert_nonnull (
+      strstr (out->str, "id=\"candle-A&quot;&gt;&lt;x y=&#39;1&#39;&amp;-ONE_MINUTE\""));
 }
 
 static void
@@ -153,13 +154,15 @@ int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/html/escape/covers-the-five-characters", test_escape_covers_the_five_characters);
+  g_test_add_func ("/html/escape/covers-the-five-characters",
+                   test_escape_covers_the_five_characters);
   g_test_add_func ("/html/escape/keeps-plain-text-and-utf8", test_escape_keeps_plain_text_and_utf8);
   g_test_add_func ("/html/element/has-every-attribute", test_element_has_every_attribute);
   g_test_add_func ("/html/element/rest-candle-has-empty-trades-and-ts",
                    test_element_of_rest_candle_has_empty_trades_and_ts);
   g_test_add_func ("/html/element/escapes-attribute-values", test_element_escapes_attribute_values);
-  g_test_add_func ("/html/element/placeholder-has-identity-only", test_placeholder_has_identity_only);
+  g_test_add_func ("/html/element/placeholder-has-identity-only",
+                   test_placeholder_has_identity_only);
   g_test_add_func ("/html/template/escapes-and-inserts-raw", test_template_escapes_and_inserts_raw);
   g_test_add_func ("/html/template/unknown-variable-fails-naming-it",
                    test_template_unknown_variable_fails_naming_it);

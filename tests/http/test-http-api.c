@@ -9,7 +9,8 @@
 #include "model/spot-candle-json.h"
 #include "spot-test-harness.h"
 
-typedef struct {
+typedef struct
+{
   SpotTestPostgres *pg;
   SpotRepository *repo;
   SpotHealth *health;
@@ -25,7 +26,8 @@ on_upserted (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr (GError) error = NULL;
   guint n = 0;
 
-  g_assert_true (spot_repository_upsert_candles_finish (SPOT_REPOSITORY (source), result, &n, &error));
+  g_assert_true (
+      spot_repository_upsert_candles_finish (SPOT_REPOSITORY (source), result, &n, &error));
   g_assert_no_error (error);
   f->upserted = TRUE;
 }
@@ -33,7 +35,7 @@ on_upserted (GObject *source, GAsyncResult *result, gpointer user_data)
 static gboolean
 upserted (gpointer data)
 {
-  return ((Fixture *) data)->upserted;
+  return ((Fixture *)data)->upserted;
 }
 
 static void
@@ -83,8 +85,8 @@ test_history_comes_back_in_candle_json (Fixture *f, gconstpointer data)
     {
       g_autofree char *close = g_strdup_printf ("%u.25", 100 + i);
 
-      candles[i] = http_test_candle ("BTC-USD", SPOT_GRANULARITY_ONE_MINUTE, 1775521800 + i * 60,
-                                     1, close);
+      candles[i] = http_test_candle ("BTC-USD", SPOT_GRANULARITY_ONE_MINUTE, 1775521800 + i * 60, 1,
+                                     close);
       candles[i].complete = i < 2;
     }
   spot_repository_upsert_candles_async (f->repo, candles, 3, NULL, on_upserted, f);
@@ -93,7 +95,8 @@ test_history_comes_back_in_candle_json (Fixture *f, gconstpointer data)
   r = http_test_get (f->port, "/api/candles?product=BTC-USD&granularity=ONE_MINUTE"
                               "&start=1775521800&end=2026-04-07T00:32:00Z&limit=2");
   g_assert_cmpuint (r->status, ==, 200);
-  g_assert_cmpstr (soup_message_headers_get_one (r->headers, "Content-Type"), ==, "application/json");
+  g_assert_cmpstr (soup_message_headers_get_one (r->headers, "Content-Type"), ==,
+                   "application/json");
   g_assert_true (json_parser_load_from_data (parser, r->body, -1, NULL));
   array = json_object_get_array_member (json_node_get_object (json_parser_get_root (parser)),
                                         "candles");
@@ -115,8 +118,8 @@ test_history_comes_back_in_candle_json (Fixture *f, gconstpointer data)
 static void
 test_empty_range_is_an_empty_list (Fixture *f, gconstpointer data)
 {
-  g_autoptr (HttpResult) r = http_test_get (
-      f->port, "/api/candles?product=ETH-USD&granularity=1h&start=0&end=3600");
+  g_autoptr (HttpResult) r
+      = http_test_get (f->port, "/api/candles?product=ETH-USD&granularity=1h&start=0&end=3600");
 
   g_assert_cmpuint (r->status, ==, 200);
   g_assert_cmpstr (r->body, ==,
@@ -127,8 +130,8 @@ static gboolean
 api_is_503 (gpointer data)
 {
   Fixture *f = data;
-  g_autoptr (HttpResult) r = http_test_get (
-      f->port, "/api/candles?product=ETH-USD&granularity=1h&start=0&end=3600");
+  g_autoptr (HttpResult) r
+      = http_test_get (f->port, "/api/candles?product=ETH-USD&granularity=1h&start=0&end=3600");
 
   return r->status == 503;
 }

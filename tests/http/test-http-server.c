@@ -14,7 +14,8 @@
 #include "http/spot-http-server.h"
 #include "model/spot-time.h"
 
-typedef struct {
+typedef struct
+{
   SpotHttpServer *server;
   SpotLiveCache *cache;
   SpotCandleHub *hub;
@@ -77,7 +78,7 @@ fixture_setup_with (Fixture *f, void (*tweak) (SpotHttpOptions *))
   options.host = g_strdup ("127.0.0.1");
   options.port = 0;
   g_strfreev (options.cors_origins);
-  options.cors_origins = g_strdupv ((char **) origins);
+  options.cors_origins = g_strdupv ((char **)origins);
   options.sse_max_products = 3;
   options.shutdown_timeout_ms = 2000;
   if (tweak != NULL)
@@ -102,7 +103,7 @@ fixture_setup_with (Fixture *f, void (*tweak) (SpotHttpOptions *))
 static void
 fixture_setup (Fixture *f, gconstpointer data)
 {
-  fixture_setup_with (f, (void (*) (SpotHttpOptions *)) data);
+  fixture_setup_with (f, (void (*) (SpotHttpOptions *))data);
 }
 
 static void
@@ -127,7 +128,8 @@ header (HttpResult *r, const char *name)
 static void
 test_dashboard_renders_selection_with_cached_values (Fixture *f, gconstpointer data)
 {
-  SpotCandle c = http_test_candle ("BTC-USD", SPOT_GRANULARITY_ONE_MINUTE, 1775521800, 4, "68900.50");
+  SpotCandle c
+      = http_test_candle ("BTC-USD", SPOT_GRANULARITY_ONE_MINUTE, 1775521800, 4, "68900.50");
   g_autoptr (HttpResult) r = NULL;
 
   spot_live_cache_update (f->cache, &c, 1);
@@ -137,9 +139,12 @@ test_dashboard_renders_selection_with_cached_values (Fixture *f, gconstpointer d
   g_assert_nonnull (strstr (r->body, "<div id=\"spot-candles\">"));
   g_assert_nonnull (strstr (r->body, "id=\"candle-BTC-USD-ONE_MINUTE\""));
   g_assert_nonnull (strstr (r->body, "close=\"68900.50\""));
-  g_assert_nonnull (strstr (r->body, "<spot-candle id=\"candle-ETH-USD-ONE_MINUTE\" product=\"ETH-USD\" granularity=\"ONE_MINUTE\"></spot-candle>"));
+  g_assert_nonnull (
+      strstr (r->body, "<spot-candle id=\"candle-ETH-USD-ONE_MINUTE\" product=\"ETH-USD\" "
+                       "granularity=\"ONE_MINUTE\"></spot-candle>"));
   /* Signals for the stream, escaped inside the attribute. */
-  g_assert_nonnull (strstr (r->body, "data-signals=\"{&quot;products&quot;:&quot;BTC-USD,ETH-USD&quot;"));
+  g_assert_nonnull (
+      strstr (r->body, "data-signals=\"{&quot;products&quot;:&quot;BTC-USD,ETH-USD&quot;"));
   g_assert_nonnull (strstr (r->body, "@get('/stream?dialect=beta11')"));
   g_assert_nonnull (strstr (r->body, "/static/app.js?v="));
 }
@@ -228,11 +233,11 @@ test_health_is_200_when_healthy_and_503_when_not (Fixture *f, gconstpointer data
   g_assert_cmpstr (json_object_get_string_member (root, "status"), ==, "ok");
   g_assert_true (json_object_has_member (root, "uptime_s"));
   g_assert_true (json_object_get_boolean_member (
-      json_object_get_object_member (json_object_get_object_member (root, "components"), "database"),
+      json_object_get_object_member (json_object_get_object_member (root, "components"),
+                                     "database"),
       "healthy"));
-  g_assert_cmpint (json_object_get_int_member (json_object_get_object_member (root, "sse"),
-                                               "clients"),
-                   ==, 0);
+  g_assert_cmpint (
+      json_object_get_int_member (json_object_get_object_member (root, "sse"), "clients"), ==, 0);
 
   f->db_healthy = FALSE;
   bad = http_test_get (f->port, "/health");
@@ -256,7 +261,8 @@ test_metrics_serves_prometheus_text (Fixture *f, gconstpointer data)
 static void
 test_api_candles_rejects_bad_parameters (Fixture *f, gconstpointer data)
 {
-  struct {
+  struct
+  {
     const char *query;
     const char *prefix;
   } cases[] = {
@@ -337,14 +343,17 @@ static void
 test_cors_preflight (Fixture *f, gconstpointer data)
 {
   g_autofree char *url = g_strdup_printf ("http://127.0.0.1:%u/stream", f->port);
-  const char *good[] = { "Origin", "https://allowed.example", "Access-Control-Request-Method",
-                         "GET", "Access-Control-Request-Headers", "Datastar-Request", NULL };
-  const char *evil[] = { "Origin", "https://evil.example", "Access-Control-Request-Method", "GET",
-                         NULL };
-  const char *post[] = { "Origin", "https://allowed.example", "Access-Control-Request-Method",
-                         "POST", NULL };
-  const char *hdr[] = { "Origin", "https://allowed.example", "Access-Control-Request-Method",
-                        "GET", "Access-Control-Request-Headers", "X-Secret", NULL };
+  const char *good[]
+      = { "Origin", "https://allowed.example",        "Access-Control-Request-Method",
+          "GET",    "Access-Control-Request-Headers", "Datastar-Request",
+          NULL };
+  const char *evil[]
+      = { "Origin", "https://evil.example", "Access-Control-Request-Method", "GET", NULL };
+  const char *post[]
+      = { "Origin", "https://allowed.example", "Access-Control-Request-Method", "POST", NULL };
+  const char *hdr[] = { "Origin", "https://allowed.example",        "Access-Control-Request-Method",
+                        "GET",    "Access-Control-Request-Headers", "X-Secret",
+                        NULL };
   g_autoptr (HttpResult) a = http_test_request ("OPTIONS", url, good);
   g_autoptr (HttpResult) b = http_test_request ("OPTIONS", url, evil);
   g_autoptr (HttpResult) c = http_test_request ("OPTIONS", url, post);
@@ -392,7 +401,8 @@ test_requests_are_logged_with_fields (Fixture *f, gconstpointer data)
 static void
 test_stream_rejects_bad_input_with_400 (Fixture *f, gconstpointer data)
 {
-  struct {
+  struct
+  {
     const char *query;
     const char *prefix;
   } cases[] = {
@@ -420,11 +430,16 @@ test_stream_rejects_bad_input_with_400 (Fixture *f, gconstpointer data)
 static void
 test_stream_sends_initial_state_then_live_updates (Fixture *f, gconstpointer data)
 {
-  SpotCandle cached = http_test_candle ("BTC-USD", SPOT_GRANULARITY_ONE_MINUTE, 1775521800, 2, "100.5");
-  SpotCandle live = http_test_candle ("BTC-USD", SPOT_GRANULARITY_ONE_MINUTE, 1775521800, 3, "101.25");
-  SpotCandle other = http_test_candle ("ETH-USD", SPOT_GRANULARITY_ONE_MINUTE, 1775521800, 1, "9.5");
-  SpotCandle older = http_test_candle ("BTC-USD", SPOT_GRANULARITY_ONE_MINUTE, 1775521740, 9, "1.5");
-  SpotCandle unselected = http_test_candle ("SOL-USD", SPOT_GRANULARITY_ONE_MINUTE, 1775521800, 1, "7");
+  SpotCandle cached
+      = http_test_candle ("BTC-USD", SPOT_GRANULARITY_ONE_MINUTE, 1775521800, 2, "100.5");
+  SpotCandle live
+      = http_test_candle ("BTC-USD", SPOT_GRANULARITY_ONE_MINUTE, 1775521800, 3, "101.25");
+  SpotCandle other
+      = http_test_candle ("ETH-USD", SPOT_GRANULARITY_ONE_MINUTE, 1775521800, 1, "9.5");
+  SpotCandle older
+      = http_test_candle ("BTC-USD", SPOT_GRANULARITY_ONE_MINUTE, 1775521740, 9, "1.5");
+  SpotCandle unselected
+      = http_test_candle ("SOL-USD", SPOT_GRANULARITY_ONE_MINUTE, 1775521800, 1, "7");
   g_autoptr (SseReader) sse = NULL;
   gssize at;
 
@@ -466,7 +481,8 @@ static void
 test_stream_speaks_beta11_when_asked (Fixture *f, gconstpointer data)
 {
   g_autoptr (SseReader) sse = sse_reader_open (
-      f->port, "/stream?datastar=%7B%22products%22%3A%22BTC-USD%22%2C%22dialect%22%3A%22beta11%22%7D");
+      f->port,
+      "/stream?datastar=%7B%22products%22%3A%22BTC-USD%22%2C%22dialect%22%3A%22beta11%22%7D");
 
   g_assert_cmpint (sse_reader_wait_for (sse, "</div>\n\n", 0, 5000), >, 0);
   g_assert_true (g_str_has_prefix (sse_reader_text (sse),
@@ -549,9 +565,9 @@ stalled_client (guint16 port, const char *path)
   addr.sin_family = AF_INET;
   addr.sin_port = htons (port);
   addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-  g_assert_cmpint (connect (fd, (struct sockaddr *) &addr, sizeof addr), ==, 0);
+  g_assert_cmpint (connect (fd, (struct sockaddr *)&addr, sizeof addr), ==, 0);
   request = g_strdup_printf ("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", path);
-  g_assert_cmpint (write (fd, request, strlen (request)), ==, (gssize) strlen (request));
+  g_assert_cmpint (write (fd, request, strlen (request)), ==, (gssize)strlen (request));
   return fd;
 }
 
@@ -573,7 +589,8 @@ push_updates (Fixture *f, const char *product, guint n, guint first_rev, const c
 static void
 test_slow_client_gets_newest_state_not_backlog (Fixture *f, gconstpointer data)
 {
-  int fd = stalled_client (f->port, "/stream?products=BTC-USD,ETH-USD,SOL-USD&granularities=ONE_MINUTE");
+  int fd = stalled_client (f->port,
+                           "/stream?products=BTC-USD,ETH-USD,SOL-USD&granularities=ONE_MINUTE");
   g_autoptr (GString) got = g_string_new (NULL);
   const guint n = 60000;
   guint events = 0;
@@ -613,7 +630,8 @@ test_slow_client_gets_newest_state_not_backlog (Fixture *f, gconstpointer data)
   close (fd);
   for (p = got->str; (p = strstr (p, "event: ")) != NULL; p += 7)
     events++;
-  g_test_message ("%u updates -> %u events, %" G_GSIZE_FORMAT " bytes, coalesced so far %" G_GUINT64_FORMAT,
+  g_test_message ("%u updates -> %u events, %" G_GSIZE_FORMAT
+                  " bytes, coalesced so far %" G_GUINT64_FORMAT,
                   n, events, got->len, stats.sse_coalesced);
   g_assert_nonnull (strstr (got->str, "close=\"424242.42\""));
   g_assert_cmpuint (events, <, n / 4);
@@ -682,7 +700,7 @@ on_stopped (GObject *source, GAsyncResult *result, gpointer user_data)
 static gboolean
 is_true (gpointer data)
 {
-  return *(gboolean *) data;
+  return *(gboolean *)data;
 }
 
 static void
@@ -710,8 +728,8 @@ test_stop_ends_streams_cleanly_and_stops_listening (Fixture *f, gconstpointer da
   g_object_unref (client);
 }
 
-#define ADD(path, func, tweak) \
-  g_test_add (path, Fixture, (gconstpointer) (tweak), fixture_setup, func, fixture_teardown)
+#define ADD(path, func, tweak)                                                                     \
+  g_test_add (path, Fixture, (gconstpointer)(tweak), fixture_setup, func, fixture_teardown)
 
 int
 main (int argc, char **argv)
@@ -730,8 +748,7 @@ main (int argc, char **argv)
        test_health_is_200_when_healthy_and_503_when_not, NULL);
   ADD ("/http/metrics/prometheus-text", test_metrics_serves_prometheus_text, NULL);
   ADD ("/http/api-candles/rejects-bad-parameters", test_api_candles_rejects_bad_parameters, NULL);
-  ADD ("/http/api-candles/without-database-is-503", test_api_candles_without_database_is_503,
-       NULL);
+  ADD ("/http/api-candles/without-database-is-503", test_api_candles_without_database_is_503, NULL);
   ADD ("/http/long-query-is-414", test_long_query_is_414, NULL);
   ADD ("/http/other-methods-are-405", test_other_methods_are_405, NULL);
   ADD ("/http/cors/allows-listed-origin-only", test_cors_allows_listed_origin_only, NULL);
@@ -742,8 +759,7 @@ main (int argc, char **argv)
        test_stream_sends_initial_state_then_live_updates, NULL);
   ADD ("/http/stream/beta11-when-asked", test_stream_speaks_beta11_when_asked, NULL);
   ADD ("/http/stream/keepalive-comments", test_stream_sends_keepalive_comments, small_keepalive);
-  ADD ("/http/stream/cleans-up-when-client-leaves", test_stream_cleans_up_when_client_leaves,
-       NULL);
+  ADD ("/http/stream/cleans-up-when-client-leaves", test_stream_cleans_up_when_client_leaves, NULL);
   ADD ("/http/stream/refuses-clients-over-the-limit", test_stream_refuses_clients_over_the_limit,
        one_client);
   ADD ("/http/stream/slow-client-gets-newest-state-not-backlog",

@@ -48,11 +48,11 @@ one_cycle (guint16 port, guint i)
   addr.sin_family = AF_INET;
   addr.sin_port = htons (port);
   addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-  g_assert_cmpint (connect (fd, (struct sockaddr *) &addr, sizeof addr), ==, 0);
+  g_assert_cmpint (connect (fd, (struct sockaddr *)&addr, sizeof addr), ==, 0);
   request = g_strdup_printf ("GET /stream?products=BTC-USD,ETH-USD&granularities=%s HTTP/1.1\r\n"
-                               "Host: 127.0.0.1\r\n\r\n",
-                               i % 2 == 0 ? "ONE_MINUTE" : "ONE_MINUTE,ONE_HOUR");
-  g_assert_cmpint (write (fd, request, strlen (request)), ==, (gssize) strlen (request));
+                             "Host: 127.0.0.1\r\n\r\n",
+                             i % 2 == 0 ? "ONE_MINUTE" : "ONE_MINUTE,ONE_HOUR");
+  g_assert_cmpint (write (fd, request, strlen (request)), ==, (gssize)strlen (request));
   for (;;)
     {
       gssize r = recv (fd, buf + got, sizeof buf - 1 - got, MSG_DONTWAIT);
@@ -89,7 +89,8 @@ test_churn_returns_fds_and_keeps_rss_flat (void)
   g_autoptr (SpotLiveCache) cache = spot_live_cache_new (NULL, NULL);
   g_autoptr (SpotCandleHub) hub = spot_candle_hub_new (0);
   g_autoptr (GError) error = NULL;
-  SpotCandle c = http_test_candle ("BTC-USD", SPOT_GRANULARITY_ONE_MINUTE, 1775521800, 1, "70000.5");
+  SpotCandle c
+      = http_test_candle ("BTC-USD", SPOT_GRANULARITY_ONE_MINUTE, 1775521800, 1, "70000.5");
   guint fds_baseline, fds_end;
   guint64 rss_from = 0, rss_end;
   guint16 port;
@@ -131,16 +132,16 @@ test_churn_returns_fds_and_keeps_rss_flat (void)
   rss_end = http_test_rss_kb ();
   spot_http_server_get_stats (server, &stats);
   g_test_message ("cycles %u: fds baseline %u end %u; RSS at %u %" G_GUINT64_FORMAT
-                  " kB, at %u %" G_GUINT64_FORMAT " kB (growth %" G_GINT64_FORMAT " kB); streams %"
-                  G_GUINT64_FORMAT,
+                  " kB, at %u %" G_GUINT64_FORMAT " kB (growth %" G_GINT64_FORMAT
+                  " kB); streams %" G_GUINT64_FORMAT,
                   CYCLES, fds_baseline, fds_end, RSS_FROM_CYCLE, rss_from, CYCLES, rss_end,
-                  (gint64) rss_end - (gint64) rss_from, stats.sse_streams);
+                  (gint64)rss_end - (gint64)rss_from, stats.sse_streams);
   g_print ("# churn: fds %u -> %u, RSS %" G_GUINT64_FORMAT " kB -> %" G_GUINT64_FORMAT " kB\n",
            fds_baseline, fds_end, rss_from, rss_end);
   g_assert_cmpuint (stats.sse_streams, ==, CYCLES + 20);
   g_assert_cmpuint (fds_end, ==, fds_baseline);
   if (check_rss)
-    g_assert_cmpint ((gint64) rss_end - (gint64) rss_from, <, RSS_GROWTH_MAX_KB);
+    g_assert_cmpint ((gint64)rss_end - (gint64)rss_from, <, RSS_GROWTH_MAX_KB);
 }
 
 int
@@ -150,7 +151,7 @@ main (int argc, char **argv)
   raise_nofile ();
   if (g_getenv ("SPOT_CHURN_CYCLES") != NULL)
     {
-      CYCLES = (guint) g_ascii_strtoull (g_getenv ("SPOT_CHURN_CYCLES"), NULL, 10);
+      CYCLES = (guint)g_ascii_strtoull (g_getenv ("SPOT_CHURN_CYCLES"), NULL, 10);
       RSS_FROM_CYCLE = CYCLES / 10;
       check_rss = FALSE;
     }

@@ -13,7 +13,8 @@
 #include "nats/spot-nats-subject.h"
 #include "spot-test-harness.h"
 
-typedef struct {
+typedef struct
+{
   SpotTestNats *nats;
   SpotNatsConnection *conn;
   natsConnection *publisher; /* a plain client, as another instance would be */
@@ -29,8 +30,8 @@ static void
 publish (Fixture *f, const SpotCandle *c)
 {
   g_autofree char *json = spot_candle_to_json (c);
-  g_autofree char *subject = g_strdup_printf ("candles.%s.%s", c->product_id,
-                                              spot_granularity_name (c->granularity));
+  g_autofree char *subject
+      = g_strdup_printf ("candles.%s.%s", c->product_id, spot_granularity_name (c->granularity));
 
   g_assert_cmpint (natsConnection_PublishString (f->publisher, subject, json), ==, NATS_OK);
   g_assert_cmpint (natsConnection_Flush (f->publisher), ==, NATS_OK);
@@ -44,8 +45,8 @@ kv_put (Fixture *f, const SpotCandle *c)
   SpotNatsKvConfig config;
   g_autoptr (GError) error = NULL;
   g_autofree char *json = spot_candle_to_json (c);
-  g_autofree char *key = g_strdup_printf ("%s.%s", c->product_id,
-                                          spot_granularity_name (c->granularity));
+  g_autofree char *key
+      = g_strdup_printf ("%s.%s", c->product_id, spot_granularity_name (c->granularity));
   uint64_t rev = 0;
 
   g_assert_cmpint (natsConnection_JetStream (&js, f->publisher, NULL), ==, NATS_OK);

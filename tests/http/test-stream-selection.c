@@ -47,8 +47,8 @@ parse_error (GHashTable *q, guint max)
 static void
 test_query_selects_products_and_granularities (void)
 {
-  g_autoptr (GHashTable) q = query ("products", "BTC-USD, ETH-USD,BTC-USD", "granularities",
-                                    "ONE_MINUTE,5m", NULL);
+  g_autoptr (GHashTable) q
+      = query ("products", "BTC-USD, ETH-USD,BTC-USD", "granularities", "ONE_MINUTE,5m", NULL);
   SpotStreamSelection sel;
   g_autoptr (GError) error = NULL;
 
@@ -57,8 +57,7 @@ test_query_selects_products_and_granularities (void)
   g_assert_cmpuint (sel.n_products, ==, 2);
   g_assert_cmpstr (sel.products[0], ==, "BTC-USD");
   g_assert_cmpstr (sel.products[1], ==, "ETH-USD");
-  g_assert_cmpuint (sel.granularities, ==,
-                    ONE_MINUTE_ONLY | (1u << SPOT_GRANULARITY_FIVE_MINUTE));
+  g_assert_cmpuint (sel.granularities, ==, ONE_MINUTE_ONLY | (1u << SPOT_GRANULARITY_FIVE_MINUTE));
   g_assert_cmpint (sel.dialect, ==, SPOT_DATASTAR_V1);
   spot_stream_selection_clear (&sel);
 }
@@ -98,9 +97,8 @@ test_signals_select_as_strings_or_arrays (void)
 static void
 test_query_wins_over_signals (void)
 {
-  g_autoptr (GHashTable) q = query ("datastar",
-                                    "{\"products\":\"BTC-USD\",\"dialect\":\"v1\"}", "products",
-                                    "DOGE-USD", "dialect", "beta11", NULL);
+  g_autoptr (GHashTable) q = query ("datastar", "{\"products\":\"BTC-USD\",\"dialect\":\"v1\"}",
+                                    "products", "DOGE-USD", "dialect", "beta11", NULL);
   SpotStreamSelection sel;
 
   g_assert_true (spot_stream_selection_parse (q, 200, SPOT_GRANULARITY_SET_DEFAULT, &sel, NULL));
@@ -113,8 +111,8 @@ test_query_wins_over_signals (void)
 static void
 test_dialect_from_signals (void)
 {
-  g_autoptr (GHashTable) q = query ("datastar", "{\"products\":\"BTC-USD\",\"dialect\":\"beta11\"}",
-                                    NULL);
+  g_autoptr (GHashTable) q
+      = query ("datastar", "{\"products\":\"BTC-USD\",\"dialect\":\"beta11\"}", NULL);
   SpotStreamSelection sel;
 
   g_assert_true (spot_stream_selection_parse (q, 200, SPOT_GRANULARITY_SET_DEFAULT, &sel, NULL));
@@ -125,7 +123,8 @@ test_dialect_from_signals (void)
 static void
 test_bad_inputs_fail_with_one_line_reasons (void)
 {
-  struct {
+  struct
+  {
     GHashTable *q;
     const char *needle;
   } cases[] = {

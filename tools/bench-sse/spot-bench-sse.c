@@ -111,7 +111,7 @@ serve (void)
       return 1;
     }
   spot_http_options_init (&options);
-  options.port = (guint16) opt_port;
+  options.port = (guint16)opt_port;
   server = spot_http_server_new (&options);
   spot_http_options_clear (&options);
   spot_http_server_set_hub (server, hub);
@@ -130,7 +130,8 @@ serve (void)
 /* ---- latency histogram (log buckets, 2% wide) ------------------------- */
 
 #define HIST_BUCKETS 1200
-typedef struct {
+typedef struct
+{
   guint64 counts[HIST_BUCKETS];
   guint64 n;
   double max_us;
@@ -141,7 +142,7 @@ hist_bucket (double us)
 {
   double b = us <= 1.0 ? 0.0 : log (us) / log (1.02);
 
-  return b >= HIST_BUCKETS - 1 ? HIST_BUCKETS - 1 : (guint) b;
+  return b >= HIST_BUCKETS - 1 ? HIST_BUCKETS - 1 : (guint)b;
 }
 
 static void
@@ -156,7 +157,7 @@ hist_add (Hist *h, double us)
 static double
 hist_quantile (const Hist *h, double q)
 {
-  guint64 want = (guint64) ceil (q * (double) h->n), seen = 0;
+  guint64 want = (guint64)ceil (q * (double)h->n), seen = 0;
 
   for (guint i = 0; i < HIST_BUCKETS; i++)
     {
@@ -169,14 +170,16 @@ hist_quantile (const Hist *h, double q)
 
 /* ---- clients ---------------------------------------------------------- */
 
-typedef struct {
+typedef struct
+{
   int fd;
   GString *buf;
   gboolean head_done;
   gboolean initial_seen;
 } Client;
 
-typedef struct {
+typedef struct
+{
   Client *clients;
   gint n;
   int epfd;
@@ -292,7 +295,7 @@ connect_client (guint16 port, const char *products)
   addr.sin_family = AF_INET;
   addr.sin_port = htons (port);
   addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-  if (connect (fd, (struct sockaddr *) &addr, sizeof addr) != 0)
+  if (connect (fd, (struct sockaddr *)&addr, sizeof addr) != 0)
     {
       close (fd);
       return -1;
@@ -301,7 +304,7 @@ connect_client (guint16 port, const char *products)
   req = g_strdup_printf ("GET /stream?products=%s&granularities=ONE_MINUTE HTTP/1.1\r\n"
                          "Host: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n",
                          products);
-  if (write (fd, req, strlen (req)) != (gssize) strlen (req))
+  if (write (fd, req, strlen (req)) != (gssize)strlen (req))
     {
       close (fd);
       return -1;
@@ -311,7 +314,8 @@ connect_client (guint16 port, const char *products)
 
 /* ---- publisher -------------------------------------------------------- */
 
-typedef struct {
+typedef struct
+{
   natsConnection *nc;
   gint stop;
   guint64 published;
@@ -332,8 +336,8 @@ publisher_thread (gpointer data)
   while (!g_atomic_int_get (&pub->stop))
     {
       /* Trades due this tick, spread over the products round-robin. */
-      double due = (double) opt_products * opt_rate / ticks_per_s + carry;
-      gint n = (gint) due;
+      double due = (double)opt_products * opt_rate / ticks_per_s + carry;
+      gint n = (gint)due;
       static gint cursor = 0;
 
       carry = due - n;
@@ -347,13 +351,14 @@ publisher_thread (gpointer data)
               SpotCandle c = { 0 };
 
               g_strlcpy (c.product_id, product, sizeof c.product_id);
-              c.granularity = (SpotGranularity) g;
+              c.granularity = (SpotGranularity)g;
               c.start = spot_granularity_align (c.granularity, now_ns / SPOT_NS_PER_SECOND);
-              g_snprintf (price, sizeof price, "%d.%02d", 100 + (gint) (rev % 50), (gint) (rev % 100));
+              g_snprintf (price, sizeof price, "%d.%02d", 100 + (gint)(rev % 50),
+                          (gint)(rev % 100));
               spot_decimal_parse (price, -1, &c.close, NULL);
               c.open = c.high = c.low = c.close;
-              c.volume = spot_decimal_from_int ((gint64) (rev % 7) + 1);
-              c.trades = (gint64) rev;
+              c.volume = spot_decimal_from_int ((gint64)(rev % 7) + 1);
+              c.trades = (gint64)rev;
               c.last_trade_id = rev;
               c.rev = rev;
               c.ts_ns = now_ns;
@@ -361,7 +366,7 @@ publisher_thread (gpointer data)
               spot_candle_json_append (json, &c);
               g_snprintf (subject, sizeof subject, "candles.%s.%s", product,
                           spot_granularity_name (c.granularity));
-              natsConnection_Publish (pub->nc, subject, json->str, (int) json->len);
+              natsConnection_Publish (pub->nc, subject, json->str, (int)json->len);
               pub->published++;
             }
           rev++;
@@ -393,7 +398,7 @@ cpu_seconds (GPid pid)
   /* Fields after the command: state(3) ... utime(14) stime(15). */
   if (sscanf (p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime) != 2)
     return 0;
-  return (double) (utime + stime) / (double) sysconf (_SC_CLK_TCK);
+  return (double)(utime + stime) / (double)sysconf (_SC_CLK_TCK);
 }
 
 static double
@@ -453,7 +458,7 @@ main (int argc, char **argv)
     g_autofree char *nats_arg = g_strdup_printf ("--nats=%s", spot_embedded_nats_get_url (nats));
     const char *child_argv[] = { self, "--serve", nats_arg, NULL };
 
-    if (!g_spawn_async_with_pipes (NULL, (char **) child_argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, NULL,
+    if (!g_spawn_async_with_pipes (NULL, (char **)child_argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, NULL,
                                    NULL, &server_pid, NULL, &server_out, NULL, &error))
       {
         g_printerr ("server: %s\n", error->message);
@@ -463,7 +468,7 @@ main (int argc, char **argv)
   {
     gssize n = 0, got;
 
-    while (n < (gssize) sizeof line - 1 && (got = read (server_out, line + n, 1)) == 1
+    while (n < (gssize)sizeof line - 1 && (got = read (server_out, line + n, 1)) == 1
            && line[n] != '\n')
       n++;
     line[n] = '\0';
@@ -472,7 +477,7 @@ main (int argc, char **argv)
         g_printerr ("server did not start: \"%s\"\n", line);
         return 1;
       }
-    port = (guint16) atoi (line + 6);
+    port = (guint16)atoi (line + 6);
   }
 
   for (gint i = 0; i < opt_watch; i++)
@@ -509,15 +514,15 @@ main (int argc, char **argv)
   reader = g_thread_new ("bench-readers", reader_thread, &r);
   publisher = g_thread_new ("bench-publisher", publisher_thread, &pub);
 
-  g_usleep ((gulong) opt_warmup * G_USEC_PER_SEC);
+  g_usleep ((gulong)opt_warmup * G_USEC_PER_SEC);
   cpu0 = cpu_seconds (server_pid);
   t0 = g_get_monotonic_time ();
   g_atomic_int_set (&r.measuring, 1);
-  g_usleep ((gulong) opt_seconds * G_USEC_PER_SEC);
+  g_usleep ((gulong)opt_seconds * G_USEC_PER_SEC);
   g_atomic_int_set (&r.measuring, 0);
   t1 = g_get_monotonic_time ();
   cpu1 = cpu_seconds (server_pid);
-  wall = (t1 - t0) / (double) G_USEC_PER_SEC;
+  wall = (t1 - t0) / (double)G_USEC_PER_SEC;
 
   {
     double server_rss = rss_mb (server_pid);
@@ -529,16 +534,21 @@ main (int argc, char **argv)
     g_thread_join (reader);
     pub_rate = pub.published;
 
-    g_print ("clients %d, products %d x %d trades/s x %d granularities (%.0f msgs/s published in total), "
+    g_print ("clients %d, products %d x %d trades/s x %d granularities (%.0f msgs/s published in "
+             "total), "
              "watching %d at ONE_MINUTE, %d s measured\n",
              opt_clients, opt_products, opt_rate, opt_granularities, pub_rate / (wall + opt_warmup),
              opt_watch, opt_seconds);
-    g_print ("delivered: %.0f events/s, %.0f elements/s, %.1f MB/s; clients closed: %" G_GUINT64_FORMAT "\n",
-             r.events / wall, r.elements / wall, r.bytes / wall / 1e6, r.closed);
-    g_print ("latency (exchange ts -> client read, live updates): p50 %.2f ms, p99 %.2f ms, max %.2f ms (%" G_GUINT64_FORMAT " samples)\n",
+    g_print (
+        "delivered: %.0f events/s, %.0f elements/s, %.1f MB/s; clients closed: %" G_GUINT64_FORMAT
+        "\n",
+        r.events / wall, r.elements / wall, r.bytes / wall / 1e6, r.closed);
+    g_print ("latency (exchange ts -> client read, live updates): p50 %.2f ms, p99 %.2f ms, max "
+             "%.2f ms (%" G_GUINT64_FORMAT " samples)\n",
              hist_quantile (&r.hist, 0.50) / 1000.0, hist_quantile (&r.hist, 0.99) / 1000.0,
              r.hist.max_us / 1000.0, r.hist.n);
-    g_print ("server: CPU %.0f%% of one core, RSS %.1f MB\n", 100.0 * (cpu1 - cpu0) / wall, server_rss);
+    g_print ("server: CPU %.0f%% of one core, RSS %.1f MB\n", 100.0 * (cpu1 - cpu0) / wall,
+             server_rss);
   }
 
   for (gint i = 0; i < r.n; i++)
