@@ -116,7 +116,7 @@ has_products (gpointer data)
 }
 
 static Service *
-service_start (Sim *sim, const char *key_name, const char *key_file, SpotCoinbaseOptions *override)
+service_start_with (Sim *sim, const char *key_name, const char *key_file, const char *const *products)
 {
   Service *s = g_new0 (Service, 1);
   g_mutex_init (&s->rec.lock);
@@ -133,10 +133,7 @@ service_start (Sim *sim, const char *key_name, const char *key_file, SpotCoinbas
   s->agg = spot_sharded_aggregator_new (&eo, &sink, NULL, &error);
   g_assert_no_error (error);
   SpotCoinbaseOptions o;
-  if (override != NULL)
-    spot_coinbase_options_copy (&o, override);
-  else
-    options_for (&o, sim);
+  options_for (&o, sim);
   s->client = spot_coinbase_client_new (&o, key_name, key_file, NULL, s->agg, NULL, NULL, NULL, &error);
   g_assert_no_error (error);
   spot_coinbase_options_clear (&o);
@@ -144,10 +141,16 @@ service_start (Sim *sim, const char *key_name, const char *key_file, SpotCoinbas
   s->rec.client = s->client;
   g_mutex_unlock (&s->rec.lock);
   s->started_s = g_get_real_time () / G_USEC_PER_SEC;
-  spot_coinbase_client_start_async (s->client, TRUE, NULL, NULL, started_cb, s);
+  spot_coinbase_client_start_async (s->client, products == NULL, products, NULL, started_cb, s);
   g_assert_true (sim_wait (has_products, s, 10000));
   g_assert_cmpuint (g_strv_length (s->products), >, 0);
   return s;
+}
+
+static Service *
+service_start (Sim *sim, const char *key_name, const char *key_file, gpointer unused)
+{
+  return service_start_with (sim, key_name, key_file, NULL);
 }
 
 static void
@@ -442,6 +445,42 @@ test_builds_candles_equal_to_exchange_through_faults_and_restart (void)
   sim_stop (sim);
 }
 
+static void
+test_products_added_at_run_time_are_seeded_and_equal_exchange (void)
+{
+  Sim *sim = sim_start (sim_base_args);
+  guint status = 0;
+  g_autoptr (JsonNode) root = sim_http_json (sim, "/api/v3/brokerage/market/products", &status);
+  JsonArray *arr = json_object_get_array_member (json_node_get_object (root), "products");
+  g_assert_cmpuint (json_array_get_length (arr), ==, 4);
+  const char *all[5] = { NULL };
+  for (guint i = 0; i < 4; i++)
+    all[i] = json_object_get_string_member (json_array_get_object_element (arr, i), "product_id");
+  const char *first[] = { all[0], all[1], NULL };
+  Service *s = service_start_with (sim, NULL, NULL, first);
+  g_assert_cmpuint (g_strv_length (s->products), ==, 2);
+  g_assert_true (sim_wait (all_confirmed, s, 20000));
+  sim_sleep (2000);
+
+  /* Two more products at run time, one removed: only their connection
+   * subscribes; the added ones are seeded before anything is emitted. */
+  const char *more[] = { all[2], all[3], NULL };
+  spot_coinbase_client_add_products (s->client, more);
+  const char *gone[] = { all[1], NULL };
+  spot_coinbase_client_remove_products (s->client, gone);
+  g_strfreev (s->products);
+  s->products = g_strdupv ((char **) (const char *[]) { (char *) all[0], (char *) all[2], (char *) all[3], NULL });
+  g_assert_true (sim_wait (all_confirmed, s, 20000));
+  SpotCoinbaseRepairerStats rs;
+  spot_coinbase_repairer_get_stats (spot_coinbase_client_get_repairer (s->client), &rs);
+  g_assert_cmpuint (rs.products_seeded, ==, 4);
+  g_assert_true (sim_wait (repairs_done, s, 150000));
+  dump_stats (s, "after adding products");
+  assert_candles_equal_rest (sim, s, s->started_s, 30);
+  service_stop (s);
+  sim_stop (sim);
+}
+
 static char *
 write_public_key (EVP_PKEY *pkey, const char *dir, const char *name)
 {
@@ -617,6 +656,8 @@ main (int argc, char **argv)
   g_log_set_always_fatal (G_LOG_LEVEL_CRITICAL | G_LOG_FATAL_MASK);
   g_test_add_func ("/coinbase/sim/builds-candles-equal-to-exchange-through-faults-and-restart",
                    test_builds_candles_equal_to_exchange_through_faults_and_restart);
+  g_test_add_func ("/coinbase/sim/products-added-at-run-time-are-seeded-and-equal-exchange",
+                   test_products_added_at_run_time_are_seeded_and_equal_exchange);
   g_test_add_func ("/coinbase/sim/jwt-subscribes-accepted-by-exchange-requiring-auth",
                    test_jwt_subscribes_accepted_by_exchange_requiring_auth);
   g_test_add_func ("/coinbase/sim/500-products-use-25-connections-within-rate-limits",
