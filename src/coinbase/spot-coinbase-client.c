@@ -9,7 +9,8 @@
 #include "store/spot-repository.h"
 #endif
 
-struct _SpotCoinbaseClient {
+struct _SpotCoinbaseClient
+{
   SpotCoinbaseOptions options;
   SpotShardedAggregator *aggregator;
   gpointer repository;
@@ -44,8 +45,9 @@ spot_coinbase_client_new (const SpotCoinbaseOptions *options,
   c->repository = repository;
   c->key = key;
   if (key != NULL)
-    g_message ("exchange subscriptions signed with CDP key %s (%s)", spot_coinbase_key_get_name (key),
-               spot_coinbase_key_get_algorithm (key) == SPOT_COINBASE_KEY_ES256 ? "ES256" : "EdDSA");
+    g_message (
+        "exchange subscriptions signed with CDP key %s (%s)", spot_coinbase_key_get_name (key),
+        spot_coinbase_key_get_algorithm (key) == SPOT_COINBASE_KEY_ES256 ? "ES256" : "EdDSA");
   c->rest = spot_coinbase_rest_new (options);
   c->repairer = spot_coinbase_repairer_new (options, c->rest, aggregator, repository, metrics);
   c->manager = spot_coinbase_manager_new (options, aggregator, key, metrics, monitor);
@@ -62,9 +64,9 @@ spot_coinbase_client_new_from_config (const SpotConfig *config,
 {
   SpotCoinbaseOptions options;
   spot_coinbase_options_from_config (&options, config);
-  SpotCoinbaseClient *c = spot_coinbase_client_new (&options, config->coinbase_key_name, config->coinbase_key_file,
-                                                    config->coinbase_key, aggregator, repository, metrics, monitor,
-                                                    error);
+  SpotCoinbaseClient *c = spot_coinbase_client_new (
+      &options, config->coinbase_key_name, config->coinbase_key_file, config->coinbase_key,
+      aggregator, repository, metrics, monitor, error);
   spot_coinbase_options_clear (&options);
   return c;
 }
@@ -101,7 +103,7 @@ owned_subset (SpotCoinbaseClient *c, const char *const *ids)
     if (spot_sharded_aggregator_owns_product (c->aggregator, ids[i]))
       g_ptr_array_add (out, g_strdup (ids[i]));
   g_ptr_array_add (out, NULL);
-  return (char **) g_ptr_array_free (out, FALSE);
+  return (char **)g_ptr_array_free (out, FALSE);
 }
 
 void
@@ -114,11 +116,11 @@ spot_coinbase_client_add_products (SpotCoinbaseClient *c, const char *const *pro
   g_auto (GStrv) current = spot_coinbase_manager_dup_products (c->manager);
   GPtrArray *fresh = g_ptr_array_new ();
   for (guint i = 0; owned[i] != NULL; i++)
-    if (!g_strv_contains ((const char *const *) current, owned[i]))
+    if (!g_strv_contains ((const char *const *)current, owned[i]))
       g_ptr_array_add (fresh, owned[i]);
   g_ptr_array_add (fresh, NULL);
-  spot_coinbase_repairer_seed_products (c->repairer, (const char *const *) fresh->pdata);
-  spot_coinbase_manager_add_products (c->manager, (const char *const *) fresh->pdata);
+  spot_coinbase_repairer_seed_products (c->repairer, (const char *const *)fresh->pdata);
+  spot_coinbase_manager_add_products (c->manager, (const char *const *)fresh->pdata);
   g_ptr_array_free (fresh, TRUE);
 }
 
@@ -163,7 +165,8 @@ product_stored_cb (GObject *source, GAsyncResult *result, gpointer data)
   g_autofree char *id = data;
   if (!spot_repository_put_product_finish (SPOT_REPOSITORY (source), result, &error)
       && !g_error_matches (error, SPOT_ERROR, SPOT_ERROR_CANCELLED))
-    spot_log (G_LOG_LEVEL_WARNING, G_LOG_DOMAIN, id, -1, -1, "product metadata not stored: %s", error->message);
+    spot_log (G_LOG_LEVEL_WARNING, G_LOG_DOMAIN, id, -1, -1, "product metadata not stored: %s",
+              error->message);
 }
 #endif
 
@@ -172,14 +175,15 @@ products_listed_cb (GObject *source, GAsyncResult *result, gpointer data)
 {
   g_autoptr (GTask) task = data;
   SpotCoinbaseClient *c = g_object_get_data (G_OBJECT (task), "client");
-  (void) source;
+  (void)source;
   g_autoptr (GError) error = NULL;
   g_autoptr (GPtrArray) infos = spot_coinbase_rest_list_products_finish (c->rest, result, &error);
   const char *const *wanted = g_task_get_task_data (task);
   if (infos == NULL && wanted != NULL && !g_error_matches (error, SPOT_ERROR, SPOT_ERROR_CANCELLED))
     {
       /* Named products start without their metadata. */
-      spot_log (G_LOG_LEVEL_WARNING, G_LOG_DOMAIN, NULL, -1, -1, "products list unavailable: %s", error->message);
+      spot_log (G_LOG_LEVEL_WARNING, G_LOG_DOMAIN, NULL, -1, -1, "products list unavailable: %s",
+                error->message);
       g_clear_error (&error);
       infos = g_ptr_array_new ();
     }
@@ -213,14 +217,15 @@ products_listed_cb (GObject *source, GAsyncResult *result, gpointer data)
     if (!g_ptr_array_find_with_equal_func (ids, wanted[i], g_str_equal, NULL)
         && spot_sharded_aggregator_owns_product (c->aggregator, wanted[i]))
       {
-        spot_log (G_LOG_LEVEL_WARNING, G_LOG_DOMAIN, wanted[i], -1, -1, "product is not listed by the exchange");
+        spot_log (G_LOG_LEVEL_WARNING, G_LOG_DOMAIN, wanted[i], -1, -1,
+                  "product is not listed by the exchange");
         g_ptr_array_add (ids, g_strdup (wanted[i]));
       }
   g_ptr_array_add (ids, NULL);
-  char **list = (char **) g_ptr_array_free (ids, FALSE);
+  char **list = (char **)g_ptr_array_free (ids, FALSE);
   g_message ("starting %u products", g_strv_length (list));
-  spot_coinbase_client_add_products (c, (const char *const *) list);
-  g_task_return_pointer (task, list, (GDestroyNotify) g_strfreev);
+  spot_coinbase_client_add_products (c, (const char *const *)list);
+  g_task_return_pointer (task, list, (GDestroyNotify)g_strfreev);
 }
 
 void
@@ -236,7 +241,7 @@ spot_coinbase_client_start_async (SpotCoinbaseClient *c,
   /* A GTask needs a GObject source to carry the client: keep it as data. */
   g_object_set_data (G_OBJECT (task), "client", c);
   if (!all)
-    g_task_set_task_data (task, g_strdupv ((char **) product_ids), (GDestroyNotify) g_strfreev);
+    g_task_set_task_data (task, g_strdupv ((char **)product_ids), (GDestroyNotify)g_strfreev);
   /* The products list also gives the metadata for the products table. */
   spot_coinbase_rest_list_products_async (c->rest, cancellable, products_listed_cb, task);
 }
@@ -244,6 +249,6 @@ spot_coinbase_client_start_async (SpotCoinbaseClient *c,
 char **
 spot_coinbase_client_start_finish (SpotCoinbaseClient *c, GAsyncResult *result, GError **error)
 {
-  (void) c;
+  (void)c;
   return g_task_propagate_pointer (G_TASK (result), error);
 }

@@ -59,13 +59,18 @@ void spot_coinbase_client_start_async (SpotCoinbaseClient *client,
                                        GAsyncReadyCallback callback,
                                        gpointer user_data);
 /* Returns the products started (NULL-terminated), or NULL with an error. */
-char **spot_coinbase_client_start_finish (SpotCoinbaseClient *client, GAsyncResult *result, GError **error);
+char **spot_coinbase_client_start_finish (SpotCoinbaseClient *client,
+                                          GAsyncResult *result,
+                                          GError **error);
 
 void spot_coinbase_client_add_products (SpotCoinbaseClient *client, const char *const *product_ids);
-void spot_coinbase_client_remove_products (SpotCoinbaseClient *client, const char *const *product_ids);
+void spot_coinbase_client_remove_products (SpotCoinbaseClient *client,
+                                           const char *const *product_ids);
 
 /* Any thread: the engine sink's emit_dirty. */
-void spot_coinbase_client_queue_dirty (SpotCoinbaseClient *client, const SpotDirtyRange *ranges, guint n);
+void spot_coinbase_client_queue_dirty (SpotCoinbaseClient *client,
+                                       const SpotDirtyRange *ranges,
+                                       guint n);
 
 /* Closes connections (close frames), drains inboxes, cancels REST work.
  * Final; call before stopping the aggregator. */

@@ -18,14 +18,16 @@
 /* How far back a dropped or unreadable frame may have carried trades. */
 #define LOST_FRAME_SPAN_NS (5 * NS_PER_S)
 
-typedef enum {
+typedef enum
+{
   ITEM_FRAME,
   ITEM_GENERATION, /* a new WebSocket: sequence restarts, products resubscribe */
   ITEM_EXPECT,     /* products added: dirty until their subscription is confirmed */
   ITEM_REMOVE,     /* products removed */
 } ItemKind;
 
-typedef struct {
+typedef struct
+{
   ItemKind kind;
   GBytes *frame;
   gint64 receive_ns;
@@ -34,12 +36,14 @@ typedef struct {
   SpotDirtyReason reason;
 } Item;
 
-typedef struct {
+typedef struct
+{
   gint64 gap_start_ns;
   SpotDirtyReason reason;
 } PendingGap;
 
-typedef struct {
+typedef struct
+{
   SpotCoinbaseConnection *conn;
   guint generation;
   char *channel;
@@ -47,12 +51,15 @@ typedef struct {
   gboolean subscribe;
 } PendingSend;
 
-typedef struct {
-  _Atomic guint64 frames, bytes, trades, exchange_candles, heartbeats, parse_errors, rejected_items, unknown,
-      exchange_errors, inbox_drops, sequence_gaps, stalls, reconnects, opens, confirmed, batches_rejected;
+typedef struct
+{
+  _Atomic guint64 frames, bytes, trades, exchange_candles, heartbeats, parse_errors, rejected_items,
+      unknown, exchange_errors, inbox_drops, sequence_gaps, stalls, reconnects, opens, confirmed,
+      batches_rejected;
 } Counters;
 
-struct _SpotCoinbaseConnection {
+struct _SpotCoinbaseConnection
+{
   SpotCoinbaseShared *shared;
   guint id;
   SpotCoinbaseConnectionState state;
@@ -74,8 +81,8 @@ struct _SpotCoinbaseConnection {
 
   GMutex lock;
   GCond cond;
-  GQueue inbox;        /* Item* */
-  guint inbox_frames;  /* ITEM_FRAME entries in inbox */
+  GQueue inbox;       /* Item* */
+  guint inbox_frames; /* ITEM_FRAME entries in inbox */
   gboolean lane_waiting;
   gboolean stopping;
   GThread *lane;
@@ -149,7 +156,11 @@ inbox_length_cb (gpointer data)
 /* ---- parse lane --------------------------------------------------------- */
 
 static void
-lane_mark (SpotCoinbaseConnection *conn, const char *product, gint64 from_ns, gint64 to_ns, SpotDirtyReason reason)
+lane_mark (SpotCoinbaseConnection *conn,
+           const char *product,
+           gint64 from_ns,
+           gint64 to_ns,
+           SpotDirtyReason reason)
 {
   if (from_ns <= 0)
     from_ns = to_ns;
@@ -159,8 +170,8 @@ lane_mark (SpotCoinbaseConnection *conn, const char *product, gint64 from_ns, gi
       from_ns = to_ns;
       to_ns = t;
     }
-  spot_sharded_aggregator_mark_dirty (conn->shared->aggregator, product, minute_of (from_ns), minute_of (to_ns),
-                                      reason);
+  spot_sharded_aggregator_mark_dirty (conn->shared->aggregator, product, minute_of (from_ns),
+                                      minute_of (to_ns), reason);
 }
 
 static void
@@ -174,7 +185,10 @@ lane_mark_all (SpotCoinbaseConnection *conn, gint64 from_ns, gint64 to_ns, SpotD
 }
 
 static void
-lane_expect (SpotCoinbaseConnection *conn, char **products, gint64 gap_start_ns, SpotDirtyReason reason)
+lane_expect (SpotCoinbaseConnection *conn,
+             char **products,
+             gint64 gap_start_ns,
+             SpotDirtyReason reason)
 {
   for (guint i = 0; products != NULL && products[i] != NULL; i++)
     {
@@ -201,7 +215,8 @@ lane_confirm (SpotCoinbaseConnection *conn, const SpotCoinbaseMessage *msg)
   gint64 now = msg->timestamp_ns != 0 ? msg->timestamp_ns : exchange_now_ns (conn);
   for (guint i = 0; i < msg->subscriptions->len; i++)
     {
-      const SpotCoinbaseSubscription *s = &g_array_index (msg->subscriptions, SpotCoinbaseSubscription, i);
+      const SpotCoinbaseSubscription *s
+          = &g_array_index (msg->subscriptions, SpotCoinbaseSubscription, i);
       if (strcmp (s->channel, "market_trades") != 0 || s->product_id[0] == '\0')
         continue;
       PendingGap *gap = g_hash_table_lookup (conn->lane_pending, s->product_id);
@@ -216,19 +231,23 @@ lane_confirm (SpotCoinbaseConnection *conn, const SpotCoinbaseMessage *msg)
 }
 
 static void
-lane_frame (SpotCoinbaseConnection *conn, SpotCoinbaseParser *parser, SpotCoinbaseMessage *msg, Item *item)
+lane_frame (SpotCoinbaseConnection *conn,
+            SpotCoinbaseParser *parser,
+            SpotCoinbaseMessage *msg,
+            Item *item)
 {
   gsize len = 0;
   const char *data = g_bytes_get_data (item->frame, &len);
   g_autoptr (GError) error = NULL;
   if (len >= LARGE_FRAME_BYTES)
-    spot_log_limited (10000, 3, G_LOG_LEVEL_INFO, NULL, (gint) conn->id, -1, "large frame of %" G_GSIZE_FORMAT " bytes",
-                      len);
-  if (!spot_coinbase_parser_parse (parser, data, len, item->receive_ns, (gint) conn->id, msg, &error))
+    spot_log_limited (10000, 3, G_LOG_LEVEL_INFO, NULL, (gint)conn->id, -1,
+                      "large frame of %" G_GSIZE_FORMAT " bytes", len);
+  if (!spot_coinbase_parser_parse (parser, data, len, item->receive_ns, (gint)conn->id, msg,
+                                   &error))
     {
       atomic_fetch_add (&conn->c.parse_errors, 1);
-      spot_log_limited (10000, 5, G_LOG_LEVEL_WARNING, NULL, (gint) conn->id, -1, "bad message ignored: %s",
-                        error->message);
+      spot_log_limited (10000, 5, G_LOG_LEVEL_WARNING, NULL, (gint)conn->id, -1,
+                        "bad message ignored: %s", error->message);
       /* It may have carried trades of any product of this connection. */
       gint64 now = exchange_now_ns (conn);
       lane_mark_all (conn, now - LOST_FRAME_SPAN_NS, now, SPOT_DIRTY_REASON_SEQUENCE_GAP);
@@ -241,11 +260,14 @@ lane_frame (SpotCoinbaseConnection *conn, SpotCoinbaseParser *parser, SpotCoinba
         {
           atomic_fetch_add (&conn->c.sequence_gaps, 1);
           spot_coinbase_metrics_sequence_gap (conn->shared->metrics);
-          spot_log_limited (10000, 5, G_LOG_LEVEL_INFO, NULL, (gint) conn->id, -1,
-                            "sequence gap: %" G_GINT64_FORMAT " after %" G_GINT64_FORMAT ", minutes marked dirty",
+          spot_log_limited (10000, 5, G_LOG_LEVEL_INFO, NULL, (gint)conn->id, -1,
+                            "sequence gap: %" G_GINT64_FORMAT " after %" G_GINT64_FORMAT
+                            ", minutes marked dirty",
                             msg->sequence_num, conn->lane_last_seq);
-          gint64 from = conn->lane_last_ts_ns != 0 ? conn->lane_last_ts_ns : msg->timestamp_ns - LOST_FRAME_SPAN_NS;
-          lane_mark_all (conn, from, msg->timestamp_ns != 0 ? msg->timestamp_ns : exchange_now_ns (conn),
+          gint64 from = conn->lane_last_ts_ns != 0 ? conn->lane_last_ts_ns
+                                                   : msg->timestamp_ns - LOST_FRAME_SPAN_NS;
+          lane_mark_all (conn, from,
+                         msg->timestamp_ns != 0 ? msg->timestamp_ns : exchange_now_ns (conn),
                          SPOT_DIRTY_REASON_SEQUENCE_GAP);
         }
       if (msg->sequence_num > conn->lane_last_seq)
@@ -260,7 +282,7 @@ lane_frame (SpotCoinbaseConnection *conn, SpotCoinbaseParser *parser, SpotCoinba
   if (msg->n_rejected > 0)
     {
       atomic_fetch_add (&conn->c.rejected_items, msg->n_rejected);
-      spot_log_limited (10000, 5, G_LOG_LEVEL_WARNING, NULL, (gint) conn->id, -1,
+      spot_log_limited (10000, 5, G_LOG_LEVEL_WARNING, NULL, (gint)conn->id, -1,
                         "%u bad items ignored in a %s message: %s", msg->n_rejected,
                         spot_coinbase_message_kind_to_string (msg->kind),
                         msg->first_reject_reason != NULL ? msg->first_reject_reason : "");
@@ -288,7 +310,8 @@ lane_frame (SpotCoinbaseConnection *conn, SpotCoinbaseParser *parser, SpotCoinba
         spot_coinbase_metrics_trades_received (conn->shared->metrics, n);
         if (n == 0)
           {
-            spot_candle_clock_observe (clock_of (conn), conn->id % 64, item->receive_ns, msg->timestamp_ns);
+            spot_candle_clock_observe (clock_of (conn), conn->id % 64, item->receive_ns,
+                                       msg->timestamp_ns);
             spot_trade_batch_free (batch);
           }
         else if (!spot_sharded_aggregator_submit (agg, batch))
@@ -299,26 +322,29 @@ lane_frame (SpotCoinbaseConnection *conn, SpotCoinbaseParser *parser, SpotCoinba
       atomic_fetch_add (&conn->c.exchange_candles, msg->candles->len);
       spot_coinbase_metrics_exchange_candles (conn->shared->metrics, msg->candles->len);
       if (msg->candles->len > 0)
-        spot_sharded_aggregator_submit_exchange_candles (agg, (const SpotCandle *) msg->candles->data,
-                                                         msg->candles->len);
-      spot_candle_clock_observe (clock_of (conn), conn->id % 64, item->receive_ns, msg->timestamp_ns);
+        spot_sharded_aggregator_submit_exchange_candles (
+            agg, (const SpotCandle *)msg->candles->data, msg->candles->len);
+      spot_candle_clock_observe (clock_of (conn), conn->id % 64, item->receive_ns,
+                                 msg->timestamp_ns);
       break;
     case SPOT_COINBASE_MESSAGE_HEARTBEATS:
       atomic_fetch_add (&conn->c.heartbeats, 1);
-      spot_candle_clock_observe (clock_of (conn), conn->id % 64, item->receive_ns, msg->timestamp_ns);
+      spot_candle_clock_observe (clock_of (conn), conn->id % 64, item->receive_ns,
+                                 msg->timestamp_ns);
       break;
     case SPOT_COINBASE_MESSAGE_SUBSCRIPTIONS:
       lane_confirm (conn, msg);
       break;
     case SPOT_COINBASE_MESSAGE_ERROR:
       atomic_fetch_add (&conn->c.exchange_errors, 1);
-      spot_log_limited (10000, 5, G_LOG_LEVEL_WARNING, NULL, (gint) conn->id, -1, "exchange error: %s",
-                        msg->error_message);
+      spot_log_limited (10000, 5, G_LOG_LEVEL_WARNING, NULL, (gint)conn->id, -1,
+                        "exchange error: %s", msg->error_message);
       break;
     case SPOT_COINBASE_MESSAGE_UNKNOWN:
     default:
       atomic_fetch_add (&conn->c.unknown, 1);
-      spot_log_limited (60000, 3, G_LOG_LEVEL_DEBUG, NULL, (gint) conn->id, -1, "unknown message ignored");
+      spot_log_limited (60000, 3, G_LOG_LEVEL_DEBUG, NULL, (gint)conn->id, -1,
+                        "unknown message ignored");
       break;
     }
 }
@@ -405,7 +431,8 @@ subscribe_json (SpotCoinbaseConnection *conn, const PendingSend *p, GError **err
   g_string_append_printf (s, ",\"channel\":\"%s\"", p->channel);
   if (conn->shared->key != NULL)
     {
-      char *jwt = spot_coinbase_key_sign (conn->shared->key, exchange_now_ns (conn) / NS_PER_S, error);
+      char *jwt
+          = spot_coinbase_key_sign (conn->shared->key, exchange_now_ns (conn) / NS_PER_S, error);
       if (jwt == NULL)
         {
           g_string_free (s, TRUE);
@@ -438,8 +465,8 @@ send_cb (gpointer data)
       g_autoptr (GError) error = NULL;
       g_autofree char *json = subscribe_json (conn, p, &error);
       if (json == NULL)
-        spot_log (G_LOG_LEVEL_WARNING, G_LOG_DOMAIN, NULL, (gint) conn->id, -1, "cannot sign the subscribe: %s",
-                  error->message);
+        spot_log (G_LOG_LEVEL_WARNING, G_LOG_DOMAIN, NULL, (gint)conn->id, -1,
+                  "cannot sign the subscribe: %s", error->message);
       else
         {
           soup_websocket_connection_send_text (conn->ws, json);
@@ -454,8 +481,9 @@ send_cb (gpointer data)
               gint64 now = g_get_monotonic_time ();
               g_array_append_val (conn->shared->subscribe_times_us, now);
             }
-          g_debug ("connection %u: %s %s (%u products)", conn->id, p->subscribe ? "subscribe" : "unsubscribe",
-                   p->channel, p->products != NULL ? g_strv_length (p->products) : 0);
+          g_debug ("connection %u: %s %s (%u products)", conn->id,
+                   p->subscribe ? "subscribe" : "unsubscribe", p->channel,
+                   p->products != NULL ? g_strv_length (p->products) : 0);
         }
     }
   pending_send_free (p);
@@ -480,7 +508,7 @@ cancel_sends (SpotCoinbaseConnection *conn)
 {
   for (GList *l = conn->pending_sends; l != NULL; l = l->next)
     spot_coinbase_gate_remove (&conn->shared->subscribe_gate, l->data);
-  g_list_free_full (g_steal_pointer (&conn->pending_sends), (GDestroyNotify) pending_send_free);
+  g_list_free_full (g_steal_pointer (&conn->pending_sends), (GDestroyNotify)pending_send_free);
 }
 
 static char **
@@ -504,8 +532,8 @@ static void
 message_cb (SoupWebsocketConnection *ws, gint type, GBytes *message, gpointer data)
 {
   SpotCoinbaseConnection *conn = data;
-  (void) ws;
-  (void) type;
+  (void)ws;
+  (void)type;
   conn->last_frame_us = g_get_monotonic_time ();
   gint64 receive_ns = spot_time_now_ns ();
   g_mutex_lock (&conn->lock);
@@ -517,14 +545,14 @@ message_cb (SoupWebsocketConnection *ws, gint type, GBytes *message, gpointer da
         spot_coinbase_metrics_queue_drop (conn->monitored, 1);
       else
         spot_coinbase_metrics_inbox_drop (conn->shared->metrics, 1);
-      spot_log_limited (10000, 5, G_LOG_LEVEL_WARNING, NULL, (gint) conn->id, -1,
+      spot_log_limited (10000, 5, G_LOG_LEVEL_WARNING, NULL, (gint)conn->id, -1,
                         "inbox full (%u messages): message dropped, minutes marked dirty",
                         conn->shared->options.inbox_size);
       gint64 now = exchange_now_ns (conn);
       for (guint i = 0; i < conn->products->len; i++)
-        spot_sharded_aggregator_mark_dirty (conn->shared->aggregator, g_ptr_array_index (conn->products, i),
-                                            minute_of (now - LOST_FRAME_SPAN_NS), minute_of (now),
-                                            SPOT_DIRTY_REASON_QUEUE_FULL);
+        spot_sharded_aggregator_mark_dirty (
+            conn->shared->aggregator, g_ptr_array_index (conn->products, i),
+            minute_of (now - LOST_FRAME_SPAN_NS), minute_of (now), SPOT_DIRTY_REASON_QUEUE_FULL);
       return;
     }
   Item *item = g_new0 (Item, 1);
@@ -544,7 +572,8 @@ static void
 closed_cb (SoupWebsocketConnection *ws, gpointer data)
 {
   SpotCoinbaseConnection *conn = data;
-  g_autofree char *why = g_strdup_printf ("closed by the peer (code %u)", soup_websocket_connection_get_close_code (ws));
+  g_autofree char *why = g_strdup_printf ("closed by the peer (code %u)",
+                                          soup_websocket_connection_get_close_code (ws));
   connection_lost (conn, why);
 }
 
@@ -552,13 +581,15 @@ static void
 error_cb (SoupWebsocketConnection *ws, GError *error, gpointer data)
 {
   SpotCoinbaseConnection *conn = data;
-  (void) ws;
-  spot_log_limited (10000, 5, G_LOG_LEVEL_INFO, NULL, (gint) conn->id, -1, "WebSocket error: %s", error->message);
+  (void)ws;
+  spot_log_limited (10000, 5, G_LOG_LEVEL_INFO, NULL, (gint)conn->id, -1, "WebSocket error: %s",
+                    error->message);
 }
 
 /* A WebSocket being closed outlives its connection until the close
  * handshake ends (or a deadline passes), so the close frame goes out. */
-typedef struct {
+typedef struct
+{
   SoupWebsocketConnection *ws;
   guint deadline;
 } Closing;
@@ -570,7 +601,7 @@ static gint closing_total;
 guint
 spot_coinbase_connection_get_closing (void)
 {
-  return (guint) MAX (0, g_atomic_int_get (&closing_total));
+  return (guint)MAX (0, g_atomic_int_get (&closing_total));
 }
 
 static void
@@ -637,12 +668,13 @@ connection_lost (SpotCoinbaseConnection *conn, const char *why)
       if (now_us - conn->opened_us >= conn->shared->options.stable_after_ms * 1000)
         conn->attempt = 0;
     }
-  gint64 delay = spot_coinbase_backoff_us (conn->attempt, conn->shared->options.backoff_base_ms * 1000,
-                                           conn->shared->options.backoff_cap_ms * 1000, g_random_double ());
+  gint64 delay
+      = spot_coinbase_backoff_us (conn->attempt, conn->shared->options.backoff_base_ms * 1000,
+                                  conn->shared->options.backoff_cap_ms * 1000, g_random_double ());
   conn->attempt++;
   atomic_fetch_add (&conn->c.reconnects, 1);
   spot_coinbase_metrics_reconnect (conn->shared->metrics);
-  spot_log (G_LOG_LEVEL_MESSAGE, G_LOG_DOMAIN, NULL, (gint) conn->id, -1,
+  spot_log (G_LOG_LEVEL_MESSAGE, G_LOG_DOMAIN, NULL, (gint)conn->id, -1,
             "connection lost (%s): reconnecting in %.1f s", why, delay / 1e6);
   conn->state = SPOT_COINBASE_CONNECTION_WAITING;
   schedule_connect (conn, delay);
@@ -653,7 +685,7 @@ stall_cb (gpointer data)
 {
   SpotCoinbaseConnection *conn = data;
   gint64 silent_us = g_get_monotonic_time () - conn->last_frame_us;
-  if (!conn->subscribed || silent_us < (gint64) conn->shared->options.stall_timeout_ms * 1000)
+  if (!conn->subscribed || silent_us < (gint64)conn->shared->options.stall_timeout_ms * 1000)
     return G_SOURCE_CONTINUE;
   conn->stall_source = 0;
   atomic_fetch_add (&conn->c.stalls, 1);
@@ -667,7 +699,8 @@ static void
 connected_cb (GObject *source, GAsyncResult *result, gpointer data)
 {
   g_autoptr (GError) error = NULL;
-  SoupWebsocketConnection *ws = soup_session_websocket_connect_finish (SOUP_SESSION (source), result, &error);
+  SoupWebsocketConnection *ws
+      = soup_session_websocket_connect_finish (SOUP_SESSION (source), result, &error);
   if (ws == NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     return; /* stopped: conn may be gone */
   SpotCoinbaseConnection *conn = data;
@@ -691,7 +724,8 @@ connected_cb (GObject *source, GAsyncResult *result, gpointer data)
   conn->opened_us = conn->last_frame_us = g_get_monotonic_time ();
   atomic_fetch_add (&conn->c.opens, 1);
   spot_coinbase_metrics_connections (conn->shared->metrics, 1);
-  soup_websocket_connection_set_max_incoming_payload_size (ws, (guint64) conn->shared->options.max_payload);
+  soup_websocket_connection_set_max_incoming_payload_size (
+      ws, (guint64)conn->shared->options.max_payload);
   soup_websocket_connection_set_keepalive_interval (ws, 15);
   g_signal_connect (ws, "message", G_CALLBACK (message_cb), conn);
   g_signal_connect (ws, "closed", G_CALLBACK (closed_cb), conn);
@@ -707,8 +741,8 @@ connected_cb (GObject *source, GAsyncResult *result, gpointer data)
   conn->ever_opened = TRUE;
   conn->lost_ns = 0;
 
-  spot_log (G_LOG_LEVEL_INFO, G_LOG_DOMAIN, NULL, (gint) conn->id, -1, "connected, subscribing %u products",
-            conn->products->len);
+  spot_log (G_LOG_LEVEL_INFO, G_LOG_DOMAIN, NULL, (gint)conn->id, -1,
+            "connected, subscribing %u products", conn->products->len);
   queue_send (conn, "heartbeats", NULL, TRUE);
   if (products[0] != NULL)
     subscribe_products (conn, products, TRUE);
@@ -729,7 +763,7 @@ connect_now_cb (gpointer data)
   SoupMessage *msg = soup_message_new ("GET", conn->shared->options.ws_url);
   if (msg == NULL)
     {
-      spot_log (G_LOG_LEVEL_WARNING, G_LOG_DOMAIN, NULL, (gint) conn->id, -1,
+      spot_log (G_LOG_LEVEL_WARNING, G_LOG_DOMAIN, NULL, (gint)conn->id, -1,
                 "COINBASE_WS_URL=%s is not a valid URL", conn->shared->options.ws_url);
       conn->state = SPOT_COINBASE_CONNECTION_CLOSED;
       return;
@@ -754,7 +788,7 @@ static void
 schedule_connect (SpotCoinbaseConnection *conn, gint64 delay_us)
 {
   g_clear_handle_id (&conn->connect_source, g_source_remove);
-  conn->connect_source = g_timeout_add ((guint) (delay_us / 1000), connect_slot_cb, conn);
+  conn->connect_source = g_timeout_add ((guint)(delay_us / 1000), connect_slot_cb, conn);
 }
 
 /* ---- public ------------------------------------------------------------- */
@@ -775,8 +809,8 @@ spot_coinbase_connection_new (SpotCoinbaseShared *shared, guint id)
   g_autofree char *name = g_strdup_printf ("spot-lane-%u", id);
   conn->lane = g_thread_new (name, lane_main, conn);
   g_autofree char *qname = g_strdup_printf ("inbox-%u", id);
-  conn->monitored = spot_coinbase_metrics_add_queue (shared->monitor, qname, shared->options.inbox_size,
-                                                     inbox_length_cb, conn);
+  conn->monitored = spot_coinbase_metrics_add_queue (
+      shared->monitor, qname, shared->options.inbox_size, inbox_length_cb, conn);
   return conn;
 }
 
@@ -837,7 +871,8 @@ spot_coinbase_connection_add_products (SpotCoinbaseConnection *conn, const char 
 }
 
 void
-spot_coinbase_connection_remove_products (SpotCoinbaseConnection *conn, const char *const *product_ids)
+spot_coinbase_connection_remove_products (SpotCoinbaseConnection *conn,
+                                          const char *const *product_ids)
 {
   g_autoptr (GPtrArray) gone = g_ptr_array_new_with_free_func (g_free);
   for (guint i = 0; product_ids != NULL && product_ids[i] != NULL; i++)
@@ -905,7 +940,7 @@ spot_coinbase_connection_free (SpotCoinbaseConnection *conn)
   if (conn == NULL)
     return;
   spot_coinbase_connection_stop (conn);
-  g_queue_clear_full (&conn->inbox, (GDestroyNotify) item_free);
+  g_queue_clear_full (&conn->inbox, (GDestroyNotify)item_free);
   g_hash_table_unref (conn->lane_products);
   g_hash_table_unref (conn->lane_pending);
   g_ptr_array_unref (conn->products);

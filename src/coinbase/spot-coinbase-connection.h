@@ -34,7 +34,8 @@
 G_BEGIN_DECLS
 
 /* What all connections of one manager share (owned by the manager). */
-typedef struct {
+typedef struct
+{
   SpotCoinbaseOptions options;
   SoupSession *session;
   SpotShardedAggregator *aggregator; /* borrowed */
@@ -47,15 +48,17 @@ typedef struct {
   GArray *subscribe_times_us;        /* monotonic time of each subscribe sent (tests) */
 } SpotCoinbaseShared;
 
-typedef enum {
+typedef enum
+{
   SPOT_COINBASE_CONNECTION_IDLE,
-  SPOT_COINBASE_CONNECTION_WAITING,   /* for its connect slot or backoff */
+  SPOT_COINBASE_CONNECTION_WAITING, /* for its connect slot or backoff */
   SPOT_COINBASE_CONNECTION_CONNECTING,
   SPOT_COINBASE_CONNECTION_OPEN,
-  SPOT_COINBASE_CONNECTION_CLOSED,    /* stopped for good */
+  SPOT_COINBASE_CONNECTION_CLOSED, /* stopped for good */
 } SpotCoinbaseConnectionState;
 
-typedef struct {
+typedef struct
+{
   guint64 frames;
   guint64 bytes;
   guint64 trades;
@@ -69,8 +72,8 @@ typedef struct {
   guint64 sequence_gaps;
   guint64 stalls;
   guint64 reconnects;
-  guint64 opens;           /* successful WebSocket opens */
-  guint64 confirmed;       /* product subscriptions confirmed */
+  guint64 opens;            /* successful WebSocket opens */
+  guint64 confirmed;        /* product subscriptions confirmed */
   guint64 batches_rejected; /* submit returned FALSE (engine queue full) */
 } SpotCoinbaseConnectionStats;
 
@@ -84,15 +87,18 @@ void spot_coinbase_connection_free (SpotCoinbaseConnection *conn);
 guint spot_coinbase_connection_get_id (SpotCoinbaseConnection *conn);
 SpotCoinbaseConnectionState spot_coinbase_connection_get_state (SpotCoinbaseConnection *conn);
 guint spot_coinbase_connection_get_n_products (SpotCoinbaseConnection *conn);
-gboolean spot_coinbase_connection_has_product (SpotCoinbaseConnection *conn, const char *product_id);
+gboolean spot_coinbase_connection_has_product (SpotCoinbaseConnection *conn,
+                                               const char *product_id);
 /* Newly allocated NULL-terminated list. */
 char **spot_coinbase_connection_dup_products (SpotCoinbaseConnection *conn);
 
 /* Adds products: subscribed at once when open, else with the next open.
  * Their minutes from now to the confirmed subscription become dirty. */
-void spot_coinbase_connection_add_products (SpotCoinbaseConnection *conn, const char *const *product_ids);
+void spot_coinbase_connection_add_products (SpotCoinbaseConnection *conn,
+                                            const char *const *product_ids);
 /* Unsubscribes products (when open). */
-void spot_coinbase_connection_remove_products (SpotCoinbaseConnection *conn, const char *const *product_ids);
+void spot_coinbase_connection_remove_products (SpotCoinbaseConnection *conn,
+                                               const char *const *product_ids);
 
 /* Starts connecting (through the connect pacer). */
 void spot_coinbase_connection_start (SpotCoinbaseConnection *conn);
@@ -103,7 +109,8 @@ void spot_coinbase_connection_reconnect (SpotCoinbaseConnection *conn);
  * aggregator and joins the parse lane. Final. */
 void spot_coinbase_connection_stop (SpotCoinbaseConnection *conn);
 
-void spot_coinbase_connection_get_stats (SpotCoinbaseConnection *conn, SpotCoinbaseConnectionStats *out);
+void spot_coinbase_connection_get_stats (SpotCoinbaseConnection *conn,
+                                         SpotCoinbaseConnectionStats *out);
 /* WebSockets of the process still in their close handshake (each gives
  * up after 2 s; the close frame goes out when the main loop runs). */
 guint spot_coinbase_connection_get_closing (void);

@@ -11,7 +11,8 @@
 
 #define MAX_DEPTH 32
 
-typedef struct {
+typedef struct
+{
   const char *p;
   const char *end;
 } Lex;
@@ -45,11 +46,11 @@ str (Lex *l, const char **s, gsize *len)
   const char *start = ++l->p;
   while (l->p < l->end)
     {
-      unsigned char c = (unsigned char) *l->p;
+      unsigned char c = (unsigned char)*l->p;
       if (c == '"')
         {
           *s = start;
-          *len = (gsize) (l->p - start);
+          *len = (gsize)(l->p - start);
           l->p++;
           return TRUE;
         }
@@ -100,7 +101,9 @@ number (Lex *l, gboolean *is_integer, gint64 *value)
   if (digits > 15)
     return FALSE;
   /* The next byte must end the number. */
-  if (p < l->end && !(*p == ',' || *p == '}' || *p == ']' || *p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+  if (p < l->end
+      && !(*p == ',' || *p == '}' || *p == ']' || *p == ' ' || *p == '\n' || *p == '\r'
+           || *p == '\t'))
     return FALSE;
   l->p = p;
   if (is_integer != NULL)
@@ -114,7 +117,7 @@ static gboolean
 literal (Lex *l, const char *word)
 {
   gsize n = strlen (word);
-  if ((gsize) (l->end - l->p) < n || memcmp (l->p, word, n) != 0)
+  if ((gsize)(l->end - l->p) < n || memcmp (l->p, word, n) != 0)
     return FALSE;
   l->p += n;
   return TRUE;
@@ -233,9 +236,11 @@ trade (Lex *l, SpotCoinbaseMessage *out)
     return FALSE;
   memcpy (t->product_id, pid, pid_l);
   t->product_id[pid_l] = '\0';
-  if (!spot_product_id_validate (t->product_id, NULL) || !spot_time_parse_rfc3339 (time, (gssize) time_l, &t->time_ns, NULL)
-      || t->time_ns < SPOT_COINBASE_MIN_TIME_NS || t->time_ns > out->timestamp_ns + SPOT_COINBASE_MAX_FUTURE_NS
-      || !spot_trade_id_parse (tid, (gssize) tid_l, &t->trade_id, NULL) || t->trade_id == 0
+  if (!spot_product_id_validate (t->product_id, NULL)
+      || !spot_time_parse_rfc3339 (time, (gssize)time_l, &t->time_ns, NULL)
+      || t->time_ns < SPOT_COINBASE_MIN_TIME_NS
+      || t->time_ns > out->timestamp_ns + SPOT_COINBASE_MAX_FUTURE_NS
+      || !spot_trade_id_parse (tid, (gssize)tid_l, &t->trade_id, NULL) || t->trade_id == 0
       || !spot_coinbase_parse_amount (price, price_l, FALSE, &t->price, NULL)
       || !spot_coinbase_parse_amount (size, size_l, FALSE, &t->size, NULL))
     return FALSE;
@@ -298,7 +303,7 @@ event (Lex *l, SpotCoinbaseMessage *out)
         if (!eat (l, ','))
           return FALSE;
       }
-  (void) first;
+  (void)first;
   return have_type && have_trades;
 }
 
@@ -331,7 +336,8 @@ parse (const char *data, gsize len, SpotCoinbaseMessage *out)
           const char *v;
           gsize vl;
           if (out->timestamp_ns != 0 || !str (l, &v, &vl)
-              || !spot_time_parse_rfc3339 (v, (gssize) vl, &out->timestamp_ns, NULL) || out->timestamp_ns == 0)
+              || !spot_time_parse_rfc3339 (v, (gssize)vl, &out->timestamp_ns, NULL)
+              || out->timestamp_ns == 0)
             return FALSE;
         }
       else if (KEY ("sequence_num"))
@@ -374,11 +380,8 @@ parse (const char *data, gsize len, SpotCoinbaseMessage *out)
 }
 
 gboolean
-spot_coinbase_fast_parse_trades (const char *data,
-                                 gsize len,
-                                 gint64 receive_ns,
-                                 gint connection_id,
-                                 SpotCoinbaseMessage *out)
+spot_coinbase_fast_parse_trades (
+    const char *data, gsize len, gint64 receive_ns, gint connection_id, SpotCoinbaseMessage *out)
 {
   out->kind = SPOT_COINBASE_MESSAGE_MARKET_TRADES;
   out->trades = spot_trade_batch_new (32);

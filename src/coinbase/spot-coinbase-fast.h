@@ -21,10 +21,7 @@ G_BEGIN_DECLS
 
 /* @out must be cleared (spot_coinbase_message_init). On FALSE, @out is left
  * cleared again. */
-gboolean spot_coinbase_fast_parse_trades (const char *data,
-                                          gsize len,
-                                          gint64 receive_ns,
-                                          gint connection_id,
-                                          SpotCoinbaseMessage *out);
+gboolean spot_coinbase_fast_parse_trades (
+    const char *data, gsize len, gint64 receive_ns, gint connection_id, SpotCoinbaseMessage *out);
 
 G_END_DECLS

@@ -19,10 +19,11 @@
 
 #define JWT_LIFETIME_S 120
 
-struct _SpotCoinbaseKey {
+struct _SpotCoinbaseKey
+{
   SpotCoinbaseKeyAlgorithm algorithm;
   char *name;
-  char *pem;      /* ES256: the private key PEM for libjwt (a secret) */
+  char *pem; /* ES256: the private key PEM for libjwt (a secret) */
   gsize pem_len;
   EVP_PKEY *pkey; /* EdDSA */
 };
@@ -96,7 +97,8 @@ load_secret (SpotCoinbaseKey *key, const char *secret, const char *source, GErro
       if (pkey == NULL)
         {
           g_set_error (error, SPOT_ERROR, SPOT_ERROR_INVALID_CONFIG,
-                       "%s holds a PEM block that is not a readable unencrypted private key", source);
+                       "%s holds a PEM block that is not a readable unencrypted private key",
+                       source);
           return FALSE;
         }
       int type = EVP_PKEY_get_base_id (pkey);
@@ -107,14 +109,15 @@ load_secret (SpotCoinbaseKey *key, const char *secret, const char *source, GErro
           return TRUE;
         }
       char curve[64] = "";
-      if (type != EVP_PKEY_EC || !EVP_PKEY_get_utf8_string_param (pkey, "group", curve, sizeof curve, NULL)
+      if (type != EVP_PKEY_EC
+          || !EVP_PKEY_get_utf8_string_param (pkey, "group", curve, sizeof curve, NULL)
           || (strcmp (curve, "prime256v1") != 0 && strcmp (curve, "P-256") != 0))
         {
           EVP_PKEY_free (pkey);
           g_set_error (error, SPOT_ERROR, SPOT_ERROR_INVALID_CONFIG,
                        "%s is neither an EC P-256 nor an Ed25519 private key (%s%s%s)", source,
-                       type == EVP_PKEY_EC ? "EC curve " : "key type ", type == EVP_PKEY_EC ? curve : OBJ_nid2sn (type),
-                       "");
+                       type == EVP_PKEY_EC ? "EC curve " : "key type ",
+                       type == EVP_PKEY_EC ? curve : OBJ_nid2sn (type), "");
           return FALSE;
         }
       EVP_PKEY_free (pkey);
@@ -127,7 +130,8 @@ load_secret (SpotCoinbaseKey *key, const char *secret, const char *source, GErro
   if (ed == NULL)
     {
       g_set_error (error, SPOT_ERROR, SPOT_ERROR_INVALID_CONFIG,
-                   "%s is not a PEM private key nor base64 of a 32- or 64-byte Ed25519 secret", source);
+                   "%s is not a PEM private key nor base64 of a 32- or 64-byte Ed25519 secret",
+                   source);
       return FALSE;
     }
   key->algorithm = SPOT_COINBASE_KEY_EDDSA;
@@ -136,7 +140,10 @@ load_secret (SpotCoinbaseKey *key, const char *secret, const char *source, GErro
 }
 
 SpotCoinbaseKey *
-spot_coinbase_key_load (const char *key_name, const char *key_file, const char *key_text, GError **error)
+spot_coinbase_key_load (const char *key_name,
+                        const char *key_file,
+                        const char *key_text,
+                        GError **error)
 {
   gboolean have_text = key_text != NULL && *key_text != '\0';
   gboolean have_file = key_file != NULL && *key_file != '\0';
@@ -165,8 +172,8 @@ spot_coinbase_key_load (const char *key_name, const char *key_file, const char *
       g_autoptr (GError) local = NULL;
       if (!g_file_get_contents (key_file, &contents, &contents_len, &local))
         {
-          g_set_error (error, SPOT_ERROR, SPOT_ERROR_INVALID_CONFIG, "COINBASE_KEY_FILE=%s cannot be read: %s", key_file,
-                       local->message);
+          g_set_error (error, SPOT_ERROR, SPOT_ERROR_INVALID_CONFIG,
+                       "COINBASE_KEY_FILE=%s cannot be read: %s", key_file, local->message);
           return NULL;
         }
     }
@@ -182,15 +189,19 @@ spot_coinbase_key_load (const char *key_name, const char *key_file, const char *
     {
       g_autoptr (JsonParser) parser = json_parser_new ();
       JsonNode *root = NULL;
-      if (json_parser_load_from_data (parser, contents, (gssize) contents_len, NULL))
+      if (json_parser_load_from_data (parser, contents, (gssize)contents_len, NULL))
         root = json_parser_get_root (parser);
-      JsonObject *obj = root != NULL && JSON_NODE_HOLDS_OBJECT (root) ? json_node_get_object (root) : NULL;
-      const char *pk = obj != NULL ? json_object_get_string_member_with_default (obj, "privateKey", NULL) : NULL;
+      JsonObject *obj
+          = root != NULL && JSON_NODE_HOLDS_OBJECT (root) ? json_node_get_object (root) : NULL;
+      const char *pk = obj != NULL
+                           ? json_object_get_string_member_with_default (obj, "privateKey", NULL)
+                           : NULL;
       if (pk == NULL)
         {
           secret_free (contents, contents_len);
           g_set_error (error, SPOT_ERROR, SPOT_ERROR_INVALID_CONFIG,
-                       "%s is JSON without a string \"privateKey\" (expected Coinbase's key file)", source);
+                       "%s is JSON without a string \"privateKey\" (expected Coinbase's key file)",
+                       source);
           return NULL;
         }
       json_secret = g_strdup (pk);
@@ -212,7 +223,8 @@ spot_coinbase_key_load (const char *key_name, const char *key_file, const char *
   if (name == NULL || *name == '\0')
     {
       g_set_error (error, SPOT_ERROR, SPOT_ERROR_INVALID_CONFIG,
-                   "COINBASE_KEY_NAME is required with %s (the key file does not name the key)", source);
+                   "COINBASE_KEY_NAME is required with %s (the key file does not name the key)",
+                   source);
       return NULL;
     }
   key->name = g_strdup (name);
@@ -234,7 +246,7 @@ random_nonce (void)
   guchar raw[16];
   if (RAND_bytes (raw, sizeof raw) != 1)
     for (guint i = 0; i < sizeof raw; i++)
-      raw[i] = (guchar) g_random_int_range (0, 256);
+      raw[i] = (guchar)g_random_int_range (0, 256);
   GString *s = g_string_sized_new (33);
   for (guint i = 0; i < sizeof raw; i++)
     g_string_append_printf (s, "%02x", raw[i]);
@@ -269,14 +281,17 @@ sign_es256 (SpotCoinbaseKey *key, gint64 now_s, const char *nonce, GError **erro
   rc = rc != 0 ? rc : jwt_add_header (jwt, "nonce", nonce);
   rc = rc != 0 ? rc : jwt_add_grant (jwt, "sub", key->name);
   rc = rc != 0 ? rc : jwt_add_grant (jwt, "iss", "cdp");
-  rc = rc != 0 ? rc : jwt_add_grant_int (jwt, "nbf", (long) now_s);
-  rc = rc != 0 ? rc : jwt_add_grant_int (jwt, "exp", (long) (now_s + JWT_LIFETIME_S));
-  rc = rc != 0 ? rc : jwt_set_alg (jwt, JWT_ALG_ES256, (const unsigned char *) key->pem, (int) key->pem_len - 1);
+  rc = rc != 0 ? rc : jwt_add_grant_int (jwt, "nbf", (long)now_s);
+  rc = rc != 0 ? rc : jwt_add_grant_int (jwt, "exp", (long)(now_s + JWT_LIFETIME_S));
+  rc = rc != 0 ? rc
+               : jwt_set_alg (jwt, JWT_ALG_ES256, (const unsigned char *)key->pem,
+                              (int)key->pem_len - 1);
   char *token = rc == 0 ? jwt_encode_str (jwt) : NULL;
   jwt_free (jwt);
   if (token == NULL)
     {
-      g_set_error (error, SPOT_ERROR, SPOT_ERROR_FAILED, "ES256 signing with key %s failed", key->name);
+      g_set_error (error, SPOT_ERROR, SPOT_ERROR_FAILED, "ES256 signing with key %s failed",
+                   key->name);
       return NULL;
     }
   char *out = g_strdup (token);
@@ -313,19 +328,20 @@ sign_eddsa (SpotCoinbaseKey *key, gint64 now_s, const char *nonce, GError **erro
   g_autoptr (JsonNode) cn = json_builder_get_root (cb);
   g_autofree char *hjson = json_to_string (hn, FALSE);
   g_autofree char *cjson = json_to_string (cn, FALSE);
-  g_autofree char *h64 = base64url ((const guchar *) hjson, strlen (hjson));
-  g_autofree char *c64 = base64url ((const guchar *) cjson, strlen (cjson));
+  g_autofree char *h64 = base64url ((const guchar *)hjson, strlen (hjson));
+  g_autofree char *c64 = base64url ((const guchar *)cjson, strlen (cjson));
   g_autofree char *input = g_strconcat (h64, ".", c64, NULL);
 
   guchar sig[64];
   size_t sig_len = sizeof sig;
   EVP_MD_CTX *ctx = EVP_MD_CTX_new ();
   gboolean ok = ctx != NULL && EVP_DigestSignInit (ctx, NULL, NULL, NULL, key->pkey) == 1
-                && EVP_DigestSign (ctx, sig, &sig_len, (const guchar *) input, strlen (input)) == 1;
+                && EVP_DigestSign (ctx, sig, &sig_len, (const guchar *)input, strlen (input)) == 1;
   EVP_MD_CTX_free (ctx);
   if (!ok)
     {
-      g_set_error (error, SPOT_ERROR, SPOT_ERROR_FAILED, "EdDSA signing with key %s failed", key->name);
+      g_set_error (error, SPOT_ERROR, SPOT_ERROR_FAILED, "EdDSA signing with key %s failed",
+                   key->name);
       return NULL;
     }
   g_autofree char *s64 = base64url (sig, sig_len);

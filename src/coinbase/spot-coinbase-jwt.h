@@ -20,7 +20,8 @@
 
 G_BEGIN_DECLS
 
-typedef enum {
+typedef enum
+{
   SPOT_COINBASE_KEY_ES256,
   SPOT_COINBASE_KEY_EDDSA,
 } SpotCoinbaseKeyAlgorithm;

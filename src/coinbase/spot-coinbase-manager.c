@@ -7,7 +7,8 @@
 
 #include "core/spot-log.h"
 
-struct _SpotCoinbaseManager {
+struct _SpotCoinbaseManager
+{
   SpotCoinbaseShared shared;
   GPtrArray *connections; /* SpotCoinbaseConnection* */
   GMutex stats_lock;      /* guards connections for _get_stats */
@@ -101,8 +102,9 @@ spot_coinbase_manager_add_products (SpotCoinbaseManager *m, const char *const *p
   guint per = MAX (1u, m->shared.options.products_per_connection);
   g_autoptr (GPtrArray) todo = g_ptr_array_new ();
   for (guint i = 0; product_ids != NULL && product_ids[i] != NULL; i++)
-    if (find_product (m, product_ids[i]) == NULL && !g_ptr_array_find_with_equal_func (todo, product_ids[i], g_str_equal, NULL))
-      g_ptr_array_add (todo, (gpointer) product_ids[i]);
+    if (find_product (m, product_ids[i]) == NULL
+        && !g_ptr_array_find_with_equal_func (todo, product_ids[i], g_str_equal, NULL))
+      g_ptr_array_add (todo, (gpointer)product_ids[i]);
 
   guint next = 0;
   /* First fill connections that have room, in order. */
@@ -116,7 +118,7 @@ spot_coinbase_manager_add_products (SpotCoinbaseManager *m, const char *const *p
       for (; room > 0 && next < todo->len; room--)
         g_ptr_array_add (part, g_ptr_array_index (todo, next++));
       g_ptr_array_add (part, NULL);
-      spot_coinbase_connection_add_products (c, (const char *const *) part->pdata);
+      spot_coinbase_connection_add_products (c, (const char *const *)part->pdata);
     }
   /* Then new connections for the rest. */
   while (next < todo->len)
@@ -126,7 +128,7 @@ spot_coinbase_manager_add_products (SpotCoinbaseManager *m, const char *const *p
       for (guint k = 0; k < per && next < todo->len; k++)
         g_ptr_array_add (part, g_ptr_array_index (todo, next++));
       g_ptr_array_add (part, NULL);
-      spot_coinbase_connection_add_products (c, (const char *const *) part->pdata);
+      spot_coinbase_connection_add_products (c, (const char *const *)part->pdata);
       g_mutex_lock (&m->stats_lock);
       g_ptr_array_add (m->connections, c);
       g_mutex_unlock (&m->stats_lock);
@@ -146,11 +148,11 @@ spot_coinbase_manager_remove_products (SpotCoinbaseManager *m, const char *const
       g_autoptr (GPtrArray) mine = g_ptr_array_new ();
       for (guint i = 0; product_ids != NULL && product_ids[i] != NULL; i++)
         if (spot_coinbase_connection_has_product (c, product_ids[i]))
-          g_ptr_array_add (mine, (gpointer) product_ids[i]);
+          g_ptr_array_add (mine, (gpointer)product_ids[i]);
       if (mine->len == 0)
         continue;
       g_ptr_array_add (mine, NULL);
-      spot_coinbase_connection_remove_products (c, (const char *const *) mine->pdata);
+      spot_coinbase_connection_remove_products (c, (const char *const *)mine->pdata);
     }
   /* Connections left without products close; ids are never reused. */
   for (guint i = 0; i < m->connections->len;)
@@ -174,12 +176,13 @@ spot_coinbase_manager_dup_products (SpotCoinbaseManager *m)
   GPtrArray *all = g_ptr_array_new ();
   for (guint i = 0; i < m->connections->len; i++)
     {
-      g_auto (GStrv) p = spot_coinbase_connection_dup_products (g_ptr_array_index (m->connections, i));
+      g_auto (GStrv) p
+          = spot_coinbase_connection_dup_products (g_ptr_array_index (m->connections, i));
       for (guint k = 0; p[k] != NULL; k++)
         g_ptr_array_add (all, g_strdup (p[k]));
     }
   g_ptr_array_add (all, NULL);
-  return (char **) g_ptr_array_free (all, FALSE);
+  return (char **)g_ptr_array_free (all, FALSE);
 }
 
 guint
@@ -193,7 +196,8 @@ spot_coinbase_manager_get_n_open (SpotCoinbaseManager *m)
 {
   guint n = 0;
   for (guint i = 0; i < m->connections->len; i++)
-    if (spot_coinbase_connection_get_state (g_ptr_array_index (m->connections, i)) == SPOT_COINBASE_CONNECTION_OPEN)
+    if (spot_coinbase_connection_get_state (g_ptr_array_index (m->connections, i))
+        == SPOT_COINBASE_CONNECTION_OPEN)
       n++;
   return n;
 }
@@ -214,7 +218,7 @@ spot_coinbase_manager_reconnect (SpotCoinbaseManager *m)
 guint
 spot_coinbase_manager_get_closing (SpotCoinbaseManager *m)
 {
-  (void) m;
+  (void)m;
   return spot_coinbase_connection_get_closing ();
 }
 
@@ -227,8 +231,8 @@ spot_coinbase_manager_get_stats (SpotCoinbaseManager *m, SpotCoinbaseConnectionS
     {
       SpotCoinbaseConnectionStats s;
       spot_coinbase_connection_get_stats (g_ptr_array_index (m->connections, i), &s);
-      guint64 *dst = (guint64 *) out;
-      const guint64 *src = (const guint64 *) &s;
+      guint64 *dst = (guint64 *)out;
+      const guint64 *src = (const guint64 *)&s;
       for (guint k = 0; k < sizeof s / sizeof (guint64); k++)
         dst[k] += src[k];
     }
@@ -236,7 +240,9 @@ spot_coinbase_manager_get_stats (SpotCoinbaseManager *m, SpotCoinbaseConnectionS
 }
 
 void
-spot_coinbase_manager_record_times (SpotCoinbaseManager *m, GArray **open_times, GArray **subscribe_times)
+spot_coinbase_manager_record_times (SpotCoinbaseManager *m,
+                                    GArray **open_times,
+                                    GArray **subscribe_times)
 {
   if (m->shared.open_times_us == NULL)
     m->shared.open_times_us = g_array_new (FALSE, FALSE, sizeof (gint64));

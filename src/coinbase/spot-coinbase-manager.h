@@ -34,15 +34,18 @@ void spot_coinbase_manager_free (SpotCoinbaseManager *manager);
 
 /* Subscribes products (already subscribed ones are ignored); connections
  * are created and started as needed. */
-void spot_coinbase_manager_add_products (SpotCoinbaseManager *manager, const char *const *product_ids);
-void spot_coinbase_manager_remove_products (SpotCoinbaseManager *manager, const char *const *product_ids);
+void spot_coinbase_manager_add_products (SpotCoinbaseManager *manager,
+                                         const char *const *product_ids);
+void spot_coinbase_manager_remove_products (SpotCoinbaseManager *manager,
+                                            const char *const *product_ids);
 /* Newly allocated NULL-terminated list of the subscribed products. */
 char **spot_coinbase_manager_dup_products (SpotCoinbaseManager *manager);
 
 guint spot_coinbase_manager_get_n_connections (SpotCoinbaseManager *manager);
 /* Connections whose WebSocket is open now. */
 guint spot_coinbase_manager_get_n_open (SpotCoinbaseManager *manager);
-SpotCoinbaseConnection *spot_coinbase_manager_get_connection (SpotCoinbaseManager *manager, guint index);
+SpotCoinbaseConnection *spot_coinbase_manager_get_connection (SpotCoinbaseManager *manager,
+                                                              guint index);
 
 /* Closes every WebSocket and reconnects (after backoff). */
 void spot_coinbase_manager_reconnect (SpotCoinbaseManager *manager);
@@ -57,11 +60,14 @@ void spot_coinbase_manager_stop (SpotCoinbaseManager *manager);
 guint spot_coinbase_manager_get_closing (SpotCoinbaseManager *manager);
 
 /* Sums over connections. */
-void spot_coinbase_manager_get_stats (SpotCoinbaseManager *manager, SpotCoinbaseConnectionStats *out);
+void spot_coinbase_manager_get_stats (SpotCoinbaseManager *manager,
+                                      SpotCoinbaseConnectionStats *out);
 
 /* Records the monotonic time of each WebSocket open attempt and subscribe
  * message sent (tests of the rate limits); returns the arrays (gint64 us),
  * owned by the manager. */
-void spot_coinbase_manager_record_times (SpotCoinbaseManager *manager, GArray **open_times, GArray **subscribe_times);
+void spot_coinbase_manager_record_times (SpotCoinbaseManager *manager,
+                                         GArray **open_times,
+                                         GArray **subscribe_times);
 
 G_END_DECLS

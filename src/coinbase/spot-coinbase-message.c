@@ -14,7 +14,8 @@
 #include "model/spot-time.h"
 #include "model/spot-trade.h"
 
-struct _SpotCoinbaseParser {
+struct _SpotCoinbaseParser
+{
   JsonParser *json;
   gboolean json_only; /* tests and the fuzz oracle: skip the lean parser */
 };
@@ -86,15 +87,16 @@ spot_coinbase_parser_free (SpotCoinbaseParser *parser)
 }
 
 gboolean
-spot_coinbase_parse_amount (const char *text, gsize len, gboolean allow_zero, SpotDecimal *out, GError **error)
+spot_coinbase_parse_amount (
+    const char *text, gsize len, gboolean allow_zero, SpotDecimal *out, GError **error)
 {
   SpotDecimal d;
-  if (!spot_decimal_parse (text, (gssize) len, &d, error))
+  if (!spot_decimal_parse (text, (gssize)len, &d, error))
     return FALSE;
   if (d.units < 0 || (!allow_zero && d.units == 0))
     {
-      g_set_error (error, SPOT_ERROR, SPOT_ERROR_PARSE, "amount \"%.*s\" must be %s", (int) MIN (len, 48), text,
-                   allow_zero ? "zero or positive" : "positive");
+      g_set_error (error, SPOT_ERROR, SPOT_ERROR_PARSE, "amount \"%.*s\" must be %s",
+                   (int)MIN (len, 48), text, allow_zero ? "zero or positive" : "positive");
       return FALSE;
     }
   /* Integer digits = total digits minus scale; count them from the text. */
@@ -104,8 +106,9 @@ spot_coinbase_parse_amount (const char *text, gsize len, gboolean allow_zero, Sp
       int_digits++;
   if (int_digits > SPOT_COINBASE_MAX_INTEGER_DIGITS)
     {
-      g_set_error (error, SPOT_ERROR, SPOT_ERROR_PARSE, "amount \"%.*s\" is absurdly large (more than %d integer digits)",
-                   (int) MIN (len, 48), text, SPOT_COINBASE_MAX_INTEGER_DIGITS);
+      g_set_error (error, SPOT_ERROR, SPOT_ERROR_PARSE,
+                   "amount \"%.*s\" is absurdly large (more than %d integer digits)",
+                   (int)MIN (len, 48), text, SPOT_COINBASE_MAX_INTEGER_DIGITS);
       return FALSE;
     }
   *out = d;
@@ -117,7 +120,8 @@ static const char *
 get_string (JsonObject *obj, const char *name, gsize *len)
 {
   JsonNode *node = json_object_get_member (obj, name);
-  if (node == NULL || JSON_NODE_TYPE (node) != JSON_NODE_VALUE || json_node_get_value_type (node) != G_TYPE_STRING)
+  if (node == NULL || JSON_NODE_TYPE (node) != JSON_NODE_VALUE
+      || json_node_get_value_type (node) != G_TYPE_STRING)
     return NULL;
   const char *s = json_node_get_string (node);
   if (len != NULL)
@@ -126,7 +130,8 @@ get_string (JsonObject *obj, const char *name, gsize *len)
 }
 
 static void
-reject (SpotCoinbaseMessage *out, const char *product_id, gint64 time_ns, const char *fmt, ...) G_GNUC_PRINTF (4, 5);
+reject (SpotCoinbaseMessage *out, const char *product_id, gint64 time_ns, const char *fmt, ...)
+    G_GNUC_PRINTF (4, 5);
 
 static void
 reject (SpotCoinbaseMessage *out, const char *product_id, gint64 time_ns, const char *fmt, ...)
@@ -178,7 +183,7 @@ parse_trade (SpotCoinbaseMessage *out, JsonNode *node)
     }
   gint64 time_ns = 0;
   const char *time_s = get_string (t, "time", &len);
-  if (time_s == NULL || !spot_time_parse_rfc3339 (time_s, (gssize) len, &time_ns, NULL))
+  if (time_s == NULL || !spot_time_parse_rfc3339 (time_s, (gssize)len, &time_ns, NULL))
     {
       reject (out, NULL, 0, "trade of %s without a valid time", product);
       return;
@@ -194,13 +199,17 @@ parse_trade (SpotCoinbaseMessage *out, JsonNode *node)
   gboolean ok = TRUE;
   const char *why = NULL;
   const char *id_s = get_string (t, "trade_id", &len);
-  if (id_s == NULL || !spot_trade_id_parse (id_s, (gssize) len, &trade->trade_id, NULL) || trade->trade_id == 0)
+  if (id_s == NULL || !spot_trade_id_parse (id_s, (gssize)len, &trade->trade_id, NULL)
+      || trade->trade_id == 0)
     ok = FALSE, why = "trade_id";
   const char *price_s = ok ? get_string (t, "price", &len) : NULL;
-  if (ok && (price_s == NULL || !spot_coinbase_parse_amount (price_s, len, FALSE, &trade->price, NULL)))
+  if (ok
+      && (price_s == NULL
+          || !spot_coinbase_parse_amount (price_s, len, FALSE, &trade->price, NULL)))
     ok = FALSE, why = "price";
   const char *size_s = ok ? get_string (t, "size", &len) : NULL;
-  if (ok && (size_s == NULL || !spot_coinbase_parse_amount (size_s, len, FALSE, &trade->size, NULL)))
+  if (ok
+      && (size_s == NULL || !spot_coinbase_parse_amount (size_s, len, FALSE, &trade->size, NULL)))
     ok = FALSE, why = "size";
   if (!ok)
     {
@@ -239,27 +248,31 @@ parse_candle (SpotCoinbaseMessage *out, JsonNode *node)
   gsize len = 0;
   const char *start_s = get_string (o, "start", &len);
   gint64 start = 0;
-  if (start_s == NULL || !g_ascii_string_to_signed (start_s, 10, SPOT_COINBASE_MIN_TIME_NS / SPOT_NS_PER_SECOND,
-                                                    G_GINT64_CONSTANT (4102444800), &start, NULL)
+  if (start_s == NULL
+      || !g_ascii_string_to_signed (start_s, 10, SPOT_COINBASE_MIN_TIME_NS / SPOT_NS_PER_SECOND,
+                                    G_GINT64_CONSTANT (4102444800), &start, NULL)
       || start % 300 != 0)
     {
       reject (out, NULL, 0, "candle of %s without a valid start", c.product_id);
       return;
     }
-  struct {
+  struct
+  {
     const char *name;
     SpotDecimal *dest;
     gboolean zero_ok;
   } fields[] = {
-    { "open", &c.open, FALSE }, { "high", &c.high, FALSE },   { "low", &c.low, FALSE },
+    { "open", &c.open, FALSE },   { "high", &c.high, FALSE },    { "low", &c.low, FALSE },
     { "close", &c.close, FALSE }, { "volume", &c.volume, TRUE },
   };
   for (guint i = 0; i < G_N_ELEMENTS (fields); i++)
     {
       const char *v = get_string (o, fields[i].name, &len);
-      if (v == NULL || !spot_coinbase_parse_amount (v, len, fields[i].zero_ok, fields[i].dest, NULL))
+      if (v == NULL
+          || !spot_coinbase_parse_amount (v, len, fields[i].zero_ok, fields[i].dest, NULL))
         {
-          reject (out, NULL, 0, "candle of %s has a missing or invalid %s", c.product_id, fields[i].name);
+          reject (out, NULL, 0, "candle of %s has a missing or invalid %s", c.product_id,
+                  fields[i].name);
           return;
         }
     }
@@ -270,7 +283,8 @@ parse_candle (SpotCoinbaseMessage *out, JsonNode *node)
   c.ts_ns = out->timestamp_ns;
   if (!spot_candle_validate (&c, NULL))
     {
-      reject (out, NULL, 0, "candle of %s at %" G_GINT64_FORMAT " is inconsistent", c.product_id, start);
+      reject (out, NULL, 0, "candle of %s at %" G_GINT64_FORMAT " is inconsistent", c.product_id,
+              start);
       return;
     }
   g_array_append_val (out->candles, c);
@@ -291,7 +305,8 @@ parse_heartbeat (SpotCoinbaseMessage *out, JsonNode *node)
       GType type = json_node_get_value_type (c);
       if (type == G_TYPE_INT64)
         v = json_node_get_int (c);
-      else if (type == G_TYPE_STRING && !g_ascii_string_to_signed (json_node_get_string (c), 10, 0, G_MAXINT64, &v, NULL))
+      else if (type == G_TYPE_STRING
+               && !g_ascii_string_to_signed (json_node_get_string (c), 10, 0, G_MAXINT64, &v, NULL))
         v = -1;
     }
   if (v < 0)
@@ -318,7 +333,8 @@ parse_subscriptions (SpotCoinbaseMessage *out, JsonNode *node)
       if (strlen (channel) >= sizeof s.channel)
         continue;
       g_strlcpy (s.channel, channel, sizeof s.channel);
-      if (list == NULL || !JSON_NODE_HOLDS_ARRAY (list) || json_array_get_length (json_node_get_array (list)) == 0)
+      if (list == NULL || !JSON_NODE_HOLDS_ARRAY (list)
+          || json_array_get_length (json_node_get_array (list)) == 0)
         {
           g_array_append_val (out->subscriptions, s);
           continue;
@@ -327,7 +343,8 @@ parse_subscriptions (SpotCoinbaseMessage *out, JsonNode *node)
       for (guint i = 0; i < json_array_get_length (arr); i++)
         {
           JsonNode *e = json_array_get_element (arr, i);
-          if (JSON_NODE_TYPE (e) != JSON_NODE_VALUE || json_node_get_value_type (e) != G_TYPE_STRING)
+          if (JSON_NODE_TYPE (e) != JSON_NODE_VALUE
+              || json_node_get_value_type (e) != G_TYPE_STRING)
             continue;
           if (!parse_product (json_node_get_string (e), s.product_id))
             s.product_id[0] = '\0';
@@ -350,9 +367,10 @@ spot_coinbase_parser_parse (SpotCoinbaseParser *parser,
   if (data == NULL)
     data = ""; /* an empty frame (GBytes gives NULL) */
   /* The hot shape first; anything unusual takes the full path below. */
-  if (!parser->json_only && spot_coinbase_fast_parse_trades (data, len, receive_ns, connection_id, out))
+  if (!parser->json_only
+      && spot_coinbase_fast_parse_trades (data, len, receive_ns, connection_id, out))
     return TRUE;
-  if (len > G_MAXSSIZE || !json_parser_load_from_data (parser->json, data, (gssize) len, error))
+  if (len > G_MAXSSIZE || !json_parser_load_from_data (parser->json, data, (gssize)len, error))
     {
       g_prefix_error (error, "frame of %" G_GSIZE_FORMAT " bytes is not JSON: ", len);
       if (error != NULL && *error != NULL && (*error)->domain != SPOT_ERROR)
@@ -365,7 +383,8 @@ spot_coinbase_parser_parse (SpotCoinbaseParser *parser,
   JsonNode *root = json_parser_get_root (parser->json);
   if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
     {
-      g_set_error (error, SPOT_ERROR, SPOT_ERROR_PARSE, "frame of %" G_GSIZE_FORMAT " bytes is not a JSON object", len);
+      g_set_error (error, SPOT_ERROR, SPOT_ERROR_PARSE,
+                   "frame of %" G_GSIZE_FORMAT " bytes is not a JSON object", len);
       return FALSE;
     }
   JsonObject *obj = json_node_get_object (root);
@@ -408,8 +427,8 @@ spot_coinbase_parser_parse (SpotCoinbaseParser *parser,
       if (JSON_NODE_TYPE (seq) != JSON_NODE_VALUE || json_node_get_value_type (seq) != G_TYPE_INT64
           || json_node_get_int (seq) < 0)
         {
-          g_set_error (error, SPOT_ERROR, SPOT_ERROR_PARSE, "%s message: sequence_num is not a non-negative integer",
-                       channel);
+          g_set_error (error, SPOT_ERROR, SPOT_ERROR_PARSE,
+                       "%s message: sequence_num is not a non-negative integer", channel);
           return FALSE;
         }
       out->sequence_num = json_node_get_int (seq);
@@ -418,7 +437,7 @@ spot_coinbase_parser_parse (SpotCoinbaseParser *parser,
   const char *ts = get_string (obj, "timestamp", &ts_len);
   if (ts != NULL)
     {
-      if (!spot_time_parse_rfc3339 (ts, (gssize) ts_len, &out->timestamp_ns, error))
+      if (!spot_time_parse_rfc3339 (ts, (gssize)ts_len, &out->timestamp_ns, error))
         {
           g_prefix_error (error, "%s message: timestamp: ", channel);
           return FALSE;
@@ -426,7 +445,8 @@ spot_coinbase_parser_parse (SpotCoinbaseParser *parser,
     }
   else if (json_object_has_member (obj, "timestamp"))
     {
-      g_set_error (error, SPOT_ERROR, SPOT_ERROR_PARSE, "%s message: timestamp is not a string", channel);
+      g_set_error (error, SPOT_ERROR, SPOT_ERROR_PARSE, "%s message: timestamp is not a string",
+                   channel);
       return FALSE;
     }
   if (out->kind == SPOT_COINBASE_MESSAGE_UNKNOWN)
@@ -435,7 +455,8 @@ spot_coinbase_parser_parse (SpotCoinbaseParser *parser,
   JsonNode *events_node = json_object_get_member (obj, "events");
   if (events_node == NULL || !JSON_NODE_HOLDS_ARRAY (events_node))
     {
-      g_set_error (error, SPOT_ERROR, SPOT_ERROR_PARSE, "%s message: events is missing or not an array", channel);
+      g_set_error (error, SPOT_ERROR, SPOT_ERROR_PARSE,
+                   "%s message: events is missing or not an array", channel);
       return FALSE;
     }
   if (out->kind != SPOT_COINBASE_MESSAGE_SUBSCRIPTIONS && out->timestamp_ns == 0)

@@ -31,39 +31,43 @@ G_BEGIN_DECLS
 /* Trade times before 2010-01-01 are refused. */
 #define SPOT_COINBASE_MIN_TIME_NS (G_GINT64_CONSTANT (1262304000) * G_GINT64_CONSTANT (1000000000))
 
-typedef enum {
-  SPOT_COINBASE_MESSAGE_UNKNOWN,       /* unknown channel or type: ignore */
+typedef enum
+{
+  SPOT_COINBASE_MESSAGE_UNKNOWN, /* unknown channel or type: ignore */
   SPOT_COINBASE_MESSAGE_MARKET_TRADES,
   SPOT_COINBASE_MESSAGE_CANDLES,
   SPOT_COINBASE_MESSAGE_HEARTBEATS,
   SPOT_COINBASE_MESSAGE_SUBSCRIPTIONS,
-  SPOT_COINBASE_MESSAGE_ERROR,         /* {"type":"error","message":...} */
+  SPOT_COINBASE_MESSAGE_ERROR, /* {"type":"error","message":...} */
 } SpotCoinbaseMessageKind;
 
 const char *spot_coinbase_message_kind_to_string (SpotCoinbaseMessageKind kind);
 
-typedef struct {
+typedef struct
+{
   char channel[24];
   char product_id[SPOT_PRODUCT_ID_SIZE]; /* "" for channels without products */
 } SpotCoinbaseSubscription;
 
-typedef struct {
+typedef struct
+{
   char product_id[SPOT_PRODUCT_ID_SIZE];
   gint64 time_ns;
 } SpotCoinbaseRejected;
 
-typedef struct {
+typedef struct
+{
   SpotCoinbaseMessageKind kind;
-  gint64 sequence_num;     /* -1 when absent */
-  gint64 timestamp_ns;     /* exchange send time; 0 when absent */
-  gboolean snapshot;       /* an event of type "snapshot" was present */
-  SpotTradeBatch *trades;  /* MARKET_TRADES: owned, NULL otherwise (steal it) */
-  GArray *candles;         /* CANDLES: SpotCandle FIVE_MINUTE, owned, or NULL */
-  gint64 heartbeat_counter; /* HEARTBEATS: -1 when absent */
-  GArray *subscriptions;   /* SUBSCRIPTIONS: SpotCoinbaseSubscription, or NULL */
-  char *error_message;     /* ERROR: the server's message */
-  guint n_rejected;        /* items skipped as bad input */
-  GArray *rejected;        /* SpotCoinbaseRejected with known product/time, or NULL */
+  gint64 sequence_num;       /* -1 when absent */
+  gint64 timestamp_ns;       /* exchange send time; 0 when absent */
+  gboolean snapshot;         /* an event of type "snapshot" was present */
+  SpotTradeBatch *trades;    /* MARKET_TRADES: owned, NULL otherwise (steal it) */
+  GArray *candles;           /* CANDLES: SpotCandle FIVE_MINUTE, owned, or NULL */
+  gint64 heartbeat_counter;  /* HEARTBEATS: -1 when absent */
+  GArray *subscriptions;     /* SUBSCRIPTIONS: SpotCoinbaseSubscription, or NULL */
+  char *error_message;       /* ERROR: the server's message */
+  guint n_rejected;          /* items skipped as bad input */
+  GArray *rejected;          /* SpotCoinbaseRejected with known product/time, or NULL */
   char *first_reject_reason; /* why the first item was skipped, for logs */
 } SpotCoinbaseMessage;
 
@@ -92,11 +96,8 @@ gboolean spot_coinbase_parser_parse (SpotCoinbaseParser *parser,
 /* Parses a decimal field value the way trades and candles need it: a JSON
  * string, positive (or >= 0 with @allow_zero), at most
  * SPOT_COINBASE_MAX_INTEGER_DIGITS integer digits. Pure. */
-gboolean spot_coinbase_parse_amount (const char *text,
-                                     gsize len,
-                                     gboolean allow_zero,
-                                     SpotDecimal *out,
-                                     GError **error);
+gboolean spot_coinbase_parse_amount (
+    const char *text, gsize len, gboolean allow_zero, SpotDecimal *out, GError **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SpotCoinbaseParser, spot_coinbase_parser_free)
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (SpotCoinbaseMessage, spot_coinbase_message_clear)

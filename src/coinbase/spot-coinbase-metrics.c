@@ -12,49 +12,49 @@ void
 spot_coinbase_metrics_trades_received (gpointer metrics, guint64 n)
 {
   if (metrics != NULL)
-    spot_counter_add (((SpotMetrics *) metrics)->trades_received, n);
+    spot_counter_add (((SpotMetrics *)metrics)->trades_received, n);
 }
 
 void
 spot_coinbase_metrics_exchange_candles (gpointer metrics, guint64 n)
 {
   if (metrics != NULL)
-    spot_counter_add (((SpotMetrics *) metrics)->exchange_candles_received, n);
+    spot_counter_add (((SpotMetrics *)metrics)->exchange_candles_received, n);
 }
 
 void
 spot_coinbase_metrics_connections (gpointer metrics, int delta)
 {
   if (metrics != NULL)
-    spot_gauge_add (((SpotMetrics *) metrics)->websocket_connections, delta);
+    spot_gauge_add (((SpotMetrics *)metrics)->websocket_connections, delta);
 }
 
 void
 spot_coinbase_metrics_reconnect (gpointer metrics)
 {
   if (metrics != NULL)
-    spot_counter_inc (((SpotMetrics *) metrics)->websocket_reconnects);
+    spot_counter_inc (((SpotMetrics *)metrics)->websocket_reconnects);
 }
 
 void
 spot_coinbase_metrics_sequence_gap (gpointer metrics)
 {
   if (metrics != NULL)
-    spot_counter_inc (((SpotMetrics *) metrics)->websocket_sequence_gaps);
+    spot_counter_inc (((SpotMetrics *)metrics)->websocket_sequence_gaps);
 }
 
 void
 spot_coinbase_metrics_stall (gpointer metrics)
 {
   if (metrics != NULL)
-    spot_counter_inc (((SpotMetrics *) metrics)->websocket_stalls);
+    spot_counter_inc (((SpotMetrics *)metrics)->websocket_stalls);
 }
 
 void
 spot_coinbase_metrics_inbox_drop (gpointer metrics, guint64 n)
 {
   if (metrics != NULL)
-    spot_counter_add (((SpotMetrics *) metrics)->dropped[SPOT_DROP_STAGE_INBOX], n);
+    spot_counter_add (((SpotMetrics *)metrics)->dropped[SPOT_DROP_STAGE_INBOX], n);
 }
 
 void
@@ -87,8 +87,8 @@ spot_coinbase_metrics_add_queue (gpointer monitor,
 {
   if (monitor == NULL)
     return NULL;
-  return spot_backpressure_monitor_add_queue (monitor, name, SPOT_DROP_STAGE_INBOX, capacity, get_length, user_data,
-                                              NULL);
+  return spot_backpressure_monitor_add_queue (monitor, name, SPOT_DROP_STAGE_INBOX, capacity,
+                                              get_length, user_data, NULL);
 }
 
 void

@@ -48,7 +48,7 @@ spot_coinbase_options_from_config (SpotCoinbaseOptions *o, const SpotConfig *c)
   o->rest_rate = c->rest_rate;
   o->stall_timeout_ms = c->stall_timeout_s * 1000;
   o->repair_delay_ms = c->repair_delay_s * 1000;
-  o->repair_horizon_s = (gint64) c->repair_horizon_h * 3600;
+  o->repair_horizon_s = (gint64)c->repair_horizon_h * 3600;
 }
 
 void

@@ -11,23 +11,24 @@
 
 G_BEGIN_DECLS
 
-typedef struct {
-  char *ws_url;                   /* COINBASE_WS_URL */
-  char *rest_url;                 /* COINBASE_REST_URL */
-  guint products_per_connection;  /* PRODUCTS_PER_CONNECTION, 20 */
-  guint inbox_size;               /* INBOX_SIZE, 100 messages */
-  double connect_rate;            /* CONNECT_RATE, 1/s */
-  double subscribe_rate;          /* SUBSCRIBE_RATE, 4/s */
-  double rest_rate;               /* REST_RATE, 8/s */
-  guint stall_timeout_ms;         /* STALL_TIMEOUT_S * 1000 */
-  guint repair_delay_ms;          /* REPAIR_DELAY_S * 1000 */
-  gint64 repair_horizon_s;        /* REPAIR_HORIZON_H * 3600 */
-  gint64 backoff_base_ms;         /* 2000 */
-  gint64 backoff_cap_ms;          /* 60000 */
-  gint64 stable_after_ms;         /* a connection up this long resets backoff, 60000 */
-  gint64 max_payload;             /* WebSocket incoming limit, 64 MiB */
-  guint rest_retries;             /* attempts per REST request, 5 */
-  gboolean subscribe_candles;     /* the 5-minute `candles` channel, TRUE */
+typedef struct
+{
+  char *ws_url;                  /* COINBASE_WS_URL */
+  char *rest_url;                /* COINBASE_REST_URL */
+  guint products_per_connection; /* PRODUCTS_PER_CONNECTION, 20 */
+  guint inbox_size;              /* INBOX_SIZE, 100 messages */
+  double connect_rate;           /* CONNECT_RATE, 1/s */
+  double subscribe_rate;         /* SUBSCRIBE_RATE, 4/s */
+  double rest_rate;              /* REST_RATE, 8/s */
+  guint stall_timeout_ms;        /* STALL_TIMEOUT_S * 1000 */
+  guint repair_delay_ms;         /* REPAIR_DELAY_S * 1000 */
+  gint64 repair_horizon_s;       /* REPAIR_HORIZON_H * 3600 */
+  gint64 backoff_base_ms;        /* 2000 */
+  gint64 backoff_cap_ms;         /* 60000 */
+  gint64 stable_after_ms;        /* a connection up this long resets backoff, 60000 */
+  gint64 max_payload;            /* WebSocket incoming limit, 64 MiB */
+  guint rest_retries;            /* attempts per REST request, 5 */
+  gboolean subscribe_candles;    /* the 5-minute `candles` channel, TRUE */
 } SpotCoinbaseOptions;
 
 void spot_coinbase_options_init_defaults (SpotCoinbaseOptions *options);

@@ -8,7 +8,7 @@
 void
 spot_coinbase_pacer_init (SpotCoinbasePacer *pacer, double rate_per_s)
 {
-  pacer->interval_us = rate_per_s > 0 ? (gint64) (G_USEC_PER_SEC / rate_per_s + 0.5) : 0;
+  pacer->interval_us = rate_per_s > 0 ? (gint64)(G_USEC_PER_SEC / rate_per_s + 0.5) : 0;
   pacer->next_us = 0;
 }
 
@@ -31,10 +31,11 @@ spot_coinbase_backoff_us (guint attempt, gint64 base_us, gint64 cap_us, double r
     random01 = 0;
   if (random01 >= 1)
     random01 = 0.999999;
-  return (gint64) (random01 * (double) ceiling);
+  return (gint64)(random01 * (double)ceiling);
 }
 
-typedef struct {
+typedef struct
+{
   SpotCoinbaseGateFunc func;
   gpointer data;
 } GateItem;
@@ -85,7 +86,7 @@ gate_schedule (SpotCoinbaseGate *gate)
   if (wait_us == 0 && gate->hold != NULL && gate->hold (gate->hold_data))
     wait_us = 100000; /* held: look again shortly */
   /* Round up: the timer must not fire before the slot. */
-  gate->source = g_timeout_add ((guint) ((wait_us + 999) / 1000), gate_cb, gate);
+  gate->source = g_timeout_add ((guint)((wait_us + 999) / 1000), gate_cb, gate);
 }
 
 void

@@ -12,7 +12,8 @@
 
 G_BEGIN_DECLS
 
-typedef struct {
+typedef struct
+{
   gint64 interval_us; /* 1 s / rate */
   gint64 next_us;     /* earliest time of the next slot */
 } SpotCoinbasePacer;
@@ -36,7 +37,8 @@ G_BEGIN_DECLS
  * without using a slot. Main thread only. */
 typedef void (*SpotCoinbaseGateFunc) (gpointer data);
 
-typedef struct {
+typedef struct
+{
   SpotCoinbasePacer pacer;
   GQueue queue; /* GateItem* */
   guint source;

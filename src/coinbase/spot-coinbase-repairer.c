@@ -22,24 +22,28 @@
  * stays dirty because a report was lost (known minutes are not refetched). */
 #define REREPORT_US (120 * G_USEC_PER_SEC)
 
-typedef struct {
+typedef struct
+{
   gint64 not_before_us; /* monotonic */
   gboolean in_flight;
 } MinuteState;
 
-typedef enum {
+typedef enum
+{
   EV_DIRTY,
   EV_OUTCOME,
 } EventKind;
 
-typedef struct {
+typedef struct
+{
   EventKind kind;
   SpotDirtyRange range;
   SpotRepairOutcome outcome;
   gboolean is_replace;
 } Event;
 
-struct _SpotCoinbaseRepairer {
+struct _SpotCoinbaseRepairer
+{
   gint refs;
   gboolean dead;
   SpotCoinbaseOptions options;
@@ -59,9 +63,10 @@ struct _SpotCoinbaseRepairer {
   guint tick_source;
   gint64 last_rereport_us;
 
-  struct {
-    _Atomic guint64 minutes_queued, rest_requests, rest_failures, applied, via_database, cleared, retried_open,
-        abandoned, failed, products_seeded, seeding;
+  struct
+  {
+    _Atomic guint64 minutes_queued, rest_requests, rest_failures, applied, via_database, cleared,
+        retried_open, abandoned, failed, products_seeded, seeding;
   } s;
 };
 
@@ -106,7 +111,8 @@ spot_coinbase_repairer_new (const SpotCoinbaseOptions *options,
   r->cancellable = g_cancellable_new ();
   g_mutex_init (&r->lock);
   g_queue_init (&r->incoming);
-  r->pending = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_hash_table_unref);
+  r->pending
+      = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_hash_table_unref);
   r->tick_source = g_timeout_add (TICK_MS, tick_cb, r);
   return r;
 }
@@ -160,7 +166,7 @@ post (SpotCoinbaseRepairer *r, Event *ev)
   if (wake)
     {
       GSource *src = g_idle_source_new ();
-      g_source_set_callback (src, drain_cb, repairer_ref (r), (GDestroyNotify) repairer_unref);
+      g_source_set_callback (src, drain_cb, repairer_ref (r), (GDestroyNotify)repairer_unref);
       g_source_attach (src, r->context);
       g_source_unref (src);
     }
@@ -178,7 +184,8 @@ spot_coinbase_repairer_queue_dirty (SpotCoinbaseRepairer *r, const SpotDirtyRang
     }
 }
 
-typedef struct {
+typedef struct
+{
   SpotCoinbaseRepairer *r;
   gboolean is_replace;
 } RepairCall;
@@ -243,7 +250,8 @@ minute_retry (SpotCoinbaseRepairer *r, const char *product, gint64 minute, gint6
 }
 
 #ifdef SPOT_COINBASE_HAVE_STORE
-typedef struct {
+typedef struct
+{
   SpotCoinbaseRepairer *r;
   SpotRepairOutcome outcome;
 } DbRepair;
@@ -254,7 +262,8 @@ db_repair_done_cb (GObject *source, GAsyncResult *result, gpointer data)
   DbRepair *job = data;
   SpotCoinbaseRepairer *r = job->r;
   g_autoptr (GError) error = NULL;
-  g_autoptr (GArray) rows = spot_repository_apply_repair_finish (SPOT_REPOSITORY (source), result, &error);
+  g_autoptr (GArray) rows
+      = spot_repository_apply_repair_finish (SPOT_REPOSITORY (source), result, &error);
   const SpotCandle *c = &job->outcome.candle;
   if (!r->dead)
     {
@@ -263,8 +272,8 @@ db_repair_done_cb (GObject *source, GAsyncResult *result, gpointer data)
           atomic_fetch_add (&r->s.failed, 1);
           spot_coinbase_metrics_rest_repair (r->metrics, SPOT_COINBASE_REST_REPAIR_FAILED);
           spot_log_limited (10000, 5, G_LOG_LEVEL_WARNING, c->product_id, -1, -1,
-                            "repair of minute %" G_GINT64_FORMAT " through the database failed: %s", c->start,
-                            error->message);
+                            "repair of minute %" G_GINT64_FORMAT " through the database failed: %s",
+                            c->start, error->message);
           minute_retry (r, c->product_id, c->start, RETRY_FAILED_US);
         }
       else
@@ -281,7 +290,8 @@ db_repair_done_cb (GObject *source, GAsyncResult *result, gpointer data)
               if (row->granularity == child)
                 {
                   /* Memory still holds the parent: hand back the recomputed child. */
-                  spot_sharded_aggregator_replace (r->agg, row, repair_done_cb, repair_call (r, TRUE));
+                  spot_sharded_aggregator_replace (r->agg, row, repair_done_cb,
+                                                   repair_call (r, TRUE));
                   break;
                 }
             }
@@ -301,15 +311,16 @@ needs_database (SpotCoinbaseRepairer *r, const SpotRepairOutcome *o)
       DbRepair *job = g_new0 (DbRepair, 1);
       job->r = repairer_ref (r);
       job->outcome = *o;
-      spot_repository_apply_repair_async (r->repository, o->candle.product_id, o->candle.start, &o->candle,
-                                          r->cancellable, db_repair_done_cb, job);
+      spot_repository_apply_repair_async (r->repository, o->candle.product_id, o->candle.start,
+                                          &o->candle, r->cancellable, db_repair_done_cb, job);
       return;
     }
 #endif
   atomic_fetch_add (&r->s.failed, 1);
   spot_coinbase_metrics_rest_repair (r->metrics, SPOT_COINBASE_REST_REPAIR_FAILED);
   spot_log_limited (60000, 3, G_LOG_LEVEL_WARNING, o->candle.product_id, -1, -1,
-                    "minute %" G_GINT64_FORMAT " left memory and there is no database: repair dropped",
+                    "minute %" G_GINT64_FORMAT
+                    " left memory and there is no database: repair dropped",
                     o->candle.start);
   minute_done (r, o->candle.product_id, o->candle.start);
 }
@@ -337,8 +348,9 @@ handle_event (SpotCoinbaseRepairer *r, Event *ev)
   if (ev->is_replace)
     {
       if (o->result != SPOT_REPAIR_APPLIED)
-        g_debug ("replace of %s %s at %" G_GINT64_FORMAT ": %s", product, spot_granularity_name (o->candle.granularity),
-                 o->candle.start, spot_repair_result_to_string (o->result));
+        g_debug ("replace of %s %s at %" G_GINT64_FORMAT ": %s", product,
+                 spot_granularity_name (o->candle.granularity), o->candle.start,
+                 spot_repair_result_to_string (o->result));
       return;
     }
   switch (o->result)
@@ -371,7 +383,8 @@ handle_event (SpotCoinbaseRepairer *r, Event *ev)
 
 /* ---- REST fetches --------------------------------------------------------- */
 
-typedef struct {
+typedef struct
+{
   SpotCoinbaseRepairer *r;
   char product[SPOT_PRODUCT_ID_SIZE];
   gint64 first;
@@ -383,7 +396,7 @@ fetched_cb (GObject *source, GAsyncResult *result, gpointer data)
 {
   Fetch *f = data;
   SpotCoinbaseRepairer *r = f->r;
-  (void) source;
+  (void)source;
   g_autoptr (GError) error = NULL;
   g_autoptr (GArray) candles = spot_coinbase_rest_get_candles_finish (r->rest, result, &error);
   if (!r->dead)
@@ -407,9 +420,10 @@ fetched_cb (GObject *source, GAsyncResult *result, gpointer data)
               MinuteState *st = m != NULL ? g_hash_table_lookup (m, &t) : NULL;
               while (k < candles->len && g_array_index (candles, SpotCandle, k).start < t)
                 k++;
-              const SpotCandle *c = k < candles->len && g_array_index (candles, SpotCandle, k).start == t
-                                      ? &g_array_index (candles, SpotCandle, k)
-                                      : NULL;
+              const SpotCandle *c
+                  = k < candles->len && g_array_index (candles, SpotCandle, k).start == t
+                        ? &g_array_index (candles, SpotCandle, k)
+                        : NULL;
               if (st == NULL)
                 continue; /* product removed meanwhile */
               if (c != NULL)
@@ -432,7 +446,7 @@ fetched_cb (GObject *source, GAsyncResult *result, gpointer data)
 static gint
 cmp_i64 (gconstpointer a, gconstpointer b)
 {
-  gint64 x = *(const gint64 *) a, y = *(const gint64 *) b;
+  gint64 x = *(const gint64 *)a, y = *(const gint64 *)b;
   return (x > y) - (x < y);
 }
 
@@ -446,15 +460,16 @@ fetch (SpotCoinbaseRepairer *r, const char *product, gint64 first, gint64 last)
   f->last = last;
   r->in_flight_requests++;
   atomic_fetch_add (&r->s.rest_requests, 1);
-  spot_coinbase_rest_get_candles_async (r->rest, product, SPOT_GRANULARITY_ONE_MINUTE, first, last, r->cancellable,
-                                        fetched_cb, f);
+  spot_coinbase_rest_get_candles_async (r->rest, product, SPOT_GRANULARITY_ONE_MINUTE, first, last,
+                                        r->cancellable, fetched_cb, f);
 }
 
 static gboolean
 tick_cb (gpointer data)
 {
   SpotCoinbaseRepairer *r = data;
-  gint64 now_s = spot_candle_clock_now_ns (spot_sharded_aggregator_get_clock (r->agg)) / SPOT_NS_PER_SECOND;
+  gint64 now_s
+      = spot_candle_clock_now_ns (spot_sharded_aggregator_get_clock (r->agg)) / SPOT_NS_PER_SECOND;
   gint64 mono = g_get_monotonic_time ();
   gint64 delay_s = (r->options.repair_delay_ms + 999) / 1000;
   if (r->last_rereport_us == 0)
@@ -478,7 +493,7 @@ tick_cb (gpointer data)
       g_hash_table_iter_init (&mi, m);
       while (g_hash_table_iter_next (&mi, &mk, &mv))
         {
-          gint64 t = *(gint64 *) mk;
+          gint64 t = *(gint64 *)mk;
           MinuteState *st = mv;
           if (st->in_flight)
             continue;
@@ -502,14 +517,15 @@ tick_cb (gpointer data)
         {
           gint64 first = g_array_index (ready, gint64, i);
           guint j = i + 1;
-          while (j < ready->len && g_array_index (ready, gint64, j) == g_array_index (ready, gint64, j - 1) + 60
+          while (j < ready->len
+                 && g_array_index (ready, gint64, j) == g_array_index (ready, gint64, j - 1) + 60
                  && j - i < SPOT_COINBASE_REST_MAX_CANDLES)
             j++;
           gint64 last = g_array_index (ready, gint64, j - 1);
           for (guint k = i; k < j; k++)
             {
               gint64 t = g_array_index (ready, gint64, k);
-              ((MinuteState *) g_hash_table_lookup (m, &t))->in_flight = TRUE;
+              ((MinuteState *)g_hash_table_lookup (m, &t))->in_flight = TRUE;
             }
           fetch (r, product, first, last);
           i = j;
@@ -557,13 +573,14 @@ spot_coinbase_repairer_get_stats (SpotCoinbaseRepairer *r, SpotCoinbaseRepairerS
 
 /* ---- seeding --------------------------------------------------------------- */
 
-typedef struct {
+typedef struct
+{
   SpotCoinbaseRepairer *r;
   char product[SPOT_PRODUCT_ID_SIZE];
   gint64 now_s;
   GArray *candles; /* SpotCandle: stored, then REST */
   guint64 hwm;
-  guint waiting;   /* REST requests outstanding */
+  guint waiting; /* REST requests outstanding */
 } SeedJob;
 
 static void
@@ -584,11 +601,12 @@ seed_finish (SeedJob *job)
       for (guint i = 0; i < job->candles->len; i++)
         {
           const SpotCandle *c = &g_array_index (job->candles, SpotCandle, i);
-          if (c->granularity == SPOT_GRANULARITY_ONE_MINUTE && c->trades != SPOT_CANDLE_TRADES_UNKNOWN)
+          if (c->granularity == SPOT_GRANULARITY_ONE_MINUTE
+              && c->trades != SPOT_CANDLE_TRADES_UNKNOWN)
             newest_minute = MAX (newest_minute, c->start);
         }
-      spot_sharded_aggregator_seed (r->agg, job->product, (const SpotCandle *) job->candles->data, job->candles->len,
-                                    job->hwm);
+      spot_sharded_aggregator_seed (r->agg, job->product, (const SpotCandle *)job->candles->data,
+                                    job->candles->len, job->hwm);
       if (newest_minute > 0)
         {
           /* Trades between the last stored one and now may be missing. */
@@ -599,13 +617,15 @@ seed_finish (SeedJob *job)
       spot_sharded_aggregator_seed_end (r->agg, job->product);
       atomic_fetch_add (&r->s.products_seeded, 1);
       spot_log (G_LOG_LEVEL_INFO, G_LOG_DOMAIN, job->product, -1, -1,
-                "seeded with %u candles, high-water mark %" G_GUINT64_FORMAT, job->candles->len, job->hwm);
+                "seeded with %u candles, high-water mark %" G_GUINT64_FORMAT, job->candles->len,
+                job->hwm);
     }
   atomic_fetch_sub (&r->s.seeding, 1);
   seed_job_free (job);
 }
 
-typedef struct {
+typedef struct
+{
   SeedJob *job;
   SpotGranularity level;
   gint64 first;
@@ -629,7 +649,7 @@ seed_fetched_cb (GObject *source, GAsyncResult *result, gpointer data)
 {
   SeedFetch *sf = data;
   SeedJob *job = sf->job;
-  (void) source;
+  (void)source;
   g_autoptr (GError) error = NULL;
   g_autoptr (GArray) candles = spot_coinbase_rest_get_candles_finish (job->r->rest, result, &error);
   if (candles == NULL)
@@ -657,7 +677,7 @@ seed_fetch_missing (SeedJob *job)
   job->waiting = 1; /* held until every request is issued */
   for (gint l = SPOT_GRANULARITY_ONE_MINUTE; l < SPOT_GRANULARITY_COUNT; l++)
     {
-      SpotGranularity g = (SpotGranularity) l;
+      SpotGranularity g = (SpotGranularity)l;
       SpotGranularity parents[2];
       guint np = spot_granularity_parents (g, parents);
       if (np == 0)
@@ -684,8 +704,8 @@ seed_fetch_missing (SeedJob *job)
       sf->first = first;
       sf->last = last;
       job->waiting++;
-      spot_coinbase_rest_get_candles_async (r->rest, job->product, g, first, last, r->cancellable, seed_fetched_cb,
-                                            sf);
+      spot_coinbase_rest_get_candles_async (r->rest, job->product, g, first, last, r->cancellable,
+                                            seed_fetched_cb, sf);
     }
   if (--job->waiting == 0)
     seed_finish (job);
@@ -700,7 +720,8 @@ seed_loaded_cb (GObject *source, GAsyncResult *result, gpointer data)
   SpotStoreSeed *seed = spot_repository_load_seed_finish (SPOT_REPOSITORY (source), result, &error);
   if (seed == NULL)
     spot_log (G_LOG_LEVEL_WARNING, G_LOG_DOMAIN, job->product, -1, -1,
-              "seeding: stored candles could not be loaded: %s; seeding from REST only", error->message);
+              "seeding: stored candles could not be loaded: %s; seeding from REST only",
+              error->message);
   else
     {
       if (seed->candles != NULL)
@@ -727,7 +748,8 @@ spot_coinbase_repairer_seed_products (SpotCoinbaseRepairer *r, const char *const
       SeedJob *job = g_new0 (SeedJob, 1);
       job->r = repairer_ref (r);
       g_strlcpy (job->product, product_ids[i], sizeof job->product);
-      job->now_s = spot_candle_clock_now_ns (spot_sharded_aggregator_get_clock (r->agg)) / SPOT_NS_PER_SECOND;
+      job->now_s = spot_candle_clock_now_ns (spot_sharded_aggregator_get_clock (r->agg))
+                   / SPOT_NS_PER_SECOND;
       job->candles = g_array_new (FALSE, FALSE, sizeof (SpotCandle));
       atomic_fetch_add (&r->s.seeding, 1);
       spot_sharded_aggregator_add_product (r->agg, job->product, TRUE);
@@ -735,8 +757,8 @@ spot_coinbase_repairer_seed_products (SpotCoinbaseRepairer *r, const char *const
       if (r->repository != NULL)
         {
           spot_repository_load_seed_async (r->repository, job->product, job->now_s,
-                                           job->now_s - r->options.repair_horizon_s, r->cancellable, seed_loaded_cb,
-                                           job);
+                                           job->now_s - r->options.repair_horizon_s, r->cancellable,
+                                           seed_loaded_cb, job);
           continue;
         }
 #endif

@@ -37,18 +37,19 @@ G_BEGIN_DECLS
 
 typedef struct _SpotCoinbaseRepairer SpotCoinbaseRepairer;
 
-typedef struct {
-  guint64 minutes_queued;    /* closed dirty minutes reported */
-  guint64 rest_requests;     /* ONE_MINUTE requests for repairs */
-  guint64 rest_failures;     /* requests that failed after retries */
-  guint64 applied;           /* applied in memory */
-  guint64 via_database;      /* applied through the database */
-  guint64 cleared;           /* no REST candle: the minute had no trades */
-  guint64 retried_open;      /* the engine still considered the minute open */
-  guint64 abandoned;         /* beyond the repair horizon */
-  guint64 failed;            /* invalid, or the database path failed */
+typedef struct
+{
+  guint64 minutes_queued; /* closed dirty minutes reported */
+  guint64 rest_requests;  /* ONE_MINUTE requests for repairs */
+  guint64 rest_failures;  /* requests that failed after retries */
+  guint64 applied;        /* applied in memory */
+  guint64 via_database;   /* applied through the database */
+  guint64 cleared;        /* no REST candle: the minute had no trades */
+  guint64 retried_open;   /* the engine still considered the minute open */
+  guint64 abandoned;      /* beyond the repair horizon */
+  guint64 failed;         /* invalid, or the database path failed */
   guint64 products_seeded;
-  guint64 seeding;           /* products being seeded now */
+  guint64 seeding; /* products being seeded now */
 } SpotCoinbaseRepairerStats;
 
 /* @repository (SpotRepository*, may be NULL: no database path, no stored
@@ -62,15 +63,20 @@ SpotCoinbaseRepairer *spot_coinbase_repairer_new (const SpotCoinbaseOptions *opt
 void spot_coinbase_repairer_free (SpotCoinbaseRepairer *repairer);
 
 /* Any thread (the sink's emit_dirty): closed dirty minutes. */
-void spot_coinbase_repairer_queue_dirty (SpotCoinbaseRepairer *repairer, const SpotDirtyRange *ranges, guint n);
+void spot_coinbase_repairer_queue_dirty (SpotCoinbaseRepairer *repairer,
+                                         const SpotDirtyRange *ranges,
+                                         guint n);
 
 /* Seeds products (see above). */
-void spot_coinbase_repairer_seed_products (SpotCoinbaseRepairer *repairer, const char *const *product_ids);
+void spot_coinbase_repairer_seed_products (SpotCoinbaseRepairer *repairer,
+                                           const char *const *product_ids);
 /* Forgets a removed product's pending repairs. */
-void spot_coinbase_repairer_remove_products (SpotCoinbaseRepairer *repairer, const char *const *product_ids);
+void spot_coinbase_repairer_remove_products (SpotCoinbaseRepairer *repairer,
+                                             const char *const *product_ids);
 
 /* Minutes waiting or in flight. */
 guint spot_coinbase_repairer_get_pending (SpotCoinbaseRepairer *repairer);
-void spot_coinbase_repairer_get_stats (SpotCoinbaseRepairer *repairer, SpotCoinbaseRepairerStats *out);
+void spot_coinbase_repairer_get_stats (SpotCoinbaseRepairer *repairer,
+                                       SpotCoinbaseRepairerStats *out);
 
 G_END_DECLS

@@ -13,12 +13,14 @@
 #include "core/spot-error.h"
 #include "core/spot-log.h"
 
-typedef enum {
+typedef enum
+{
   REQUEST_PRODUCTS,
   REQUEST_CANDLES,
 } RequestKind;
 
-typedef struct {
+typedef struct
+{
   SpotCoinbaseRest *rest;
   GTask *task;
   RequestKind kind;
@@ -29,11 +31,12 @@ typedef struct {
   guint retry_source;
 } Request;
 
-struct _SpotCoinbaseRest {
+struct _SpotCoinbaseRest
+{
   SpotCoinbaseOptions options;
   SoupSession *session;
   SpotCoinbasePacer pacer;
-  GQueue queue; /* Request* waiting for a slot */
+  GQueue queue;   /* Request* waiting for a slot */
   GList *running; /* Request* sent or waiting for a retry */
   guint pump_source;
   guint64 requests;
@@ -119,7 +122,7 @@ spot_coinbase_rest_free (SpotCoinbaseRest *rest)
   /* Requests still in soup complete later with CANCELLED and find no rest:
    * they hold a reference to the session only through their task. */
   for (GList *l = rest->running; l != NULL; l = l->next)
-    ((Request *) l->data)->rest = NULL;
+    ((Request *)l->data)->rest = NULL;
   g_list_free (rest->running);
   g_clear_object (&rest->session);
   g_clear_object (&rest->cancellable);
@@ -157,11 +160,13 @@ retry_or_fail (Request *r, GError *error)
       fail_request (r, error);
       return;
     }
-  gint64 delay_us = 500000 + spot_coinbase_backoff_us (r->attempts, 1000000, 30000000, g_random_double ());
-  spot_log_limited (10000, 5, G_LOG_LEVEL_INFO, r->product_id[0] != '\0' ? r->product_id : NULL, -1, -1,
-                    "REST request failed (%s), retrying in %.1f s", error->message, delay_us / 1e6);
+  gint64 delay_us
+      = 500000 + spot_coinbase_backoff_us (r->attempts, 1000000, 30000000, g_random_double ());
+  spot_log_limited (10000, 5, G_LOG_LEVEL_INFO, r->product_id[0] != '\0' ? r->product_id : NULL, -1,
+                    -1, "REST request failed (%s), retrying in %.1f s", error->message,
+                    delay_us / 1e6);
   g_error_free (error);
-  r->retry_source = g_timeout_add ((guint) (delay_us / 1000), retry_cb, r);
+  r->retry_source = g_timeout_add ((guint)(delay_us / 1000), retry_cb, r);
 }
 
 static void
@@ -169,7 +174,8 @@ response_cb (GObject *source, GAsyncResult *result, gpointer data)
 {
   Request *r = data;
   GError *error = NULL;
-  g_autoptr (GBytes) body = soup_session_send_and_read_finish (SOUP_SESSION (source), result, &error);
+  g_autoptr (GBytes) body
+      = soup_session_send_and_read_finish (SOUP_SESSION (source), result, &error);
   if (r->rest == NULL)
     {
       /* The client was freed while the request was in flight. */
@@ -184,10 +190,12 @@ response_cb (GObject *source, GAsyncResult *result, gpointer data)
       if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         {
           g_clear_error (&error);
-          fail_request (r, g_error_new (SPOT_ERROR, SPOT_ERROR_CANCELLED, "REST request cancelled"));
+          fail_request (r,
+                        g_error_new (SPOT_ERROR, SPOT_ERROR_CANCELLED, "REST request cancelled"));
           return;
         }
-      GError *e = g_error_new (SPOT_ERROR, SPOT_ERROR_EXCHANGE, "GET %s: %s", r->url, error->message);
+      GError *e
+          = g_error_new (SPOT_ERROR, SPOT_ERROR_EXCHANGE, "GET %s: %s", r->url, error->message);
       g_clear_error (&error);
       retry_or_fail (r, e);
       return;
@@ -197,13 +205,14 @@ response_cb (GObject *source, GAsyncResult *result, gpointer data)
   const char *text = g_bytes_get_data (body, &len);
   if (status == 429 || status >= 500)
     {
-      retry_or_fail (r, g_error_new (SPOT_ERROR, SPOT_ERROR_EXCHANGE, "GET %s: HTTP %u", r->url, status));
+      retry_or_fail (
+          r, g_error_new (SPOT_ERROR, SPOT_ERROR_EXCHANGE, "GET %s: HTTP %u", r->url, status));
       return;
     }
   if (status != 200)
     {
-      fail_request (r, g_error_new (SPOT_ERROR, SPOT_ERROR_EXCHANGE, "GET %s: HTTP %u: %.*s", r->url, status,
-                                    (int) MIN (len, 200), text != NULL ? text : ""));
+      fail_request (r, g_error_new (SPOT_ERROR, SPOT_ERROR_EXCHANGE, "GET %s: HTTP %u: %.*s",
+                                    r->url, status, (int)MIN (len, 200), text != NULL ? text : ""));
       return;
     }
   if (r->kind == REQUEST_PRODUCTS)
@@ -213,16 +222,17 @@ response_cb (GObject *source, GAsyncResult *result, gpointer data)
       if (products == NULL)
         g_task_return_error (r->task, error);
       else
-        g_task_return_pointer (r->task, products, (GDestroyNotify) g_ptr_array_unref);
+        g_task_return_pointer (r->task, products, (GDestroyNotify)g_ptr_array_unref);
     }
   else
     {
-      GArray *candles = spot_coinbase_rest_parse_candles (text, len, r->product_id, r->granularity, &error);
+      GArray *candles
+          = spot_coinbase_rest_parse_candles (text, len, r->product_id, r->granularity, &error);
       r->rest->running = g_list_remove (r->rest->running, r);
       if (candles == NULL)
         g_task_return_error (r->task, error);
       else
-        g_task_return_pointer (r->task, candles, (GDestroyNotify) g_array_unref);
+        g_task_return_pointer (r->task, candles, (GDestroyNotify)g_array_unref);
     }
   request_free (r);
 }
@@ -237,12 +247,13 @@ send_request (Request *r)
   SoupMessage *msg = soup_message_new ("GET", r->url);
   if (msg == NULL)
     {
-      fail_request (r, g_error_new (SPOT_ERROR, SPOT_ERROR_INVALID_CONFIG, "COINBASE_REST_URL gives an invalid URL %s",
-                                    r->url));
+      fail_request (r, g_error_new (SPOT_ERROR, SPOT_ERROR_INVALID_CONFIG,
+                                    "COINBASE_REST_URL gives an invalid URL %s", r->url));
       return;
     }
   g_object_set_data_full (G_OBJECT (r->task), "message", msg, g_object_unref);
-  soup_session_send_and_read_async (rest->session, msg, G_PRIORITY_DEFAULT, rest->cancellable, response_cb, r);
+  soup_session_send_and_read_async (rest->session, msg, G_PRIORITY_DEFAULT, rest->cancellable,
+                                    response_cb, r);
 }
 
 static gboolean
@@ -257,7 +268,8 @@ pump_cb (gpointer data)
       if (c != NULL && g_cancellable_is_cancelled (c))
         {
           rest->running = g_list_prepend (rest->running, r);
-          fail_request (r, g_error_new (SPOT_ERROR, SPOT_ERROR_CANCELLED, "REST request cancelled"));
+          fail_request (r,
+                        g_error_new (SPOT_ERROR, SPOT_ERROR_CANCELLED, "REST request cancelled"));
         }
       else
         send_request (r);
@@ -273,7 +285,7 @@ schedule_pump (SpotCoinbaseRest *rest)
     return;
   gint64 delay_us = spot_coinbase_pacer_reserve (&rest->pacer, g_get_monotonic_time ());
   /* Round up so the spacing never falls under the interval. */
-  rest->pump_source = g_timeout_add ((guint) ((delay_us + 999) / 1000), pump_cb, rest);
+  rest->pump_source = g_timeout_add ((guint)((delay_us + 999) / 1000), pump_cb, rest);
 }
 
 static void
@@ -294,26 +306,29 @@ spot_coinbase_rest_list_products_async (SpotCoinbaseRest *rest,
   r->task = g_task_new (NULL, cancellable, callback, user_data);
   g_task_set_source_tag (r->task, spot_coinbase_rest_list_products_async);
   r->kind = REQUEST_PRODUCTS;
-  r->url = g_strdup_printf ("%s/api/v3/brokerage/market/products?product_type=SPOT", rest->options.rest_url);
+  r->url = g_strdup_printf ("%s/api/v3/brokerage/market/products?product_type=SPOT",
+                            rest->options.rest_url);
   enqueue (rest, r);
 }
 
 GPtrArray *
-spot_coinbase_rest_list_products_finish (SpotCoinbaseRest *rest, GAsyncResult *result, GError **error)
+spot_coinbase_rest_list_products_finish (SpotCoinbaseRest *rest,
+                                         GAsyncResult *result,
+                                         GError **error)
 {
-  (void) rest;
+  (void)rest;
   return g_task_propagate_pointer (G_TASK (result), error);
 }
 
 void
 spot_coinbase_rest_get_candles_async (SpotCoinbaseRest *rest,
-                                     const char *product_id,
-                                     SpotGranularity granularity,
-                                     gint64 start,
-                                     gint64 end,
-                                     GCancellable *cancellable,
-                                     GAsyncReadyCallback callback,
-                                     gpointer user_data)
+                                      const char *product_id,
+                                      SpotGranularity granularity,
+                                      gint64 start,
+                                      gint64 end,
+                                      GCancellable *cancellable,
+                                      GAsyncReadyCallback callback,
+                                      gpointer user_data)
 {
   Request *r = g_new0 (Request, 1);
   r->task = g_task_new (NULL, cancellable, callback, user_data);
@@ -322,7 +337,8 @@ spot_coinbase_rest_get_candles_async (SpotCoinbaseRest *rest,
   g_strlcpy (r->product_id, product_id, sizeof r->product_id);
   r->granularity = granularity;
   gint64 g = spot_granularity_seconds (granularity);
-  if (!spot_product_id_validate (product_id, NULL) || start > end || (end - start) / g >= SPOT_COINBASE_REST_MAX_CANDLES)
+  if (!spot_product_id_validate (product_id, NULL) || start > end
+      || (end - start) / g >= SPOT_COINBASE_REST_MAX_CANDLES)
     {
       g_task_return_new_error (r->task, SPOT_ERROR, SPOT_ERROR_INVALID_ARGUMENT,
                                "candles request for %s [%" G_GINT64_FORMAT ", %" G_GINT64_FORMAT
@@ -333,15 +349,15 @@ spot_coinbase_rest_get_candles_async (SpotCoinbaseRest *rest,
     }
   r->url = g_strdup_printf ("%s/api/v3/brokerage/market/products/%s/candles?start=%" G_GINT64_FORMAT
                             "&end=%" G_GINT64_FORMAT "&granularity=%s&limit=%d",
-                            rest->options.rest_url, product_id, start, end, spot_granularity_name (granularity),
-                            SPOT_COINBASE_REST_MAX_CANDLES);
+                            rest->options.rest_url, product_id, start, end,
+                            spot_granularity_name (granularity), SPOT_COINBASE_REST_MAX_CANDLES);
   enqueue (rest, r);
 }
 
 GArray *
 spot_coinbase_rest_get_candles_finish (SpotCoinbaseRest *rest, GAsyncResult *result, GError **error)
 {
-  (void) rest;
+  (void)rest;
   return g_task_propagate_pointer (G_TASK (result), error);
 }
 
@@ -349,7 +365,8 @@ static const char *
 member_string (JsonObject *o, const char *name)
 {
   JsonNode *n = json_object_get_member (o, name);
-  if (n == NULL || JSON_NODE_TYPE (n) != JSON_NODE_VALUE || json_node_get_value_type (n) != G_TYPE_STRING)
+  if (n == NULL || JSON_NODE_TYPE (n) != JSON_NODE_VALUE
+      || json_node_get_value_type (n) != G_TYPE_STRING)
     return NULL;
   return json_node_get_string (n);
 }
@@ -358,8 +375,8 @@ static gboolean
 member_bool (JsonObject *o, const char *name)
 {
   JsonNode *n = json_object_get_member (o, name);
-  return n != NULL && JSON_NODE_TYPE (n) == JSON_NODE_VALUE && json_node_get_value_type (n) == G_TYPE_BOOLEAN
-         && json_node_get_boolean (n);
+  return n != NULL && JSON_NODE_TYPE (n) == JSON_NODE_VALUE
+         && json_node_get_value_type (n) == G_TYPE_BOOLEAN && json_node_get_boolean (n);
 }
 
 static gint
@@ -377,19 +394,20 @@ spot_coinbase_rest_parse_candles (const char *body,
                                   GError **error)
 {
   g_autoptr (JsonParser) parser = json_parser_new_immutable ();
-  if (len > G_MAXSSIZE || !json_parser_load_from_data (parser, body, (gssize) len, NULL))
+  if (len > G_MAXSSIZE || !json_parser_load_from_data (parser, body, (gssize)len, NULL))
     {
-      g_set_error (error, SPOT_ERROR, SPOT_ERROR_PARSE, "candles of %s: the response is not JSON", product_id);
+      g_set_error (error, SPOT_ERROR, SPOT_ERROR_PARSE, "candles of %s: the response is not JSON",
+                   product_id);
       return NULL;
     }
   JsonNode *root = json_parser_get_root (parser);
   JsonNode *list = root != NULL && JSON_NODE_HOLDS_OBJECT (root)
-                     ? json_object_get_member (json_node_get_object (root), "candles")
-                     : NULL;
+                       ? json_object_get_member (json_node_get_object (root), "candles")
+                       : NULL;
   if (list == NULL || !JSON_NODE_HOLDS_ARRAY (list))
     {
-      g_set_error (error, SPOT_ERROR, SPOT_ERROR_PARSE, "candles of %s: no \"candles\" array in the response",
-                   product_id);
+      g_set_error (error, SPOT_ERROR, SPOT_ERROR_PARSE,
+                   "candles of %s: no \"candles\" array in the response", product_id);
       return NULL;
     }
   JsonArray *arr = json_node_get_array (list);
@@ -403,27 +421,35 @@ spot_coinbase_rest_parse_candles (const char *body,
       memset (&c, 0, sizeof c);
       const char *start_s = o != NULL ? member_string (o, "start") : NULL;
       gint64 start = 0;
-      if (start_s == NULL || !g_ascii_string_to_signed (start_s, 10, 0, G_GINT64_CONSTANT (4102444800), &start, NULL)
+      if (start_s == NULL
+          || !g_ascii_string_to_signed (start_s, 10, 0, G_GINT64_CONSTANT (4102444800), &start,
+                                        NULL)
           || start % g != 0)
         {
-          g_set_error (error, SPOT_ERROR, SPOT_ERROR_PARSE, "candles of %s: candle %u has no valid start", product_id, i);
+          g_set_error (error, SPOT_ERROR, SPOT_ERROR_PARSE,
+                       "candles of %s: candle %u has no valid start", product_id, i);
           return NULL;
         }
-      struct {
+      struct
+      {
         const char *name;
         SpotDecimal *dest;
         gboolean zero_ok;
       } fields[] = {
-        { "open", &c.open, FALSE }, { "high", &c.high, FALSE },   { "low", &c.low, FALSE },
+        { "open", &c.open, FALSE },   { "high", &c.high, FALSE },    { "low", &c.low, FALSE },
         { "close", &c.close, FALSE }, { "volume", &c.volume, TRUE },
       };
       for (guint f = 0; f < G_N_ELEMENTS (fields); f++)
         {
           const char *v = member_string (o, fields[f].name);
-          if (v == NULL || !spot_coinbase_parse_amount (v, strlen (v), fields[f].zero_ok, fields[f].dest, NULL))
+          if (v == NULL
+              || !spot_coinbase_parse_amount (v, strlen (v), fields[f].zero_ok, fields[f].dest,
+                                              NULL))
             {
-              g_set_error (error, SPOT_ERROR, SPOT_ERROR_PARSE, "candles of %s: candle at %" G_GINT64_FORMAT
-                           " has a missing or invalid %s", product_id, start, fields[f].name);
+              g_set_error (error, SPOT_ERROR, SPOT_ERROR_PARSE,
+                           "candles of %s: candle at %" G_GINT64_FORMAT
+                           " has a missing or invalid %s",
+                           product_id, start, fields[f].name);
               return NULL;
             }
         }
@@ -437,7 +463,8 @@ spot_coinbase_rest_parse_candles (const char *body,
       GError *local = NULL;
       if (!spot_candle_validate (&c, &local))
         {
-          g_set_error (error, SPOT_ERROR, SPOT_ERROR_PARSE, "candles of %s: %s", product_id, local->message);
+          g_set_error (error, SPOT_ERROR, SPOT_ERROR_PARSE, "candles of %s: %s", product_id,
+                       local->message);
           g_error_free (local);
           return NULL;
         }
@@ -451,22 +478,23 @@ GPtrArray *
 spot_coinbase_rest_parse_products (const char *body, gsize len, GError **error)
 {
   g_autoptr (JsonParser) parser = json_parser_new_immutable ();
-  if (len > G_MAXSSIZE || !json_parser_load_from_data (parser, body, (gssize) len, NULL))
+  if (len > G_MAXSSIZE || !json_parser_load_from_data (parser, body, (gssize)len, NULL))
     {
       g_set_error (error, SPOT_ERROR, SPOT_ERROR_PARSE, "products: the response is not JSON");
       return NULL;
     }
   JsonNode *root = json_parser_get_root (parser);
   JsonNode *list = root != NULL && JSON_NODE_HOLDS_OBJECT (root)
-                     ? json_object_get_member (json_node_get_object (root), "products")
-                     : NULL;
+                       ? json_object_get_member (json_node_get_object (root), "products")
+                       : NULL;
   if (list == NULL || !JSON_NODE_HOLDS_ARRAY (list))
     {
-      g_set_error (error, SPOT_ERROR, SPOT_ERROR_PARSE, "products: no \"products\" array in the response");
+      g_set_error (error, SPOT_ERROR, SPOT_ERROR_PARSE,
+                   "products: no \"products\" array in the response");
       return NULL;
     }
   JsonArray *arr = json_node_get_array (list);
-  GPtrArray *out = g_ptr_array_new_with_free_func ((GDestroyNotify) spot_coinbase_product_info_free);
+  GPtrArray *out = g_ptr_array_new_with_free_func ((GDestroyNotify)spot_coinbase_product_info_free);
   for (guint i = 0; i < json_array_get_length (arr); i++)
     {
       JsonNode *e = json_array_get_element (arr, i);

@@ -26,7 +26,8 @@ G_BEGIN_DECLS
 typedef struct _SpotCoinbaseRest SpotCoinbaseRest;
 
 /* Product metadata from the products list. */
-typedef struct {
+typedef struct
+{
   SpotProduct *product; /* id, base, quote, status, active = tradable SPOT */
   char *product_type;
   gboolean trading_disabled;
@@ -48,7 +49,9 @@ void spot_coinbase_rest_list_products_async (SpotCoinbaseRest *rest,
                                              GCancellable *cancellable,
                                              GAsyncReadyCallback callback,
                                              gpointer user_data);
-GPtrArray *spot_coinbase_rest_list_products_finish (SpotCoinbaseRest *rest, GAsyncResult *result, GError **error);
+GPtrArray *spot_coinbase_rest_list_products_finish (SpotCoinbaseRest *rest,
+                                                    GAsyncResult *result,
+                                                    GError **error);
 
 /* For PRODUCTS=all: online SPOT products whose trading is not disabled. */
 gboolean spot_coinbase_product_info_is_tradable (const SpotCoinbaseProductInfo *info);
@@ -58,14 +61,16 @@ gboolean spot_coinbase_product_info_is_tradable (const SpotCoinbaseProductInfo *
  * SpotCandle (trades, last_trade_id and ts unknown, complete TRUE), oldest
  * first. Buckets without trades are absent, as on the exchange. */
 void spot_coinbase_rest_get_candles_async (SpotCoinbaseRest *rest,
-                                          const char *product_id,
-                                          SpotGranularity granularity,
-                                          gint64 start,
-                                          gint64 end,
-                                          GCancellable *cancellable,
-                                          GAsyncReadyCallback callback,
-                                          gpointer user_data);
-GArray *spot_coinbase_rest_get_candles_finish (SpotCoinbaseRest *rest, GAsyncResult *result, GError **error);
+                                           const char *product_id,
+                                           SpotGranularity granularity,
+                                           gint64 start,
+                                           gint64 end,
+                                           GCancellable *cancellable,
+                                           GAsyncReadyCallback callback,
+                                           gpointer user_data);
+GArray *spot_coinbase_rest_get_candles_finish (SpotCoinbaseRest *rest,
+                                               GAsyncResult *result,
+                                               GError **error);
 
 /* Pure: parses a candles response body (tests, fuzzing). */
 GArray *spot_coinbase_rest_parse_candles (const char *body,

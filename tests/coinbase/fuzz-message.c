@@ -77,8 +77,10 @@ LLVMFuzzerTestOneInput (const guint8 *data, size_t size)
   SpotCoinbaseMessage a, b;
   spot_coinbase_message_init (&a);
   spot_coinbase_message_init (&b);
-  gboolean ok_a = spot_coinbase_parser_parse (fast_parser, (const char *) data, size, 1, 0, &a, NULL);
-  gboolean ok_b = spot_coinbase_parser_parse (oracle_parser, (const char *) data, size, 1, 0, &b, NULL);
+  gboolean ok_a
+      = spot_coinbase_parser_parse (fast_parser, (const char *)data, size, 1, 0, &a, NULL);
+  gboolean ok_b
+      = spot_coinbase_parser_parse (oracle_parser, (const char *)data, size, 1, 0, &b, NULL);
   g_assert_cmpint (ok_a, ==, ok_b);
   if (ok_a)
     check_same (&a, &b);
@@ -92,27 +94,48 @@ LLVMFuzzerTestOneInput (const guint8 *data, size_t size)
 static GByteArray *
 mutate (GRand *rand, GPtrArray *seeds)
 {
-  GByteArray *src = g_ptr_array_index (seeds, g_rand_int_range (rand, 0, (gint) seeds->len));
+  GByteArray *src = g_ptr_array_index (seeds, g_rand_int_range (rand, 0, (gint)seeds->len));
   GByteArray *out = g_byte_array_new ();
   g_byte_array_append (out, src->data, src->len);
-  static const char *tokens[] = { "\"", "{", "}", "[", "]", ",", ":", "\\", "-", "0", "1e999", "NaN", "null",
-                                  "\"trades\":", "\"price\":\"-1\"", "\"market_trades\"", "\"snapshot\"",
-                                  "\"sequence_num\":", "99999999999999999999", "\xc3\xa9", "\x00", " ", ".",
-                                  "\"time\":\"2026-04-07T14:30:02Z\"", "\"heartbeat_counter\":\"7\"" };
-  guint n = (guint) g_rand_int_range (rand, 1, 6);
+  static const char *tokens[] = { "\"",
+                                  "{",
+                                  "}",
+                                  "[",
+                                  "]",
+                                  ",",
+                                  ":",
+                                  "\\",
+                                  "-",
+                                  "0",
+                                  "1e999",
+                                  "NaN",
+                                  "null",
+                                  "\"trades\":",
+                                  "\"price\":\"-1\"",
+                                  "\"market_trades\"",
+                                  "\"snapshot\"",
+                                  "\"sequence_num\":",
+                                  "99999999999999999999",
+                                  "\xc3\xa9",
+                                  "\x00",
+                                  " ",
+                                  ".",
+                                  "\"time\":\"2026-04-07T14:30:02Z\"",
+                                  "\"heartbeat_counter\":\"7\"" };
+  guint n = (guint)g_rand_int_range (rand, 1, 6);
   for (guint i = 0; i < n; i++)
     {
-      guint pos = out->len > 0 ? (guint) g_rand_int_range (rand, 0, (gint) out->len + 1) : 0;
+      guint pos = out->len > 0 ? (guint)g_rand_int_range (rand, 0, (gint)out->len + 1) : 0;
       switch (g_rand_int_range (rand, 0, 5))
         {
         case 0: /* flip a byte */
           if (out->len > 0)
-            out->data[MIN (pos, out->len - 1)] ^= (guint8) (1u << g_rand_int_range (rand, 0, 8));
+            out->data[MIN (pos, out->len - 1)] ^= (guint8)(1u << g_rand_int_range (rand, 0, 8));
           break;
         case 1: /* delete a span */
           if (out->len > 0 && pos < out->len)
             {
-              guint span = (guint) g_rand_int_range (rand, 1, 16);
+              guint span = (guint)g_rand_int_range (rand, 1, 16);
               g_byte_array_remove_range (out, pos, MIN (out->len - pos, span));
             }
           break;
@@ -122,7 +145,7 @@ mutate (GRand *rand, GPtrArray *seeds)
             gsize tl = t[0] == '\0' ? 1 : strlen (t);
             GByteArray *tmp = g_byte_array_new ();
             g_byte_array_append (tmp, out->data, pos);
-            g_byte_array_append (tmp, (const guint8 *) t, (guint) tl);
+            g_byte_array_append (tmp, (const guint8 *)t, (guint)tl);
             g_byte_array_append (tmp, out->data + pos, out->len - pos);
             g_byte_array_unref (out);
             out = tmp;
@@ -132,7 +155,7 @@ mutate (GRand *rand, GPtrArray *seeds)
           for (guint k = pos; k < out->len; k++)
             if (out->data[k] >= '0' && out->data[k] <= '9')
               {
-                out->data[k] = (guint8) ('0' + g_rand_int_range (rand, 0, 10));
+                out->data[k] = (guint8)('0' + g_rand_int_range (rand, 0, 10));
                 break;
               }
           break;
@@ -149,12 +172,13 @@ main (int argc, char **argv)
 {
   /* A critical is a finding too. */
   g_log_set_always_fatal (G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING | G_LOG_FATAL_MASK);
-  GPtrArray *seeds = g_ptr_array_new_with_free_func ((GDestroyNotify) g_byte_array_unref);
+  GPtrArray *seeds = g_ptr_array_new_with_free_func ((GDestroyNotify)g_byte_array_unref);
   const char *dir_path = argc > 1 ? argv[1] : NULL;
   g_autofree char *default_dir = NULL;
   if (dir_path == NULL)
-    dir_path = default_dir = g_build_filename (g_getenv ("SPOT_SOURCE_ROOT") != NULL ? g_getenv ("SPOT_SOURCE_ROOT") : ".",
-                                               "tests", "coinbase", "fuzz-corpus", NULL);
+    dir_path = default_dir = g_build_filename (
+        g_getenv ("SPOT_SOURCE_ROOT") != NULL ? g_getenv ("SPOT_SOURCE_ROOT") : ".", "tests",
+        "coinbase", "fuzz-corpus", NULL);
   g_autoptr (GDir) dir = g_dir_open (dir_path, 0, NULL);
   const char *name;
   while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
@@ -164,7 +188,7 @@ main (int argc, char **argv)
       gsize len = 0;
       if (g_file_get_contents (path, &contents, &len, NULL))
         {
-          GByteArray *b = g_byte_array_new_take ((guint8 *) contents, len);
+          GByteArray *b = g_byte_array_new_take ((guint8 *)contents, len);
           LLVMFuzzerTestOneInput (b->data, b->len);
           g_ptr_array_add (seeds, b);
         }
@@ -190,7 +214,9 @@ main (int argc, char **argv)
         else
           g_byte_array_unref (m);
       }
-  printf ("1..1\nok 1 /coinbase/fuzz-message %" G_GUINT64_FORMAT " inputs in %" G_GINT64_FORMAT " s, no finding\n", runs, secs);
+  printf ("1..1\nok 1 /coinbase/fuzz-message %" G_GUINT64_FORMAT " inputs in %" G_GINT64_FORMAT
+          " s, no finding\n",
+          runs, secs);
   g_rand_free (rand);
   g_ptr_array_unref (seeds);
   spot_coinbase_parser_free (fast_parser);

@@ -17,12 +17,13 @@ pem_private (EVP_PKEY *pkey, gboolean traditional)
 {
   BIO *bio = BIO_new (BIO_s_mem ());
   if (traditional)
-    g_assert_cmpint (PEM_write_bio_PrivateKey_traditional (bio, pkey, NULL, NULL, 0, NULL, NULL), ==, 1);
+    g_assert_cmpint (PEM_write_bio_PrivateKey_traditional (bio, pkey, NULL, NULL, 0, NULL, NULL),
+                     ==, 1);
   else
     g_assert_cmpint (PEM_write_bio_PrivateKey (bio, pkey, NULL, NULL, 0, NULL, NULL), ==, 1);
   char *data = NULL;
   long len = BIO_get_mem_data (bio, &data);
-  char *out = g_strndup (data, (gsize) len);
+  char *out = g_strndup (data, (gsize)len);
   BIO_free (bio);
   return out;
 }
@@ -34,7 +35,7 @@ pem_public (EVP_PKEY *pkey)
   g_assert_cmpint (PEM_write_bio_PUBKEY (bio, pkey), ==, 1);
   char *data = NULL;
   long len = BIO_get_mem_data (bio, &data);
-  char *out = g_strndup (data, (gsize) len);
+  char *out = g_strndup (data, (gsize)len);
   BIO_free (bio);
   return out;
 }
@@ -54,7 +55,7 @@ gen_ed25519 (void)
 static guchar *
 b64url_decode (const char *s, gsize len, gsize *out_len)
 {
-  GString *t = g_string_new_len (s, (gssize) len);
+  GString *t = g_string_new_len (s, (gssize)len);
   for (gsize i = 0; i < t->len; i++)
     t->str[i] = t->str[i] == '-' ? '+' : t->str[i] == '_' ? '/' : t->str[i];
   while (t->len % 4 != 0)
@@ -75,8 +76,8 @@ check_claims (const char *token, const char *name, gint64 now)
   g_autofree guchar *c = b64url_decode (parts[1], strlen (parts[1]), &cl);
   g_autoptr (JsonParser) hp = json_parser_new ();
   g_autoptr (JsonParser) cp = json_parser_new ();
-  g_assert_true (json_parser_load_from_data (hp, (const char *) h, (gssize) hl, NULL));
-  g_assert_true (json_parser_load_from_data (cp, (const char *) c, (gssize) cl, NULL));
+  g_assert_true (json_parser_load_from_data (hp, (const char *)h, (gssize)hl, NULL));
+  g_assert_true (json_parser_load_from_data (cp, (const char *)c, (gssize)cl, NULL));
   JsonObject *ho = json_node_get_object (json_parser_get_root (hp));
   JsonObject *co = json_node_get_object (json_parser_get_root (cp));
   g_assert_cmpstr (json_object_get_string_member (ho, "kid"), ==, name);
@@ -123,7 +124,7 @@ verify_es256 (const char *token, EVP_PKEY *pkey)
 {
   g_autofree char *pub = pem_public (pkey);
   jwt_t *jwt = NULL;
-  g_assert_cmpint (jwt_decode (&jwt, token, (const unsigned char *) pub, (int) strlen (pub)), ==, 0);
+  g_assert_cmpint (jwt_decode (&jwt, token, (const unsigned char *)pub, (int)strlen (pub)), ==, 0);
   g_assert_cmpint (jwt_get_alg (jwt), ==, JWT_ALG_ES256);
   jwt_free (jwt);
   /* A flipped signature byte fails. */
@@ -131,7 +132,7 @@ verify_es256 (const char *token, EVP_PKEY *pkey)
   char *last = bad + strlen (bad) - 5;
   *last = *last == 'A' ? 'B' : 'A';
   jwt = NULL;
-  g_assert_cmpint (jwt_decode (&jwt, bad, (const unsigned char *) pub, (int) strlen (pub)), !=, 0);
+  g_assert_cmpint (jwt_decode (&jwt, bad, (const unsigned char *)pub, (int)strlen (pub)), !=, 0);
 }
 
 static gboolean
@@ -141,8 +142,9 @@ eddsa_valid (const char *token, EVP_PKEY *pkey)
   gsize sl = 0;
   g_autofree guchar *sig = b64url_decode (dot + 1, strlen (dot + 1), &sl);
   EVP_MD_CTX *ctx = EVP_MD_CTX_new ();
-  gboolean ok = EVP_DigestVerifyInit (ctx, NULL, NULL, NULL, pkey) == 1
-                && EVP_DigestVerify (ctx, sig, sl, (const guchar *) token, (gsize) (dot - token)) == 1;
+  gboolean ok
+      = EVP_DigestVerifyInit (ctx, NULL, NULL, NULL, pkey) == 1
+        && EVP_DigestVerify (ctx, sig, sl, (const guchar *)token, (gsize)(dot - token)) == 1;
   EVP_MD_CTX_free (ctx);
   return ok;
 }
@@ -261,11 +263,13 @@ test_unusable_keys_are_refused_without_revealing_them (void)
 {
   EVP_PKEY *p384 = gen_ec ("P-384");
   g_autofree char *p384_pem = pem_private (p384, FALSE);
-  EVP_PKEY *rsa = EVP_PKEY_Q_keygen (NULL, NULL, "RSA", (size_t) 1024);
+  EVP_PKEY *rsa = EVP_PKEY_Q_keygen (NULL, NULL, "RSA", (size_t)1024);
   g_autofree char *rsa_pem = pem_private (rsa, FALSE);
   expect_refused ("k", NULL, p384_pem, "MI");
   expect_refused ("k", NULL, rsa_pem, "MI");
-  expect_refused ("k", NULL, "-----BEGIN EC PRIVATE KEY-----\nnot base64\n-----END EC PRIVATE KEY-----\n", "not base64");
+  expect_refused ("k", NULL,
+                  "-----BEGIN EC PRIVATE KEY-----\nnot base64\n-----END EC PRIVATE KEY-----\n",
+                  "not base64");
   expect_refused ("k", NULL, "c2VjcmV0LXNlY3JldA==", "c2VjcmV0");
   expect_refused ("k", NULL, "{\"name\":\"x\"}", NULL);
   expect_refused ("k", "/nonexistent/key.json", NULL, NULL);
@@ -283,10 +287,14 @@ int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/coinbase/jwt/es256-round-trip-from-coinbase-json-file", test_es256_round_trip_from_coinbase_json_file);
-  g_test_add_func ("/coinbase/jwt/es256-from-pkcs8-pem-text-with-name", test_es256_from_pkcs8_pem_text_with_name);
-  g_test_add_func ("/coinbase/jwt/eddsa-round-trip-from-pem-and-base64", test_eddsa_round_trip_from_pem_and_base64);
-  g_test_add_func ("/coinbase/jwt/no-key-configured-is-not-an-error", test_no_key_configured_is_not_an_error);
+  g_test_add_func ("/coinbase/jwt/es256-round-trip-from-coinbase-json-file",
+                   test_es256_round_trip_from_coinbase_json_file);
+  g_test_add_func ("/coinbase/jwt/es256-from-pkcs8-pem-text-with-name",
+                   test_es256_from_pkcs8_pem_text_with_name);
+  g_test_add_func ("/coinbase/jwt/eddsa-round-trip-from-pem-and-base64",
+                   test_eddsa_round_trip_from_pem_and_base64);
+  g_test_add_func ("/coinbase/jwt/no-key-configured-is-not-an-error",
+                   test_no_key_configured_is_not_an_error);
   g_test_add_func ("/coinbase/jwt/unusable-keys-are-refused-without-revealing-them",
                    test_unusable_keys_are_refused_without_revealing_them);
   return g_test_run ();

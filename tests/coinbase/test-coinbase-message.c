@@ -8,7 +8,8 @@
 #include "core/spot-error.h"
 #include "model/spot-decimal.h"
 
-typedef struct {
+typedef struct
+{
   SpotCoinbaseParser *parser;
   SpotCoinbaseMessage msg;
 } Fixture;
@@ -41,12 +42,14 @@ assert_decimal (const SpotDecimal *d, const char *expected)
   g_assert_cmpstr (buf, ==, expected);
 }
 
-#define TRADES_MSG(trades)                                                                                \
-  "{\"channel\":\"market_trades\",\"client_id\":\"\",\"timestamp\":\"2026-04-07T14:30:03.123456789Z\","   \
+#define TRADES_MSG(trades)                                                                         \
+  "{\"channel\":\"market_trades\",\"client_id\":\"\",\"timestamp\":\"2026-04-07T14:30:03."         \
+  "123456789Z\","                                                                                  \
   "\"sequence_num\":5,\"events\":[{\"type\":\"update\",\"trades\":[" trades "]}]}"
 
-#define GOOD_TRADE                                                                                         \
-  "{\"trade_id\":\"995098700\",\"product_id\":\"BTC-USD\",\"price\":\"68900.50\",\"size\":\"0.00150000\"," \
+#define GOOD_TRADE                                                                                 \
+  "{\"trade_id\":\"995098700\",\"product_id\":\"BTC-USD\",\"price\":\"68900.50\",\"size\":\"0."    \
+  "00150000\","                                                                                    \
   "\"side\":\"BUY\",\"time\":\"2026-04-07T14:30:02.789012Z\"}"
 
 static void
@@ -78,12 +81,15 @@ test_parses_market_trades_update (Fixture *f, gconstpointer data)
 static void
 test_parses_snapshot_with_several_trades_and_sell_side (Fixture *f, gconstpointer data)
 {
-  const char *text = "{\"channel\":\"market_trades\",\"timestamp\":\"2026-04-07T14:30:03Z\",\"sequence_num\":0,"
-                     "\"events\":[{\"type\":\"snapshot\",\"trades\":["
-                     "{\"trade_id\":\"3\",\"product_id\":\"ETH-USD\",\"price\":\"3000\",\"size\":\"1\",\"side\":\"SELL\","
-                     "\"time\":\"2026-04-07T14:30:02Z\"},"
-                     "{\"trade_id\":\"2\",\"product_id\":\"ETH-USD\",\"price\":\"2999.5\",\"size\":\"2\",\"side\":\"BUY\","
-                     "\"time\":\"2026-04-07T14:30:01Z\"}]}]}";
+  const char *text
+      = "{\"channel\":\"market_trades\",\"timestamp\":\"2026-04-07T14:30:03Z\",\"sequence_num\":0,"
+        "\"events\":[{\"type\":\"snapshot\",\"trades\":["
+        "{\"trade_id\":\"3\",\"product_id\":\"ETH-USD\",\"price\":\"3000\",\"size\":\"1\",\"side\":"
+        "\"SELL\","
+        "\"time\":\"2026-04-07T14:30:02Z\"},"
+        "{\"trade_id\":\"2\",\"product_id\":\"ETH-USD\",\"price\":\"2999.5\",\"size\":\"2\","
+        "\"side\":\"BUY\","
+        "\"time\":\"2026-04-07T14:30:01Z\"}]}]}";
   g_assert_true (parse (f, text, NULL));
   /* client_id missing is fine. */
   g_assert_true (f->msg.snapshot);
@@ -95,9 +101,12 @@ test_parses_snapshot_with_several_trades_and_sell_side (Fixture *f, gconstpointe
 static void
 test_parses_candles (Fixture *f, gconstpointer data)
 {
-  const char *text = "{\"channel\":\"candles\",\"client_id\":\"\",\"timestamp\":\"2026-04-07T14:30:03Z\",\"sequence_num\":9,"
-                     "\"events\":[{\"type\":\"snapshot\",\"candles\":[{\"start\":\"1775521800\",\"high\":\"69000\","
-                     "\"low\":\"68800.5\",\"open\":\"68900\",\"close\":\"68950\",\"volume\":\"12.5\",\"product_id\":\"BTC-USD\"}]}]}";
+  const char *text = "{\"channel\":\"candles\",\"client_id\":\"\",\"timestamp\":\"2026-04-07T14:30:"
+                     "03Z\",\"sequence_num\":9,"
+                     "\"events\":[{\"type\":\"snapshot\",\"candles\":[{\"start\":\"1775521800\","
+                     "\"high\":\"69000\","
+                     "\"low\":\"68800.5\",\"open\":\"68900\",\"close\":\"68950\",\"volume\":\"12."
+                     "5\",\"product_id\":\"BTC-USD\"}]}]}";
   g_assert_true (parse (f, text, NULL));
   g_assert_cmpint (f->msg.kind, ==, SPOT_COINBASE_MESSAGE_CANDLES);
   g_assert_cmpuint (f->msg.candles->len, ==, 1);
@@ -114,11 +123,14 @@ test_parses_candles (Fixture *f, gconstpointer data)
 static void
 test_parses_heartbeat_counter_as_number_and_string (Fixture *f, gconstpointer data)
 {
-  const char *num = "{\"channel\":\"heartbeats\",\"client_id\":\"\",\"timestamp\":\"2026-04-07T14:30:03Z\",\"sequence_num\":1,"
-                    "\"events\":[{\"current_time\":\"2023-06-23 20:31:56.121961769 +0000 UTC m=+91717.525857105\","
+  const char *num = "{\"channel\":\"heartbeats\",\"client_id\":\"\",\"timestamp\":\"2026-04-07T14:"
+                    "30:03Z\",\"sequence_num\":1,"
+                    "\"events\":[{\"current_time\":\"2023-06-23 20:31:56.121961769 +0000 UTC "
+                    "m=+91717.525857105\","
                     "\"heartbeat_counter\":3049}]}";
-  const char *str = "{\"channel\":\"heartbeats\",\"timestamp\":\"2026-04-07T14:30:03Z\",\"sequence_num\":2,"
-                    "\"events\":[{\"current_time\":\"x\",\"heartbeat_counter\":\"3050\"}]}";
+  const char *str
+      = "{\"channel\":\"heartbeats\",\"timestamp\":\"2026-04-07T14:30:03Z\",\"sequence_num\":2,"
+        "\"events\":[{\"current_time\":\"x\",\"heartbeat_counter\":\"3050\"}]}";
   g_assert_true (parse (f, num, NULL));
   g_assert_cmpint (f->msg.kind, ==, SPOT_COINBASE_MESSAGE_HEARTBEATS);
   g_assert_cmpint (f->msg.heartbeat_counter, ==, 3049);
@@ -130,19 +142,23 @@ test_parses_heartbeat_counter_as_number_and_string (Fixture *f, gconstpointer da
 static void
 test_parses_subscriptions (Fixture *f, gconstpointer data)
 {
-  const char *text = "{\"channel\":\"subscriptions\",\"client_id\":\"\",\"timestamp\":\"2026-04-07T14:30:03Z\","
-                     "\"sequence_num\":0,\"events\":[{\"subscriptions\":{\"market_trades\":[\"BTC-USD\",\"ETH-USD\"],"
-                     "\"heartbeats\":[\"heartbeats\"],\"candles\":[]}}]}";
+  const char *text
+      = "{\"channel\":\"subscriptions\",\"client_id\":\"\",\"timestamp\":\"2026-04-07T14:30:03Z\","
+        "\"sequence_num\":0,\"events\":[{\"subscriptions\":{\"market_trades\":[\"BTC-USD\",\"ETH-"
+        "USD\"],"
+        "\"heartbeats\":[\"heartbeats\"],\"candles\":[]}}]}";
   g_assert_true (parse (f, text, NULL));
   g_assert_cmpint (f->msg.kind, ==, SPOT_COINBASE_MESSAGE_SUBSCRIPTIONS);
   guint trades = 0;
   for (guint i = 0; i < f->msg.subscriptions->len; i++)
     {
-      SpotCoinbaseSubscription *s = &g_array_index (f->msg.subscriptions, SpotCoinbaseSubscription, i);
+      SpotCoinbaseSubscription *s
+          = &g_array_index (f->msg.subscriptions, SpotCoinbaseSubscription, i);
       if (g_str_equal (s->channel, "market_trades"))
         {
           trades++;
-          g_assert_true (g_str_equal (s->product_id, "BTC-USD") || g_str_equal (s->product_id, "ETH-USD"));
+          g_assert_true (g_str_equal (s->product_id, "BTC-USD")
+                         || g_str_equal (s->product_id, "ETH-USD"));
         }
     }
   g_assert_cmpuint (trades, ==, 2);
@@ -159,13 +175,19 @@ test_parses_error_message (Fixture *f, gconstpointer data)
 static void
 test_ignores_unknown_channels_and_types (Fixture *f, gconstpointer data)
 {
-  g_assert_true (parse (f, "{\"channel\":\"level2\",\"timestamp\":\"2026-04-07T14:30:03Z\",\"sequence_num\":3,\"events\":[{}]}", NULL));
+  g_assert_true (parse (f,
+                        "{\"channel\":\"level2\",\"timestamp\":\"2026-04-07T14:30:03Z\",\"sequence_"
+                        "num\":3,\"events\":[{}]}",
+                        NULL));
   g_assert_cmpint (f->msg.kind, ==, SPOT_COINBASE_MESSAGE_UNKNOWN);
   g_assert_cmpint (f->msg.sequence_num, ==, 3);
   g_assert_true (parse (f, "{\"type\":\"ticker\"}", NULL));
   g_assert_cmpint (f->msg.kind, ==, SPOT_COINBASE_MESSAGE_UNKNOWN);
   /* An unknown event type inside a known channel is skipped, not counted. */
-  g_assert_true (parse (f, "{\"channel\":\"market_trades\",\"timestamp\":\"2026-04-07T14:30:03Z\",\"events\":[{\"type\":\"delta\",\"trades\":[1]}]}", NULL));
+  g_assert_true (parse (f,
+                        "{\"channel\":\"market_trades\",\"timestamp\":\"2026-04-07T14:30:03Z\","
+                        "\"events\":[{\"type\":\"delta\",\"trades\":[1]}]}",
+                        NULL));
   g_assert_cmpuint (f->msg.trades->n_trades, ==, 0);
   g_assert_cmpuint (f->msg.n_rejected, ==, 0);
 }
@@ -178,10 +200,13 @@ test_refuses_malformed_frames (Fixture *f, gconstpointer data)
     "{",
     "[]",
     "42",
-    "{\"channel\":\"market_trades\",\"timestamp\":\"2026-04-07T14:30:03Z\",\"events\":[{\"type\":\"update\",\"trades\":[{\"trade_id\":\"1",
+    "{\"channel\":\"market_trades\",\"timestamp\":\"2026-04-07T14:30:03Z\",\"events\":[{\"type\":"
+    "\"update\",\"trades\":[{\"trade_id\":\"1",
     "{\"channel\":7}",
-    "{\"channel\":\"market_trades\",\"timestamp\":\"2026-04-07T14:30:03Z\",\"sequence_num\":\"5\",\"events\":[]}",
-    "{\"channel\":\"market_trades\",\"timestamp\":\"2026-04-07T14:30:03Z\",\"sequence_num\":-1,\"events\":[]}",
+    "{\"channel\":\"market_trades\",\"timestamp\":\"2026-04-07T14:30:03Z\",\"sequence_num\":\"5\","
+    "\"events\":[]}",
+    "{\"channel\":\"market_trades\",\"timestamp\":\"2026-04-07T14:30:03Z\",\"sequence_num\":-1,"
+    "\"events\":[]}",
     "{\"channel\":\"market_trades\",\"timestamp\":17,\"events\":[]}",
     "{\"channel\":\"market_trades\",\"timestamp\":\"yesterday\",\"events\":[]}",
     "{\"channel\":\"market_trades\",\"events\":[]}",
@@ -202,25 +227,39 @@ test_rejects_bad_trades_and_keeps_good_ones (Fixture *f, gconstpointer data)
 {
   /* Each bad trade is skipped and located (product + time known) when possible. */
   const char *bad_trades[] = {
-    "{\"trade_id\":\"1\",\"product_id\":\"BTC-USD\",\"price\":68900.5,\"size\":\"1\",\"side\":\"BUY\",\"time\":\"2026-04-07T14:30:02Z\"}",
-    "{\"trade_id\":\"2\",\"product_id\":\"BTC-USD\",\"price\":\"NaN\",\"size\":\"1\",\"side\":\"BUY\",\"time\":\"2026-04-07T14:30:02Z\"}",
-    "{\"trade_id\":\"3\",\"product_id\":\"BTC-USD\",\"price\":\"-5\",\"size\":\"1\",\"side\":\"BUY\",\"time\":\"2026-04-07T14:30:02Z\"}",
-    "{\"trade_id\":\"4\",\"product_id\":\"BTC-USD\",\"price\":\"0\",\"size\":\"1\",\"side\":\"BUY\",\"time\":\"2026-04-07T14:30:02Z\"}",
-    "{\"trade_id\":\"5\",\"product_id\":\"BTC-USD\",\"price\":\"1e300\",\"size\":\"1\",\"side\":\"BUY\",\"time\":\"2026-04-07T14:30:02Z\"}",
-    "{\"trade_id\":\"6\",\"product_id\":\"BTC-USD\",\"price\":\"1234567890123456789\",\"size\":\"1\",\"time\":\"2026-04-07T14:30:02Z\"}",
-    "{\"trade_id\":\"7\",\"product_id\":\"BTC-USD\",\"price\":\"1\",\"size\":\"-0.1\",\"time\":\"2026-04-07T14:30:02Z\"}",
-    "{\"trade_id\":\"8\",\"product_id\":\"BTC-USD\",\"price\":\"1\",\"time\":\"2026-04-07T14:30:02Z\"}",
-    "{\"trade_id\":\"x9\",\"product_id\":\"BTC-USD\",\"price\":\"1\",\"size\":\"1\",\"time\":\"2026-04-07T14:30:02Z\"}",
-    "{\"trade_id\":\"0\",\"product_id\":\"BTC-USD\",\"price\":\"1\",\"size\":\"1\",\"time\":\"2026-04-07T14:30:02Z\"}",
-    "{\"trade_id\":\"99999999999999999999999\",\"product_id\":\"BTC-USD\",\"price\":\"1\",\"size\":\"1\",\"time\":\"2026-04-07T14:30:02Z\"}",
+    "{\"trade_id\":\"1\",\"product_id\":\"BTC-USD\",\"price\":68900.5,\"size\":\"1\",\"side\":"
+    "\"BUY\",\"time\":\"2026-04-07T14:30:02Z\"}",
+    "{\"trade_id\":\"2\",\"product_id\":\"BTC-USD\",\"price\":\"NaN\",\"size\":\"1\",\"side\":"
+    "\"BUY\",\"time\":\"2026-04-07T14:30:02Z\"}",
+    "{\"trade_id\":\"3\",\"product_id\":\"BTC-USD\",\"price\":\"-5\",\"size\":\"1\",\"side\":"
+    "\"BUY\",\"time\":\"2026-04-07T14:30:02Z\"}",
+    "{\"trade_id\":\"4\",\"product_id\":\"BTC-USD\",\"price\":\"0\",\"size\":\"1\",\"side\":"
+    "\"BUY\",\"time\":\"2026-04-07T14:30:02Z\"}",
+    "{\"trade_id\":\"5\",\"product_id\":\"BTC-USD\",\"price\":\"1e300\",\"size\":\"1\",\"side\":"
+    "\"BUY\",\"time\":\"2026-04-07T14:30:02Z\"}",
+    "{\"trade_id\":\"6\",\"product_id\":\"BTC-USD\",\"price\":\"1234567890123456789\",\"size\":"
+    "\"1\",\"time\":\"2026-04-07T14:30:02Z\"}",
+    "{\"trade_id\":\"7\",\"product_id\":\"BTC-USD\",\"price\":\"1\",\"size\":\"-0.1\",\"time\":"
+    "\"2026-04-07T14:30:02Z\"}",
+    "{\"trade_id\":\"8\",\"product_id\":\"BTC-USD\",\"price\":\"1\",\"time\":\"2026-04-07T14:30:"
+    "02Z\"}",
+    "{\"trade_id\":\"x9\",\"product_id\":\"BTC-USD\",\"price\":\"1\",\"size\":\"1\",\"time\":"
+    "\"2026-04-07T14:30:02Z\"}",
+    "{\"trade_id\":\"0\",\"product_id\":\"BTC-USD\",\"price\":\"1\",\"size\":\"1\",\"time\":\"2026-"
+    "04-07T14:30:02Z\"}",
+    "{\"trade_id\":\"99999999999999999999999\",\"product_id\":\"BTC-USD\",\"price\":\"1\",\"size\":"
+    "\"1\",\"time\":\"2026-04-07T14:30:02Z\"}",
   };
   const char *unlocated[] = {
     "17",
     "{\"trade_id\":\"10\",\"price\":\"1\",\"size\":\"1\",\"time\":\"2026-04-07T14:30:02Z\"}",
-    "{\"trade_id\":\"11\",\"product_id\":\"BTC USD\",\"price\":\"1\",\"size\":\"1\",\"time\":\"2026-04-07T14:30:02Z\"}",
+    "{\"trade_id\":\"11\",\"product_id\":\"BTC "
+    "USD\",\"price\":\"1\",\"size\":\"1\",\"time\":\"2026-04-07T14:30:02Z\"}",
     "{\"trade_id\":\"12\",\"product_id\":\"BTC-USD\",\"price\":\"1\",\"size\":\"1\"}",
-    "{\"trade_id\":\"13\",\"product_id\":\"BTC-USD\",\"price\":\"1\",\"size\":\"1\",\"time\":\"1999-01-01T00:00:00Z\"}",
-    "{\"trade_id\":\"14\",\"product_id\":\"BTC-USD\",\"price\":\"1\",\"size\":\"1\",\"time\":\"2036-01-01T00:00:00Z\"}",
+    "{\"trade_id\":\"13\",\"product_id\":\"BTC-USD\",\"price\":\"1\",\"size\":\"1\",\"time\":"
+    "\"1999-01-01T00:00:00Z\"}",
+    "{\"trade_id\":\"14\",\"product_id\":\"BTC-USD\",\"price\":\"1\",\"size\":\"1\",\"time\":"
+    "\"2036-01-01T00:00:00Z\"}",
   };
   GString *s = g_string_new (TRADES_MSG (GOOD_TRADE));
   g_string_truncate (s, s->len - 4); /* before "]}]}" */
@@ -237,7 +276,8 @@ test_rejects_bad_trades_and_keeps_good_ones (Fixture *f, gconstpointer data)
   g_assert_cmpuint (f->msg.n_rejected, ==, G_N_ELEMENTS (bad_trades) + G_N_ELEMENTS (unlocated));
   g_assert_nonnull (f->msg.rejected);
   g_assert_cmpuint (f->msg.rejected->len, ==, G_N_ELEMENTS (bad_trades));
-  g_assert_cmpstr (g_array_index (f->msg.rejected, SpotCoinbaseRejected, 0).product_id, ==, "BTC-USD");
+  g_assert_cmpstr (g_array_index (f->msg.rejected, SpotCoinbaseRejected, 0).product_id, ==,
+                   "BTC-USD");
   g_assert_nonnull (f->msg.first_reject_reason);
   g_string_free (s, TRUE);
 }
@@ -245,7 +285,10 @@ test_rejects_bad_trades_and_keeps_good_ones (Fixture *f, gconstpointer data)
 static void
 test_rejects_trades_not_an_array (Fixture *f, gconstpointer data)
 {
-  g_assert_true (parse (f, "{\"channel\":\"market_trades\",\"timestamp\":\"2026-04-07T14:30:03Z\",\"events\":[{\"type\":\"update\",\"trades\":{}}]}", NULL));
+  g_assert_true (parse (f,
+                        "{\"channel\":\"market_trades\",\"timestamp\":\"2026-04-07T14:30:03Z\","
+                        "\"events\":[{\"type\":\"update\",\"trades\":{}}]}",
+                        NULL));
   g_assert_cmpuint (f->msg.trades->n_trades, ==, 0);
   g_assert_cmpuint (f->msg.n_rejected, ==, 1);
   g_assert_null (f->msg.rejected);
@@ -254,12 +297,18 @@ test_rejects_trades_not_an_array (Fixture *f, gconstpointer data)
 static void
 test_rejects_inconsistent_candles (Fixture *f, gconstpointer data)
 {
-  const char *text = "{\"channel\":\"candles\",\"timestamp\":\"2026-04-07T14:30:03Z\",\"events\":[{\"type\":\"update\",\"candles\":["
-                     "{\"start\":\"1775521801\",\"high\":\"2\",\"low\":\"1\",\"open\":\"1\",\"close\":\"2\",\"volume\":\"1\",\"product_id\":\"BTC-USD\"},"
-                     "{\"start\":\"1775521800\",\"high\":\"1\",\"low\":\"2\",\"open\":\"1\",\"close\":\"2\",\"volume\":\"1\",\"product_id\":\"BTC-USD\"},"
-                     "{\"start\":\"1775521800\",\"high\":\"2\",\"low\":\"1\",\"open\":\"1\",\"close\":\"2\",\"volume\":\"-1\",\"product_id\":\"BTC-USD\"},"
-                     "{\"start\":1775521800,\"high\":\"2\",\"low\":\"1\",\"open\":\"1\",\"close\":\"2\",\"volume\":\"1\",\"product_id\":\"BTC-USD\"},"
-                     "{\"start\":\"1775521800\",\"high\":\"2\",\"low\":\"1\",\"open\":\"1\",\"close\":\"2\",\"volume\":\"0\",\"product_id\":\"BTC-USD\"}"
+  const char *text = "{\"channel\":\"candles\",\"timestamp\":\"2026-04-07T14:30:03Z\",\"events\":[{"
+                     "\"type\":\"update\",\"candles\":["
+                     "{\"start\":\"1775521801\",\"high\":\"2\",\"low\":\"1\",\"open\":\"1\","
+                     "\"close\":\"2\",\"volume\":\"1\",\"product_id\":\"BTC-USD\"},"
+                     "{\"start\":\"1775521800\",\"high\":\"1\",\"low\":\"2\",\"open\":\"1\","
+                     "\"close\":\"2\",\"volume\":\"1\",\"product_id\":\"BTC-USD\"},"
+                     "{\"start\":\"1775521800\",\"high\":\"2\",\"low\":\"1\",\"open\":\"1\","
+                     "\"close\":\"2\",\"volume\":\"-1\",\"product_id\":\"BTC-USD\"},"
+                     "{\"start\":1775521800,\"high\":\"2\",\"low\":\"1\",\"open\":\"1\",\"close\":"
+                     "\"2\",\"volume\":\"1\",\"product_id\":\"BTC-USD\"},"
+                     "{\"start\":\"1775521800\",\"high\":\"2\",\"low\":\"1\",\"open\":\"1\","
+                     "\"close\":\"2\",\"volume\":\"0\",\"product_id\":\"BTC-USD\"}"
                      "]}]}";
   g_assert_true (parse (f, text, NULL));
   g_assert_cmpuint (f->msg.candles->len, ==, 1);
@@ -269,13 +318,17 @@ test_rejects_inconsistent_candles (Fixture *f, gconstpointer data)
 static void
 test_parses_multi_megabyte_frame (Fixture *f, gconstpointer data)
 {
-  GString *s = g_string_new ("{\"channel\":\"market_trades\",\"timestamp\":\"2026-04-07T14:30:03Z\",\"sequence_num\":1,"
-                             "\"events\":[{\"type\":\"update\",\"trades\":[");
+  GString *s = g_string_new (
+      "{\"channel\":\"market_trades\",\"timestamp\":\"2026-04-07T14:30:03Z\",\"sequence_num\":1,"
+      "\"events\":[{\"type\":\"update\",\"trades\":[");
   guint n = 0;
   while (s->len < 4 * 1024 * 1024)
-    g_string_append_printf (s, "%s{\"trade_id\":\"%u\",\"product_id\":\"BTC-USD\",\"price\":\"1.5\",\"size\":\"2\","
-                               "\"side\":\"BUY\",\"time\":\"2026-04-07T14:30:02Z\"}",
-                            n == 0 ? "" : ",", n + 1), n++;
+    g_string_append_printf (
+        s,
+        "%s{\"trade_id\":\"%u\",\"product_id\":\"BTC-USD\",\"price\":\"1.5\",\"size\":\"2\","
+        "\"side\":\"BUY\",\"time\":\"2026-04-07T14:30:02Z\"}",
+        n == 0 ? "" : ",", n + 1),
+        n++;
   g_string_append (s, "]}]}");
   g_assert_true (parse (f, s->str, NULL));
   g_assert_cmpuint (f->msg.trades->n_trades, ==, n);
@@ -285,7 +338,10 @@ test_parses_multi_megabyte_frame (Fixture *f, gconstpointer data)
 static void
 test_heartbeat_without_counter_is_counted (Fixture *f, gconstpointer data)
 {
-  g_assert_true (parse (f, "{\"channel\":\"heartbeats\",\"timestamp\":\"2026-04-07T14:30:03Z\",\"events\":[{\"heartbeat_counter\":\"x\"},{},3]}", NULL));
+  g_assert_true (parse (f,
+                        "{\"channel\":\"heartbeats\",\"timestamp\":\"2026-04-07T14:30:03Z\","
+                        "\"events\":[{\"heartbeat_counter\":\"x\"},{},3]}",
+                        NULL));
   g_assert_cmpint (f->msg.heartbeat_counter, ==, -1);
   g_assert_cmpuint (f->msg.n_rejected, ==, 3);
 }
@@ -298,18 +354,29 @@ test_lean_parser_agrees_with_json_glib (void)
   const char *inputs[] = {
     TRADES_MSG (GOOD_TRADE),
     TRADES_MSG (GOOD_TRADE "," GOOD_TRADE),
-    "{\"channel\":\"market_trades\",\"timestamp\":\"2026-04-07T14:30:03Z\",\"sequence_num\":0,\"events\":[]}",
-    " {\"channel\" : \"market_trades\" ,\n\"timestamp\":\"2026-04-07T14:30:03Z\",\"x\":[1,-2.5,true,false,null,{\"y\":\"z\"}],"
+    "{\"channel\":\"market_trades\",\"timestamp\":\"2026-04-07T14:30:03Z\",\"sequence_num\":0,"
+    "\"events\":[]}",
+    " {\"channel\" : \"market_trades\" "
+    ",\n\"timestamp\":\"2026-04-07T14:30:03Z\",\"x\":[1,-2.5,true,false,null,{\"y\":\"z\"}],"
     "\"events\":[{\"type\":\"snapshot\",\"trades\":[]}]} ",
     /* Each of these takes the json-glib path. */
-    "{\"channel\":\"market_trades\",\"timestamp\":\"2026-04-07T14:30:03Z\",\"events\":[{\"type\":\"update\",\"trades\":[{\"trade_id\":\"1\",\"product_id\":\"BTC\\u002dUSD\",\"price\":\"1\",\"size\":\"1\",\"time\":\"2026-04-07T14:30:02Z\"}]}]}",
-    "{\"channel\":\"market_trades\",\"channel\":\"heartbeats\",\"timestamp\":\"2026-04-07T14:30:03Z\",\"events\":[]}",
+    "{\"channel\":\"market_trades\",\"timestamp\":\"2026-04-07T14:30:03Z\",\"events\":[{\"type\":"
+    "\"update\",\"trades\":[{\"trade_id\":\"1\",\"product_id\":\"BTC\\u002dUSD\",\"price\":\"1\","
+    "\"size\":\"1\",\"time\":\"2026-04-07T14:30:02Z\"}]}]}",
+    "{\"channel\":\"market_trades\",\"channel\":\"heartbeats\",\"timestamp\":\"2026-04-07T14:30:"
+    "03Z\",\"events\":[]}",
     "{\"events\":[],\"channel\":\"market_trades\",\"timestamp\":\"2026-04-07T14:30:03Z\"}",
-    "{\"channel\":\"market_trades\",\"timestamp\":\"2026-04-07T14:30:03Z\",\"sequence_num\":1e3,\"events\":[]}",
-    "{\"channel\":\"market_trades\",\"timestamp\":\"2026-04-07T14:30:03Z\",\"sequence_num\":05,\"events\":[]}",
+    "{\"channel\":\"market_trades\",\"timestamp\":\"2026-04-07T14:30:03Z\",\"sequence_num\":1e3,"
+    "\"events\":[]}",
+    "{\"channel\":\"market_trades\",\"timestamp\":\"2026-04-07T14:30:03Z\",\"sequence_num\":05,"
+    "\"events\":[]}",
     "{\"channel\":\"market_trades\",\"timestamp\":\"2026-04-07T14:30:03Z\",\"events\":[]} x",
-    "{\"channel\":\"market_trades\",\"timestamp\":\"2026-04-07T14:30:03Z\",\"events\":[{\"type\":\"update\",\"trades\":[{\"trade_id\":\"1\",\"product_id\":\"BTC-USD\",\"price\":\"1\",\"size\":\"1\",\"side\":7,\"time\":\"2026-04-07T14:30:02Z\"}]}]}",
-    "{\"channel\":\"market_trades\",\"timestamp\":\"2026-04-07T14:30:03Z\",\"events\":[{\"type\":\"update\",\"trades\":[{\"trade_id\":\"1\",\"product_id\":\"BTC-USD\",\"price\":\"-1\",\"size\":\"1\",\"time\":\"2026-04-07T14:30:02Z\"}]}]}",
+    "{\"channel\":\"market_trades\",\"timestamp\":\"2026-04-07T14:30:03Z\",\"events\":[{\"type\":"
+    "\"update\",\"trades\":[{\"trade_id\":\"1\",\"product_id\":\"BTC-USD\",\"price\":\"1\","
+    "\"size\":\"1\",\"side\":7,\"time\":\"2026-04-07T14:30:02Z\"}]}]}",
+    "{\"channel\":\"market_trades\",\"timestamp\":\"2026-04-07T14:30:03Z\",\"events\":[{\"type\":"
+    "\"update\",\"trades\":[{\"trade_id\":\"1\",\"product_id\":\"BTC-USD\",\"price\":\"-1\","
+    "\"size\":\"1\",\"time\":\"2026-04-07T14:30:02Z\"}]}]}",
   };
   g_autoptr (SpotCoinbaseParser) lean = spot_coinbase_parser_new ();
   g_autoptr (SpotCoinbaseParser) oracle = spot_coinbase_parser_new ();
@@ -370,11 +437,14 @@ int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
-#define ADD(name, fn) g_test_add ("/coinbase/message/" name, Fixture, NULL, fixture_setup, fn, fixture_teardown)
+#define ADD(name, fn)                                                                              \
+  g_test_add ("/coinbase/message/" name, Fixture, NULL, fixture_setup, fn, fixture_teardown)
   ADD ("parses-market-trades-update", test_parses_market_trades_update);
-  ADD ("parses-snapshot-with-several-trades-and-sell-side", test_parses_snapshot_with_several_trades_and_sell_side);
+  ADD ("parses-snapshot-with-several-trades-and-sell-side",
+       test_parses_snapshot_with_several_trades_and_sell_side);
   ADD ("parses-candles", test_parses_candles);
-  ADD ("parses-heartbeat-counter-as-number-and-string", test_parses_heartbeat_counter_as_number_and_string);
+  ADD ("parses-heartbeat-counter-as-number-and-string",
+       test_parses_heartbeat_counter_as_number_and_string);
   ADD ("parses-subscriptions", test_parses_subscriptions);
   ADD ("parses-error-message", test_parses_error_message);
   ADD ("ignores-unknown-channels-and-types", test_ignores_unknown_channels_and_types);
@@ -385,6 +455,7 @@ main (int argc, char **argv)
   ADD ("parses-multi-megabyte-frame", test_parses_multi_megabyte_frame);
   ADD ("heartbeat-without-counter-is-counted", test_heartbeat_without_counter_is_counted);
   g_test_add_func ("/coinbase/message/amount-bounds", test_amount_bounds);
-  g_test_add_func ("/coinbase/message/lean-parser-agrees-with-json-glib", test_lean_parser_agrees_with_json_glib);
+  g_test_add_func ("/coinbase/message/lean-parser-agrees-with-json-glib",
+                   test_lean_parser_agrees_with_json_glib);
   return g_test_run ();
 }

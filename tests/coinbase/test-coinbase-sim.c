@@ -23,7 +23,8 @@
 
 /* ---- recording sink -------------------------------------------------------- */
 
-typedef struct {
+typedef struct
+{
   GMutex lock;
   GHashTable *latest; /* "product|g|start" -> SpotCandle* (highest rev) */
   SpotCoinbaseClient *client;
@@ -37,9 +38,11 @@ record (Recorder *r, const SpotCandleUpdate *u, guint n)
   for (guint i = 0; i < n; i++)
     {
       const SpotCandle *c = &u[i].candle;
-      g_autofree char *key = g_strdup_printf ("%s|%d|%" G_GINT64_FORMAT, c->product_id, c->granularity, c->start);
+      g_autofree char *key
+          = g_strdup_printf ("%s|%d|%" G_GINT64_FORMAT, c->product_id, c->granularity, c->start);
       SpotCandle *old = g_hash_table_lookup (r->latest, key);
-      if (old != NULL && (old->rev > c->rev || (old->rev == c->rev && old->complete && !c->complete)))
+      if (old != NULL
+          && (old->rev > c->rev || (old->rev == c->rev && old->complete && !c->complete)))
         continue;
       g_hash_table_insert (r->latest, g_steal_pointer (&key), g_memdup2 (c, sizeof *c));
     }
@@ -71,7 +74,8 @@ emit_dirty (gpointer data, guint worker, const SpotDirtyRange *ranges, guint n)
 
 /* ---- the service under test ---------------------------------------------------- */
 
-typedef struct {
+typedef struct
+{
   Recorder rec;
   SpotShardedAggregator *agg;
   SpotCoinbaseClient *client;
@@ -112,11 +116,14 @@ started_cb (GObject *source, GAsyncResult *result, gpointer data)
 static gboolean
 has_products (gpointer data)
 {
-  return ((Service *) data)->products != NULL;
+  return ((Service *)data)->products != NULL;
 }
 
 static Service *
-service_start_with (Sim *sim, const char *key_name, const char *key_file, const char *const *products)
+service_start_with (Sim *sim,
+                    const char *key_name,
+                    const char *key_file,
+                    const char *const *products)
 {
   Service *s = g_new0 (Service, 1);
   g_mutex_init (&s->rec.lock);
@@ -134,7 +141,8 @@ service_start_with (Sim *sim, const char *key_name, const char *key_file, const 
   g_assert_no_error (error);
   SpotCoinbaseOptions o;
   options_for (&o, sim);
-  s->client = spot_coinbase_client_new (&o, key_name, key_file, NULL, s->agg, NULL, NULL, NULL, &error);
+  s->client
+      = spot_coinbase_client_new (&o, key_name, key_file, NULL, s->agg, NULL, NULL, NULL, &error);
   g_assert_no_error (error);
   spot_coinbase_options_clear (&o);
   g_mutex_lock (&s->rec.lock);
@@ -188,7 +196,8 @@ repairs_done (gpointer data)
   Service *s = data;
   SpotEngineStats es;
   spot_sharded_aggregator_get_stats (s->agg, &es);
-  return es.dirty_pending == 0 && spot_coinbase_repairer_get_pending (spot_coinbase_client_get_repairer (s->client)) == 0;
+  return es.dirty_pending == 0
+         && spot_coinbase_repairer_get_pending (spot_coinbase_client_get_repairer (s->client)) == 0;
 }
 
 /* ---- comparison with the simulator's REST candles ------------------------------- */
@@ -196,9 +205,10 @@ repairs_done (gpointer data)
 static GArray *
 rest_candles (Sim *sim, const char *product, SpotGranularity g, gint64 from, gint64 to)
 {
-  g_autofree char *path = g_strdup_printf ("/api/v3/brokerage/market/products/%s/candles?start=%" G_GINT64_FORMAT
-                                           "&end=%" G_GINT64_FORMAT "&granularity=%s&limit=350",
-                                           product, from, to, spot_granularity_name (g));
+  g_autofree char *path
+      = g_strdup_printf ("/api/v3/brokerage/market/products/%s/candles?start=%" G_GINT64_FORMAT
+                         "&end=%" G_GINT64_FORMAT "&granularity=%s&limit=350",
+                         product, from, to, spot_granularity_name (g));
   guint status = 0;
   g_autofree char *body = sim_http (sim, "GET", path, &status);
   g_assert_cmpuint (status, ==, 200);
@@ -229,7 +239,8 @@ same_rest (GArray *a, GArray *b)
   if (a->len != b->len)
     return FALSE;
   for (guint i = 0; i < a->len; i++)
-    if (!spot_candle_values_equal (&g_array_index (a, SpotCandle, i), &g_array_index (b, SpotCandle, i)))
+    if (!spot_candle_values_equal (&g_array_index (a, SpotCandle, i),
+                                   &g_array_index (b, SpotCandle, i)))
       return FALSE;
   return TRUE;
 }
@@ -237,16 +248,17 @@ same_rest (GArray *a, GArray *b)
 static char *
 describe (const SpotCandle *c)
 {
-  char o[SPOT_DECIMAL_BUFSIZE], h[SPOT_DECIMAL_BUFSIZE], l[SPOT_DECIMAL_BUFSIZE], cl[SPOT_DECIMAL_BUFSIZE],
-      v[SPOT_DECIMAL_BUFSIZE];
+  char o[SPOT_DECIMAL_BUFSIZE], h[SPOT_DECIMAL_BUFSIZE], l[SPOT_DECIMAL_BUFSIZE],
+      cl[SPOT_DECIMAL_BUFSIZE], v[SPOT_DECIMAL_BUFSIZE];
   spot_decimal_format (&c->open, o, sizeof o);
   spot_decimal_format (&c->high, h, sizeof h);
   spot_decimal_format (&c->low, l, sizeof l);
   spot_decimal_format (&c->close, cl, sizeof cl);
   spot_decimal_format (&c->volume, v, sizeof v);
-  return g_strdup_printf ("%s %s %" G_GINT64_FORMAT " o=%s h=%s l=%s c=%s v=%s rev=%" G_GUINT64_FORMAT " complete=%d",
-                          c->product_id, spot_granularity_name (c->granularity), c->start, o, h, l, cl, v, c->rev,
-                          c->complete);
+  return g_strdup_printf ("%s %s %" G_GINT64_FORMAT
+                          " o=%s h=%s l=%s c=%s v=%s rev=%" G_GUINT64_FORMAT " complete=%d",
+                          c->product_id, spot_granularity_name (c->granularity), c->start, o, h, l,
+                          cl, v, c->rev, c->complete);
 }
 
 /* Compares one product; returns NULL on equality, else why not. */
@@ -263,7 +275,8 @@ compare_product (Service *s, GArray *rest, const char *product, gint64 since)
       gint64 size = spot_granularity_seconds (r->granularity);
       if (r->start + size <= since)
         continue; /* closed before the service started */
-      g_autofree char *key = g_strdup_printf ("%s|%d|%" G_GINT64_FORMAT, product, r->granularity, r->start);
+      g_autofree char *key
+          = g_strdup_printf ("%s|%d|%" G_GINT64_FORMAT, product, r->granularity, r->start);
       SpotCandle *c = g_hash_table_lookup (s->rec.latest, key);
       if (c == NULL)
         {
@@ -285,7 +298,8 @@ compare_product (Service *s, GArray *rest, const char *product, gint64 since)
   while (why == NULL && g_hash_table_iter_next (&it, NULL, &value))
     {
       const SpotCandle *c = value;
-      if (strcmp (c->product_id, product) != 0 || c->start + spot_granularity_seconds (c->granularity) <= since)
+      if (strcmp (c->product_id, product) != 0
+          || c->start + spot_granularity_seconds (c->granularity) <= since)
         continue;
       gboolean found = FALSE;
       for (guint i = 0; i < rest->len && !found; i++)
@@ -331,13 +345,15 @@ assert_candles_equal_rest (Sim *sim, Service *s, gint64 since, guint attempts)
           ok = last_why == NULL;
         }
       if (!ok)
-        g_error ("%s: candles differ from the exchange: %s", product, last_why != NULL ? last_why : "never quiet");
+        g_error ("%s: candles differ from the exchange: %s", product,
+                 last_why != NULL ? last_why : "never quiet");
       g_test_message ("%s: every granularity equals the exchange's REST candles", product);
     }
 }
 
 static const char *sim_base_args[] = {
-  "--products=4", "--trades-per-second=0.4", "--history-minutes=30", "--seed=7", "--fault-after=1000", NULL,
+  "--products=4", "--trades-per-second=0.4", "--history-minutes=30",
+  "--seed=7",     "--fault-after=1000",      NULL,
 };
 
 static void
@@ -347,20 +363,22 @@ dump_stats (Service *s, const char *when)
   spot_coinbase_manager_get_stats (spot_coinbase_client_get_manager (s->client), &st);
   SpotCoinbaseRepairerStats rs;
   spot_coinbase_repairer_get_stats (spot_coinbase_client_get_repairer (s->client), &rs);
-  g_test_message ("%s: frames %" G_GUINT64_FORMAT " trades %" G_GUINT64_FORMAT " parse_errors %" G_GUINT64_FORMAT
-                  " rejected %" G_GUINT64_FORMAT " gaps %" G_GUINT64_FORMAT " stalls %" G_GUINT64_FORMAT
-                  " reconnects %" G_GUINT64_FORMAT " drops %" G_GUINT64_FORMAT " | repairs queued %" G_GUINT64_FORMAT
-                  " applied %" G_GUINT64_FORMAT " cleared %" G_GUINT64_FORMAT " rest %" G_GUINT64_FORMAT
-                  " failed %" G_GUINT64_FORMAT,
-                  when, st.frames, st.trades, st.parse_errors, st.rejected_items, st.sequence_gaps, st.stalls,
-                  st.reconnects, st.inbox_drops, rs.minutes_queued, rs.applied, rs.cleared, rs.rest_requests, rs.failed);
+  g_test_message (
+      "%s: frames %" G_GUINT64_FORMAT " trades %" G_GUINT64_FORMAT
+      " parse_errors %" G_GUINT64_FORMAT " rejected %" G_GUINT64_FORMAT " gaps %" G_GUINT64_FORMAT
+      " stalls %" G_GUINT64_FORMAT " reconnects %" G_GUINT64_FORMAT " drops %" G_GUINT64_FORMAT
+      " | repairs queued %" G_GUINT64_FORMAT " applied %" G_GUINT64_FORMAT
+      " cleared %" G_GUINT64_FORMAT " rest %" G_GUINT64_FORMAT " failed %" G_GUINT64_FORMAT,
+      when, st.frames, st.trades, st.parse_errors, st.rejected_items, st.sequence_gaps, st.stalls,
+      st.reconnects, st.inbox_drops, rs.minutes_queued, rs.applied, rs.cleared, rs.rest_requests,
+      rs.failed);
 }
 
 static void
 fault (Sim *sim, const char *kind, const char *value)
 {
-  g_autofree char *path = g_strdup_printf ("/_sim/fault?kind=%s%s%s", kind, value != NULL ? "&value=" : "",
-                                           value != NULL ? value : "");
+  g_autofree char *path = g_strdup_printf (
+      "/_sim/fault?kind=%s%s%s", kind, value != NULL ? "&value=" : "", value != NULL ? value : "");
   guint status = 0;
   g_autofree char *body = sim_http (sim, "POST", path, &status);
   g_assert_cmpuint (status, ==, 200);
@@ -388,7 +406,8 @@ test_builds_candles_equal_to_exchange_through_faults_and_restart (void)
   g_assert_cmpuint (st.sequence_gaps, ==, 0);
 
   /* Faults, each followed by recovery. */
-  struct {
+  struct
+  {
     const char *kind;
     const char *value;
     guint settle_ms;
@@ -416,7 +435,7 @@ test_builds_candles_equal_to_exchange_through_faults_and_restart (void)
     }
   dump_stats (s, "after faults");
   spot_coinbase_manager_get_stats (spot_coinbase_client_get_manager (s->client), &st);
-  g_assert_cmpuint (st.reconnects, >=, 3);   /* close1001, drop, stall */
+  g_assert_cmpuint (st.reconnects, >=, 3); /* close1001, drop, stall */
   g_assert_cmpuint (st.stalls, >=, 1);
   g_assert_cmpuint (st.sequence_gaps, >=, 1);
   g_assert_cmpuint (st.parse_errors, >=, 2); /* malformed, wrong-type 1 is counted as rejected */
@@ -469,7 +488,8 @@ test_products_added_at_run_time_are_seeded_and_equal_exchange (void)
   const char *gone[] = { all[1], NULL };
   spot_coinbase_client_remove_products (s->client, gone);
   g_strfreev (s->products);
-  s->products = g_strdupv ((char **) (const char *[]) { (char *) all[0], (char *) all[2], (char *) all[3], NULL });
+  s->products = g_strdupv (
+      (char **)(const char *[]){ (char *)all[0], (char *)all[2], (char *)all[3], NULL });
   g_assert_true (sim_wait (all_confirmed, s, 20000));
   SpotCoinbaseRepairerStats rs;
   spot_coinbase_repairer_get_stats (spot_coinbase_client_get_repairer (s->client), &rs);
@@ -528,7 +548,8 @@ test_jwt_subscribes_accepted_by_exchange_requiring_auth (void)
       SpotCoinbaseConnectionStats st;
       spot_coinbase_manager_get_stats (spot_coinbase_client_get_manager (s->client), &st);
       g_assert_cmpuint (st.exchange_errors, ==, 0);
-      g_test_message ("%s key: %" G_GUINT64_FORMAT " trades", k == 0 ? "ES256" : "EdDSA", st.trades);
+      g_test_message ("%s key: %" G_GUINT64_FORMAT " trades", k == 0 ? "ES256" : "EdDSA",
+                      st.trades);
       service_stop (s);
     }
 
@@ -555,7 +576,8 @@ test_jwt_subscribes_accepted_by_exchange_requiring_auth (void)
   g_rmdir (dir);
 }
 
-typedef struct {
+typedef struct
+{
   SpotCoinbaseManager *m;
   guint want;
 } OpenWait;
@@ -573,13 +595,14 @@ manager_ready (gpointer data)
 static gboolean
 array_has_75 (gpointer data)
 {
-  return ((GArray *) data)->len >= 75;
+  return ((GArray *)data)->len >= 75;
 }
 
 static void
 test_500_products_use_25_connections_within_rate_limits (void)
 {
-  const char *args[] = { "--products=500", "--trades-per-second=0.05", "--history-minutes=1", NULL };
+  const char *args[]
+      = { "--products=500", "--trades-per-second=0.05", "--history-minutes=1", NULL };
   Sim *sim = sim_start (args);
   SpotEngineOptions eo;
   spot_engine_options_init_defaults (&eo);
@@ -603,10 +626,11 @@ test_500_products_use_25_connections_within_rate_limits (void)
   JsonArray *arr = json_object_get_array_member (json_node_get_object (root), "products");
   g_autoptr (GPtrArray) ids = g_ptr_array_new ();
   for (guint i = 0; i < json_array_get_length (arr); i++)
-    g_ptr_array_add (ids, (gpointer) json_object_get_string_member (json_array_get_object_element (arr, i), "product_id"));
+    g_ptr_array_add (ids, (gpointer)json_object_get_string_member (
+                              json_array_get_object_element (arr, i), "product_id"));
   g_ptr_array_add (ids, NULL);
   g_assert_cmpuint (ids->len - 1, ==, 500);
-  spot_coinbase_manager_add_products (m, (const char *const *) ids->pdata);
+  spot_coinbase_manager_add_products (m, (const char *const *)ids->pdata);
   g_assert_cmpuint (spot_coinbase_manager_get_n_connections (m), ==, 25);
 
   OpenWait w = { m, 500 };
@@ -616,8 +640,10 @@ test_500_products_use_25_connections_within_rate_limits (void)
   /* Opens at most 4 per second, subscribes at most 8 per second (measured). */
   gint64 min_gap = G_MAXINT64;
   for (guint i = 1; i < opens->len; i++)
-    min_gap = MIN (min_gap, g_array_index (opens, gint64, i) - g_array_index (opens, gint64, i - 1));
-  g_test_message ("opens: %u, smallest gap %.3f s; subscribes: %u", opens->len, min_gap / 1e6, subs->len);
+    min_gap
+        = MIN (min_gap, g_array_index (opens, gint64, i) - g_array_index (opens, gint64, i - 1));
+  g_test_message ("opens: %u, smallest gap %.3f s; subscribes: %u", opens->len, min_gap / 1e6,
+                  subs->len);
   g_assert_cmpint (min_gap, >=, 250000 - 2000);
   g_assert_true (sim_wait (array_has_75, subs, 5000));
   g_assert_cmpuint (subs->len, ==, 25 * 3);
@@ -625,7 +651,10 @@ test_500_products_use_25_connections_within_rate_limits (void)
   for (guint i = 0; i < subs->len; i++)
     {
       guint n = 0;
-      for (guint k = i; k < subs->len && g_array_index (subs, gint64, k) < g_array_index (subs, gint64, i) + G_USEC_PER_SEC; k++)
+      for (guint k = i;
+           k < subs->len
+           && g_array_index (subs, gint64, k) < g_array_index (subs, gint64, i) + G_USEC_PER_SEC;
+           k++)
         n++;
       worst = MAX (worst, n);
     }
