@@ -207,7 +207,6 @@ test_dashboard_shows_a_candle_changing_live (void)
   g_autoptr (SpotCandleHub) hub = NULL;
   g_autoptr (SpotLiveCache) cache = NULL;
   g_autoptr (SpotHttpServer) server = NULL;
-  g_autoptr (SpotStaticAssets) assets = spot_static_assets_new ();
   g_autoptr (SoupSession) session = NULL;
   g_autoptr (SoupMessage) ws_msg = NULL;
   g_autofree char *profile = NULL;
@@ -229,17 +228,6 @@ test_dashboard_shows_a_candle_changing_live (void)
   SpotCandle first = http_test_candle ("BTC-USD", SPOT_GRANULARITY_ONE_MINUTE, now, 1, "70000.25");
   SpotCandle changed
       = http_test_candle ("BTC-USD", SPOT_GRANULARITY_ONE_MINUTE, now, 2, "70123.45");
-
-  if (chromium == NULL)
-    {
-      g_print ("1..0 # SKIP chromium is not installed\n");
-      exit (77);
-    }
-  if (spot_static_assets_lookup (assets, "static/app.js") == NULL)
-    {
-      g_print ("1..0 # SKIP web bundle not built (run tools/quickstart setup)\n");
-      exit (77);
-    }
 
   nats = spot_test_nats_start (&error);
   g_assert_no_error (error);
@@ -391,6 +379,21 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   spot_test_require_program ("nats-server");
+  {
+    g_autofree char *chromium = find_chromium ();
+    g_autoptr (SpotStaticAssets) assets = spot_static_assets_new ();
+
+    if (chromium == NULL)
+      {
+        g_print ("1..0 # SKIP chromium is not installed\n");
+        return 77;
+      }
+    if (spot_static_assets_lookup (assets, "static/app.js") == NULL)
+      {
+        g_print ("1..0 # SKIP web bundle not built (run tools/quickstart setup)\n");
+        return 77;
+      }
+  }
   g_test_add_func ("/browser/dashboard-shows-a-candle-changing-live",
                    test_dashboard_shows_a_candle_changing_live);
   return g_test_run ();
