@@ -502,9 +502,11 @@ spot_sse_client_end (SpotSseClient *client)
     return;
   client->ending = TRUE;
   detach (client);
-  if (client->io != NULL && !is_busy (client))
+  /* Not taken over yet (detach dropped the take-over), or nothing in
+   * flight: end now. */
+  if (client->io == NULL || !is_busy (client))
     finish (client, "ended by the server");
-  /* Otherwise when the write in flight (or the take-over) completes. */
+  /* Otherwise when the write in flight completes. */
 }
 
 static void
