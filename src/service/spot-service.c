@@ -42,6 +42,7 @@ struct _SpotService {
   gboolean rows_lost; /* complete candles journaled or lost at stop */
   gint64 started_us;
   gint64 running_us; /* when the exchange connections were started */
+  gint64 shutdown_deadline_us;
   guint pending_starts; /* NATS and database starting in parallel */
   guint tick_id;
   char *degraded_reason;
@@ -1174,12 +1175,10 @@ spot_service_reload_products (SpotService *self)
 
 /* ---- shutdown -------------------------------------------------------------- */
 
-static gint64 shutdown_deadline_us;
-
 static guint
-remaining_ms (void)
+remaining_ms (SpotService *self)
 {
-  gint64 left = shutdown_deadline_us - g_get_monotonic_time ();
+  gint64 left = self->shutdown_deadline_us - g_get_monotonic_time ();
 
   return left > 0 ? (guint) (left / 1000) : 1;
 }
@@ -1220,7 +1219,7 @@ web_stopped_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   g_debug ("HTTP stopped");
   if (self->database != NULL)
     {
-      spot_database_stop (self->database, remaining_ms ());
+      spot_database_stop (self->database, remaining_ms (self));
       g_debug ("Database stopped");
     }
   finish_shutdown (self);
@@ -1251,12 +1250,12 @@ shutdown_continue (SpotService *self)
   /* 3. Flush the publisher and the batch writer (what the database cannot
    * take now is journaled and written at the next start). */
   if (self->publisher != NULL)
-    spot_publisher_stop (self->publisher, MIN (remaining_ms (), timeout_ms));
+    spot_publisher_stop (self->publisher, MIN (remaining_ms (self), timeout_ms));
   if (self->writer != NULL)
     {
       g_autoptr (GError) error = NULL;
       SpotBatchWriterStats stats;
-      if (!spot_batch_writer_close (self->writer, remaining_ms (), &error))
+      if (!spot_batch_writer_close (self->writer, remaining_ms (self), &error))
         {
           self->rows_lost = TRUE;
           g_warning ("Batch writer: %s", error->message);
@@ -1273,7 +1272,7 @@ shutdown_continue (SpotService *self)
     spot_live_cache_stop (self->live_cache);
   if (self->nats != NULL)
     {
-      spot_nats_connection_close (self->nats, MIN (remaining_ms (), 2000));
+      spot_nats_connection_close (self->nats, MIN (remaining_ms (self), 2000));
       g_debug ("NATS closed");
     }
   /* 5. Stop HTTP (SSE streams ended), then 6. the embedded PostgreSQL. */
@@ -1299,7 +1298,7 @@ spot_service_stop (SpotService *self, const char *reason)
   g_cancellable_cancel (self->cancellable);
   if (self->tick_id != 0)
     g_clear_handle_id (&self->tick_id, g_source_remove);
-  shutdown_deadline_us = g_get_monotonic_time ()
+  self->shutdown_deadline_us = g_get_monotonic_time ()
                          + (gint64) self->config->shutdown_timeout_s * G_USEC_PER_SEC;
   watchdog = g_thread_new ("spot-shutdown-watchdog", watchdog_thread,
                            GSIZE_TO_POINTER (self->config->shutdown_timeout_s));
