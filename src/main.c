@@ -26,16 +26,18 @@
 #include "service/spot-service.h"
 #include "store/spot-migrations.h"
 
-enum {
+enum
+{
   EXIT_OK = 0,
   EXIT_RUNTIME = 1,
   EXIT_USAGE = 2,
 };
 
-typedef struct {
+typedef struct
+{
   const char *name;
-  const char *synopsis; /* arguments after the name, for --help */
-  const char *summary;  /* translatable (N_) */
+  const char *synopsis;  /* arguments after the name, for --help */
+  const char *summary;   /* translatable (N_) */
   gboolean needs_config; /* FALSE: runs even with an invalid configuration */
   /* @argv holds the command's own arguments (argv[0] is the command name). */
   int (*run) (const SpotConfig *config, int argc, char **argv);
@@ -48,14 +50,13 @@ static int command_migrate (const SpotConfig *config, int argc, char **argv);
 /* New commands (migrate up|down [N]|status, ...) go here. The first entry is
  * the default when no command is given. */
 static const SpotCommand commands[] = {
-  { "run", "", N_("Run the service until SIGINT or SIGTERM (the default)"), TRUE, command_run },
-  { "version", "", N_("Print the version and exit"), FALSE, command_version },
-  { "migrate", "up [N]|down [N]|status", N_("Apply, revert or list the database migrations"), TRUE,
+  { "run", "", N_ ("Run the service until SIGINT or SIGTERM (the default)"), TRUE, command_run },
+  { "version", "", N_ ("Print the version and exit"), FALSE, command_version },
+  { "migrate", "up [N]|down [N]|status", N_ ("Apply, revert or list the database migrations"), TRUE,
     command_migrate },
 };
 
-static int
-usage_error (const char *format, ...) G_GNUC_PRINTF (1, 2);
+static int usage_error (const char *format, ...) G_GNUC_PRINTF (1, 2);
 
 static int
 usage_error (const char *format, ...)
@@ -74,7 +75,7 @@ static int
 command_version (const SpotConfig *config, int argc, char **argv)
 {
   if (argc > 1)
-    return usage_error (_("“version” takes no arguments"));
+    return usage_error (_ ("“version” takes no arguments"));
   g_print ("%s %s\n", PACKAGE_NAME, PACKAGE_VERSION);
   return EXIT_OK;
 }
@@ -99,11 +100,11 @@ raise_open_file_limit (void)
   limit.rlim_cur = wanted;
   if (setrlimit (RLIMIT_NOFILE, &limit) != 0)
     {
-      g_warning ("Cannot raise the open-file limit to %lu: %s", (unsigned long) wanted,
+      g_warning ("Cannot raise the open-file limit to %lu: %s", (unsigned long)wanted,
                  g_strerror (errno));
       return;
     }
-  g_debug ("Open-file limit raised to %lu", (unsigned long) wanted);
+  g_debug ("Open-file limit raised to %lu", (unsigned long)wanted);
 }
 
 static gboolean
@@ -112,20 +113,21 @@ prepare_state_directory (const char *path, GError **error)
   if (g_mkdir_with_parents (path, 0700) != 0)
     {
       int saved_errno = errno;
-      g_set_error (error, SPOT_ERROR, SPOT_ERROR_IO, _("Cannot create state directory %s: %s"),
+      g_set_error (error, SPOT_ERROR, SPOT_ERROR_IO, _ ("Cannot create state directory %s: %s"),
                    path, g_strerror (saved_errno));
       return FALSE;
     }
   if (!g_file_test (path, G_FILE_TEST_IS_DIR))
     {
-      g_set_error (error, SPOT_ERROR, SPOT_ERROR_IO, _("State directory %s is not a directory"),
+      g_set_error (error, SPOT_ERROR, SPOT_ERROR_IO, _ ("State directory %s is not a directory"),
                    path);
       return FALSE;
     }
   return TRUE;
 }
 
-typedef struct {
+typedef struct
+{
   GMainLoop *loop;
   SpotService *service;
 } RunState;
@@ -163,8 +165,8 @@ on_state_changed (GObject *object, GParamSpec *pspec, gpointer user_data)
 {
   RunState *state = user_data;
 
-  (void) object;
-  (void) pspec;
+  (void)object;
+  (void)pspec;
   if (spot_service_is_finished (state->service))
     g_main_loop_quit (state->loop);
 }
@@ -182,7 +184,7 @@ command_run (const SpotConfig *config, int argc, char **argv)
   int status;
 
   if (argc > 1)
-    return usage_error (_("“run” takes no arguments; got “%s”"), argv[1]);
+    return usage_error (_ ("“run” takes no arguments; got “%s”"), argv[1]);
 
   raise_open_file_limit ();
   if (!prepare_state_directory (config->state_directory, &error))
@@ -228,7 +230,7 @@ command_migrate (const SpotConfig *config, int argc, char **argv)
   g_autoptr (GError) error = NULL;
 
   if (argc < 2)
-    return usage_error (_("“migrate” needs an action: up [N], down [N] or status"));
+    return usage_error (_ ("“migrate” needs an action: up [N], down [N] or status"));
   if (config->database_url == NULL && !prepare_state_directory (config->state_directory, &error))
     {
       g_printerr ("%s: %s\n", PACKAGE_NAME, error->message);
@@ -249,13 +251,13 @@ find_command (const char *name)
 static char *
 commands_summary (void)
 {
-  GString *text = g_string_new (_("Commands:"));
+  GString *text = g_string_new (_ ("Commands:"));
 
   for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
     {
-      g_autofree char *usage = g_strconcat (commands[i].name, *commands[i].synopsis != '\0' ? " " : "",
-                                            commands[i].synopsis, NULL);
-      g_string_append_printf (text, "\n  %-22s %s", usage, _(commands[i].summary));
+      g_autofree char *usage = g_strconcat (
+          commands[i].name, *commands[i].synopsis != '\0' ? " " : "", commands[i].synopsis, NULL);
+      g_string_append_printf (text, "\n  %-22s %s", usage, _ (commands[i].summary));
     }
   return g_string_free (text, FALSE);
 }
@@ -276,9 +278,9 @@ main (int argc, char **argv)
   gboolean show_version = FALSE;
   gboolean print_config = FALSE;
   const GOptionEntry main_entries[] = {
-    { "version", 0, 0, G_OPTION_ARG_NONE, &show_version, N_("Print the version and exit"), NULL },
+    { "version", 0, 0, G_OPTION_ARG_NONE, &show_version, N_ ("Print the version and exit"), NULL },
     { "print-config", 0, 0, G_OPTION_ARG_NONE, &print_config,
-      N_("Print the effective configuration (secrets redacted) and exit"), NULL },
+      N_ ("Print the effective configuration (secrets redacted) and exit"), NULL },
     { NULL },
   };
   g_autofree char *summary = NULL;
@@ -289,7 +291,7 @@ main (int argc, char **argv)
   const SpotCommand *command;
   int command_argc;
   char **command_argv;
-  char *default_argv[] = { (char *) commands[0].name, NULL };
+  char *default_argv[] = { (char *)commands[0].name, NULL };
 
   setlocale (LC_ALL, "");
   bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
@@ -298,7 +300,7 @@ main (int argc, char **argv)
   g_set_prgname (PACKAGE_NAME);
 
   summary = commands_summary ();
-  args = spot_config_args_parse (&argc, &argv, main_entries, _("[COMMAND [ARGUMENT…]]"), summary,
+  args = spot_config_args_parse (&argc, &argv, main_entries, _ ("[COMMAND [ARGUMENT…]]"), summary,
                                  &error);
   if (args == NULL)
     return usage_error ("%s", error->message);
@@ -312,7 +314,7 @@ main (int argc, char **argv)
       if (command == NULL)
         {
           g_autofree char *names = command_names ();
-          return usage_error (_("unknown command “%s” (commands: %s)"), argv[1], names);
+          return usage_error (_ ("unknown command “%s” (commands: %s)"), argv[1], names);
         }
       command_argc = argc - 1;
       command_argv = argv + 1;
@@ -327,7 +329,7 @@ main (int argc, char **argv)
   if (command->needs_config || print_config)
     {
       envp = g_get_environ ();
-      config = spot_config_new (args, (const char *const *) envp, &error);
+      config = spot_config_new (args, (const char *const *)envp, &error);
       if (config == NULL)
         return usage_error ("%s", error->message);
     }

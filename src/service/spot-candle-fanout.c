@@ -5,7 +5,8 @@
 
 #include "service/spot-candle-fanout.h"
 
-struct _SpotCandleFanout {
+struct _SpotCandleFanout
+{
   SpotPublisher *publisher; /* borrowed */
   SpotBatchWriter *writer;  /* borrowed */
   SpotCandleFanoutDirtyFunc dirty_func;
@@ -64,7 +65,7 @@ emit_live (gpointer user_data, guint worker, const SpotCandleUpdate *updates, gu
 {
   SpotCandleFanout *fanout = user_data;
 
-  (void) worker;
+  (void)worker;
   hand_on (fanout, updates, n);
   __atomic_fetch_add (&fanout->live, n, __ATOMIC_RELAXED);
 }
@@ -75,7 +76,7 @@ emit_complete (gpointer user_data, guint worker, const SpotCandleUpdate *updates
   SpotCandleFanout *fanout = user_data;
   guint complete = 0;
 
-  (void) worker;
+  (void)worker;
   hand_on (fanout, updates, n);
   for (guint i = 0; i < n; i++)
     if (updates[i].candle.complete)
@@ -89,7 +90,7 @@ emit_dirty (gpointer user_data, guint worker, const SpotDirtyRange *ranges, guin
   SpotCandleFanout *fanout = user_data;
   SpotCandleFanoutDirtyFunc func = g_atomic_pointer_get (&fanout->dirty_func);
 
-  (void) worker;
+  (void)worker;
   __atomic_fetch_add (&fanout->dirty_ranges, n, __ATOMIC_RELAXED);
   if (func != NULL)
     func (g_atomic_pointer_get (&fanout->dirty_data), ranges, n);

@@ -28,9 +28,12 @@ G_BEGIN_DECLS
 
 typedef struct _SpotCandleFanout SpotCandleFanout;
 
-typedef void (*SpotCandleFanoutDirtyFunc) (gpointer user_data, const SpotDirtyRange *ranges, guint n);
+typedef void (*SpotCandleFanoutDirtyFunc) (gpointer user_data,
+                                           const SpotDirtyRange *ranges,
+                                           guint n);
 
-typedef struct {
+typedef struct
+{
   guint64 live;         /* live updates handed on */
   guint64 complete;     /* complete candles (complete=true, any kind) handed on */
   guint64 dirty_ranges; /* dirty ranges reported */

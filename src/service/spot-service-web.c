@@ -10,7 +10,8 @@
 #include "metrics/spot-backpressure-monitor.h"
 #include "metrics/spot-metrics.h"
 
-struct _SpotServiceWeb {
+struct _SpotServiceWeb
+{
   SpotMetrics *metrics; /* process default, never freed */
   SpotBackpressureMonitor *monitor;
   SpotHealth *health;
@@ -27,7 +28,8 @@ spot_service_web_new (const SpotConfig *config)
   SpotHttpOptions options;
 
   web->metrics = spot_metrics_get_default ();
-  web->monitor = spot_backpressure_monitor_new (web->metrics, SPOT_BACKPRESSURE_DEFAULT_INTERVAL_MS);
+  web->monitor
+      = spot_backpressure_monitor_new (web->metrics, SPOT_BACKPRESSURE_DEFAULT_INTERVAL_MS);
   web->health = spot_health_new ();
   web->queues = g_ptr_array_new ();
   spot_http_options_init_from_config (&options, config);
@@ -169,7 +171,7 @@ spot_service_web_update (SpotServiceWeb *web, const SpotServiceCounters *c)
   advance (m->db_rows_written, c->db_rows, p->db_rows);
   if (c->db_batches > p->db_batches && c->db_last_write_us > 0)
     spot_histogram_observe_ns (m->db_write_latency, c->db_last_write_us * 1000);
-  spot_gauge_set (m->dirty_minutes_pending, (double) c->dirty_pending);
+  spot_gauge_set (m->dirty_minutes_pending, (double)c->dirty_pending);
   spot_gauge_set (m->nats_connected, c->nats_connected ? 1 : 0);
   spot_gauge_set (m->database_connected, c->db_connected ? 1 : 0);
   web->last = *c;

@@ -25,19 +25,20 @@ G_BEGIN_DECLS
 typedef struct _SpotServiceWeb SpotServiceWeb;
 
 /* Cumulative figures sampled from the pipeline once a second. */
-typedef struct {
-  guint64 candle_updates;   /* handed to the sink (live + complete) */
+typedef struct
+{
+  guint64 candle_updates; /* handed to the sink (live + complete) */
   guint64 late_trades;
   guint64 corrected_trades;
   guint64 duplicate_trades;
   guint64 dirty_minutes;
   guint64 dirty_pending;
-  guint64 shard_dropped;    /* trades in batches dropped from full shard queues */
-  guint64 published;        /* core NATS publishes */
+  guint64 shard_dropped; /* trades in batches dropped from full shard queues */
+  guint64 published;     /* core NATS publishes */
   guint64 publish_dropped;
   guint64 db_batches;
   guint64 db_rows;
-  gint64 db_last_write_us;  /* duration of the last batch, 0 when none */
+  gint64 db_last_write_us; /* duration of the last batch, 0 when none */
   gboolean nats_connected;
   gboolean db_connected;
 } SpotServiceCounters;
@@ -82,6 +83,7 @@ void spot_service_web_observe_publish (SpotServiceWeb *web, gint64 latency_ns);
 
 /* Graceful HTTP stop (SSE streams ended); completes on the main context at
  * once when the server never started. */
-void spot_service_web_stop_async (SpotServiceWeb *web, GAsyncReadyCallback callback, gpointer user_data);
+void
+spot_service_web_stop_async (SpotServiceWeb *web, GAsyncReadyCallback callback, gpointer user_data);
 
 G_END_DECLS

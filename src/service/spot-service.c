@@ -30,7 +30,8 @@
 /* After start-up, no open exchange connection is normal for this long. */
 #define EXCHANGE_GRACE_US (15 * G_USEC_PER_SEC)
 
-struct _SpotService {
+struct _SpotService
+{
   GObject parent_instance;
 
   const SpotConfig *config; /* borrowed */
@@ -65,7 +66,8 @@ struct _SpotService {
   guint owned;        /* products of the active set this instance handles */
 };
 
-enum {
+enum
+{
   PROP_0,
   PROP_STATE,
   N_PROPS,
@@ -88,13 +90,20 @@ spot_service_state_to_string (SpotServiceState state)
 {
   switch (state)
     {
-    case SPOT_SERVICE_STATE_STARTING: return "starting";
-    case SPOT_SERVICE_STATE_RUNNING: return "running";
-    case SPOT_SERVICE_STATE_DEGRADED: return "degraded";
-    case SPOT_SERVICE_STATE_STOPPING: return "stopping";
-    case SPOT_SERVICE_STATE_STOPPED: return "stopped";
-    case SPOT_SERVICE_STATE_FAILED: return "failed";
-    default: return "unknown";
+    case SPOT_SERVICE_STATE_STARTING:
+      return "starting";
+    case SPOT_SERVICE_STATE_RUNNING:
+      return "running";
+    case SPOT_SERVICE_STATE_DEGRADED:
+      return "degraded";
+    case SPOT_SERVICE_STATE_STOPPING:
+      return "stopping";
+    case SPOT_SERVICE_STATE_STOPPED:
+      return "stopped";
+    case SPOT_SERVICE_STATE_FAILED:
+      return "failed";
+    default:
+      return "unknown";
     }
 }
 
@@ -238,7 +247,7 @@ push_status (SpotService *self)
   status.reconnects = cb.reconnects;
   status.sse_clients = self->web != NULL ? spot_service_web_get_sse_clients (self->web) : 0;
   status.nats_status = self->nats != NULL ? spot_nats_state_to_string (nats.state) : "stopped";
-  status.database_status = self->database == NULL   ? "stopped"
+  status.database_status = self->database == NULL      ? "stopped"
                            : database_connected (self) ? "connected"
                                                        : "disconnected";
   spot_dbus_service_update_status (self->dbus, &status);
@@ -302,9 +311,9 @@ health_exchange_check (JsonBuilder *builder, gpointer user_data)
   json_builder_set_member_name (builder, "connections");
   json_builder_add_int_value (builder, total);
   json_builder_set_member_name (builder, "trades");
-  json_builder_add_int_value (builder, (gint64) cb.trades);
+  json_builder_add_int_value (builder, (gint64)cb.trades);
   json_builder_set_member_name (builder, "reconnects");
-  json_builder_add_int_value (builder, (gint64) cb.reconnects);
+  json_builder_add_int_value (builder, (gint64)cb.reconnects);
   return self->owned == 0 || open > 0;
 }
 
@@ -332,17 +341,17 @@ count_owned (SpotService *self)
 static char **
 sorted_active (SpotService *self)
 {
-  g_autofree const char **keys = (const char **) g_hash_table_get_keys_as_array (self->active, NULL);
-  char **out = g_strdupv ((char **) keys);
+  g_autofree const char **keys = (const char **)g_hash_table_get_keys_as_array (self->active, NULL);
+  char **out = g_strdupv ((char **)keys);
 
-  qsort (out, g_strv_length (out), sizeof (char *), (GCompareFunc) g_strcmp0);
+  qsort (out, g_strv_length (out), sizeof (char *), (GCompareFunc)g_strcmp0);
   return out;
 }
 
 static int
 compare_strv_items (const void *a, const void *b)
 {
-  return g_strcmp0 (*(const char *const *) a, *(const char *const *) b);
+  return g_strcmp0 (*(const char *const *)a, *(const char *const *)b);
 }
 
 /* Applies @add/@remove (already persisted by whoever changed them) to the
@@ -365,7 +374,7 @@ apply_change (SpotService *self,
       g_hash_table_add (self->active, g_strdup (add[i]));
       g_ptr_array_add (out_added, g_strdup (add[i]));
       if (owns (self, add[i]))
-        g_ptr_array_add (owned_add, (gpointer) add[i]);
+        g_ptr_array_add (owned_add, (gpointer)add[i]);
     }
   for (guint i = 0; remove != NULL && remove[i] != NULL; i++)
     {
@@ -373,7 +382,7 @@ apply_change (SpotService *self,
         continue;
       g_ptr_array_add (out_removed, g_strdup (remove[i]));
       if (owns (self, remove[i]))
-        g_ptr_array_add (owned_remove, (gpointer) remove[i]);
+        g_ptr_array_add (owned_remove, (gpointer)remove[i]);
     }
   count_owned (self);
   if (self->coinbase == NULL)
@@ -382,13 +391,14 @@ apply_change (SpotService *self,
     {
       g_ptr_array_add (owned_add, NULL);
       g_message ("Adding %u products of this shard (seeded first)", owned_add->len - 1);
-      spot_coinbase_client_add_products (self->coinbase, (const char *const *) owned_add->pdata);
+      spot_coinbase_client_add_products (self->coinbase, (const char *const *)owned_add->pdata);
     }
   if (owned_remove->len > 0)
     {
       g_ptr_array_add (owned_remove, NULL);
       g_message ("Removing %u products of this shard", owned_remove->len - 1);
-      spot_coinbase_client_remove_products (self->coinbase, (const char *const *) owned_remove->pdata);
+      spot_coinbase_client_remove_products (self->coinbase,
+                                            (const char *const *)owned_remove->pdata);
     }
 }
 
@@ -401,8 +411,8 @@ emit_changes (SpotService *self, GPtrArray *added, GPtrArray *removed)
   g_ptr_array_add (removed, NULL);
   qsort (added->pdata, added->len - 1, sizeof (char *), compare_strv_items);
   qsort (removed->pdata, removed->len - 1, sizeof (char *), compare_strv_items);
-  spot_controller_emit_products_changed (SPOT_CONTROLLER (self), (const char *const *) added->pdata,
-                                         (const char *const *) removed->pdata);
+  spot_controller_emit_products_changed (SPOT_CONTROLLER (self), (const char *const *)added->pdata,
+                                         (const char *const *)removed->pdata);
   g_ptr_array_set_size (added, added->len - 1);
   g_ptr_array_set_size (removed, removed->len - 1);
 }
@@ -425,15 +435,17 @@ on_control_message (const char *const *add, const char *const *remove, gpointer 
 
   if (!is_up (self))
     return;
-  g_debug ("Control message: %u to add, %u to remove", add != NULL ? g_strv_length ((char **) add) : 0,
-           remove != NULL ? g_strv_length ((char **) remove) : 0);
+  g_debug ("Control message: %u to add, %u to remove",
+           add != NULL ? g_strv_length ((char **)add) : 0,
+           remove != NULL ? g_strv_length ((char **)remove) : 0);
   /* Our own announcements come back too; they change nothing by then. */
   apply_and_emit (self, add, remove);
 }
 
 /* ---- product persistence (one id at a time, in order) --------------------- */
 
-typedef struct {
+typedef struct
+{
   char **ids;
   guint next;
   gboolean active;
@@ -477,8 +489,8 @@ product_active_set_cb (GObject *source, GAsyncResult *result, gpointer user_data
            * metadata when it starts the product. */
           const char *id = data->ids[data->next - 1];
           g_auto (GStrv) parts = g_strsplit (id, "-", 2);
-          g_autoptr (SpotProduct) product =
-              spot_product_new (id, parts[0], parts[1] != NULL ? parts[1] : "", "online", TRUE);
+          g_autoptr (SpotProduct) product
+              = spot_product_new (id, parts[0], parts[1] != NULL ? parts[1] : "", "online", TRUE);
           g_clear_error (&error);
           spot_repository_put_product_async (SPOT_REPOSITORY (source), product,
                                              g_task_get_cancellable (task), product_put_cb,
@@ -503,9 +515,9 @@ persist_next (GTask *task)
       g_object_unref (task);
       return;
     }
-  spot_repository_set_product_active_async (spot_database_get_repository (self->database),
-                                            data->ids[data->next++], data->active,
-                                            g_task_get_cancellable (task), product_active_set_cb, task);
+  spot_repository_set_product_active_async (
+      spot_database_get_repository (self->database), data->ids[data->next++], data->active,
+      g_task_get_cancellable (task), product_active_set_cb, task);
 }
 
 /* ---- SpotController ------------------------------------------------------- */
@@ -547,16 +559,16 @@ products_persisted_cb (GObject *source, GAsyncResult *result, gpointer user_data
       return;
     }
   if (data->active)
-    apply_change (self, (const char *const *) data->ids, NULL, added, removed);
+    apply_change (self, (const char *const *)data->ids, NULL, added, removed);
   else
-    apply_change (self, NULL, (const char *const *) data->ids, added, removed);
+    apply_change (self, NULL, (const char *const *)data->ids, added, removed);
   changed = data->active ? added : removed;
   if (changed->len > 0 && self->nats != NULL)
     {
       g_ptr_array_add (changed, NULL);
       if (!spot_nats_control_publish (spot_nats_connection_get_nc (self->nats),
-                                      data->active ? (const char *const *) changed->pdata : NULL,
-                                      data->active ? NULL : (const char *const *) changed->pdata,
+                                      data->active ? (const char *const *)changed->pdata : NULL,
+                                      data->active ? NULL : (const char *const *)changed->pdata,
                                       &publish_error))
         /* Persisted and applied here; the others pick it up on SIGHUP or restart. */
         g_warning ("Product change not announced to other instances: %s", publish_error->message);
@@ -568,10 +580,10 @@ products_persisted_cb (GObject *source, GAsyncResult *result, gpointer user_data
     for (guint i = 0; i < changed->len; i++)
       g_ptr_array_add (copy, g_strdup (g_ptr_array_index (changed, i)));
     g_ptr_array_add (copy, NULL);
-    out = (char **) g_ptr_array_free (copy, FALSE);
+    out = (char **)g_ptr_array_free (copy, FALSE);
     emit_changes (self, added, removed);
     push_status (self);
-    g_task_return_pointer (outer, g_steal_pointer (&out), (GDestroyNotify) g_strfreev);
+    g_task_return_pointer (outer, g_steal_pointer (&out), (GDestroyNotify)g_strfreev);
   }
 }
 
@@ -612,10 +624,10 @@ change_products_async (SpotService *self,
     }
   g_ptr_array_add (ids, NULL);
   data = g_new0 (PersistData, 1);
-  data->ids = (char **) g_ptr_array_free (ids, FALSE);
+  data->ids = (char **)g_ptr_array_free (ids, FALSE);
   data->active = active;
   inner = g_task_new (self, self->cancellable, products_persisted_cb, g_steal_pointer (&outer));
-  g_task_set_task_data (inner, data, (GDestroyNotify) persist_data_free);
+  g_task_set_task_data (inner, data, (GDestroyNotify)persist_data_free);
   persist_next (inner);
 }
 
@@ -677,14 +689,17 @@ controller_get_status (SpotController *controller)
   if (self->fanout != NULL)
     spot_candle_fanout_get_stats (self->fanout, &fan);
   g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
-  g_variant_builder_add (&builder, "{sv}", "StateDetail",
-                         g_variant_new_string (self->degraded_reason != NULL ? self->degraded_reason : ""));
-  g_variant_builder_add (&builder, "{sv}", "UptimeSeconds",
-                         g_variant_new_uint64 ((guint64) ((g_get_monotonic_time () - self->started_us)
-                                                          / G_USEC_PER_SEC)));
+  g_variant_builder_add (
+      &builder, "{sv}", "StateDetail",
+      g_variant_new_string (self->degraded_reason != NULL ? self->degraded_reason : ""));
+  g_variant_builder_add (
+      &builder, "{sv}", "UptimeSeconds",
+      g_variant_new_uint64 (
+          (guint64)((g_get_monotonic_time () - self->started_us) / G_USEC_PER_SEC)));
   g_variant_builder_add (&builder, "{sv}", "HttpPort",
                          g_variant_new_uint32 (spot_service_get_http_port (self)));
-  g_variant_builder_add (&builder, "{sv}", "CompleteCandlesEmitted", g_variant_new_uint64 (fan.complete));
+  g_variant_builder_add (&builder, "{sv}", "CompleteCandlesEmitted",
+                         g_variant_new_uint64 (fan.complete));
   return g_variant_builder_end (&builder);
 }
 
@@ -755,7 +770,8 @@ on_published (const SpotCandle *candle, gint64 published_ns, gpointer user_data)
   spot_service_web_observe_publish (self->web, published_ns - candle->ts_ns);
 }
 
-typedef struct {
+typedef struct
+{
   SpotService *self;
   guint worker;
 } QueueRef;
@@ -778,7 +794,7 @@ engine_options_from_config (SpotEngineOptions *o, const SpotConfig *c)
   o->grace_ms = c->candle_grace_ms;
   o->correction_window_s = c->correction_window_s;
   o->repair_wait_ms = c->repair_wait_ms;
-  o->repair_horizon_s = (gint64) c->repair_horizon_h * 3600;
+  o->repair_horizon_s = (gint64)c->repair_horizon_h * 3600;
   o->output = c->granularities;
   o->seed_hold_limit = c->seed_hold_limit;
   o->workers = c->shard_workers;
@@ -796,8 +812,9 @@ start_coinbase (SpotService *self)
 
   count_owned (self);
   g_message ("Active products: %u in the deployment, %u handled by shard %u of %u",
-             g_strv_length (ids), self->owned, self->config->shard_index, self->config->shard_count);
-  spot_coinbase_client_start_async (self->coinbase, FALSE, (const char *const *) ids,
+             g_strv_length (ids), self->owned, self->config->shard_index,
+             self->config->shard_count);
+  spot_coinbase_client_start_async (self->coinbase, FALSE, (const char *const *)ids,
                                     self->cancellable, coinbase_started_cb, g_object_ref (self));
 }
 
@@ -808,7 +825,7 @@ coinbase_started_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr (GError) error = NULL;
   g_auto (GStrv) started = NULL;
 
-  (void) source;
+  (void)source;
   if (stopping (self))
     return;
   started = spot_coinbase_client_start_finish (self->coinbase, result, &error);
@@ -891,7 +908,7 @@ exchange_products_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr (GPtrArray) infos = NULL;
   g_autoptr (GPtrArray) ids = g_ptr_array_new ();
 
-  (void) source;
+  (void)source;
   if (stopping (self))
     return;
   infos = spot_coinbase_rest_list_products_finish (spot_coinbase_client_get_rest (self->coinbase),
@@ -910,7 +927,7 @@ exchange_products_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   g_ptr_array_add (ids, NULL);
   g_message ("PRODUCTS=all: %u online SPOT products on the exchange", ids->len - 1);
-  replace_active (self, (const char *const *) ids->pdata);
+  replace_active (self, (const char *const *)ids->pdata);
 }
 
 static void
@@ -923,7 +940,7 @@ load_products (SpotService *self)
                                             self->cancellable, exchange_products_cb,
                                             g_object_ref (self));
   else if (c->products != NULL)
-    replace_active (self, (const char *const *) c->products);
+    replace_active (self, (const char *const *)c->products);
   else
     spot_repository_get_active_products_async (spot_database_get_repository (self->database),
                                                self->cancellable, active_loaded_cb,
@@ -946,8 +963,8 @@ build_pipeline (SpotService *self, GError **error)
 
   spot_publisher_options_init (&pub_options);
   pub_options.kv_bucket = c->kv_bucket;
-  pub_options.kv_ttl_ms = (gint64) c->kv_ttl_s * 1000;
-  pub_options.kv_replicas = (gint) c->kv_replicas;
+  pub_options.kv_ttl_ms = (gint64)c->kv_ttl_s * 1000;
+  pub_options.kv_replicas = (gint)c->kv_replicas;
   pub_options.kv_staleness_ms = c->kv_staleness_ms;
   self->publisher = spot_publisher_new (nc, &pub_options, error);
   if (self->publisher == NULL)
@@ -969,8 +986,8 @@ build_pipeline (SpotService *self, GError **error)
 
   spot_nats_kv_config_init (&kv_config);
   kv_config.bucket = c->kv_bucket;
-  kv_config.ttl_ms = (gint64) c->kv_ttl_s * 1000;
-  kv_config.replicas = (gint) c->kv_replicas;
+  kv_config.ttl_ms = (gint64)c->kv_ttl_s * 1000;
+  kv_config.replicas = (gint)c->kv_replicas;
   self->live_cache = spot_live_cache_new (js_nc != NULL ? js_nc : nc, &kv_config);
   if (!spot_live_cache_start (self->live_cache, error))
     return FALSE;
@@ -995,10 +1012,9 @@ build_pipeline (SpotService *self, GError **error)
                                         shard_queue_length, ref);
     }
 
-  self->coinbase = spot_coinbase_client_new_from_config (c, self->aggregator, repository,
-                                                         spot_service_web_get_metrics (self->web),
-                                                         spot_service_web_get_monitor (self->web),
-                                                         error);
+  self->coinbase = spot_coinbase_client_new_from_config (
+      c, self->aggregator, repository, spot_service_web_get_metrics (self->web),
+      spot_service_web_get_monitor (self->web), error);
   if (self->coinbase == NULL)
     return FALSE;
   spot_candle_fanout_set_dirty_func (self->fanout, on_dirty, self);
@@ -1044,7 +1060,8 @@ nats_started_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       fail_start (self, g_steal_pointer (&error));
       return;
     }
-  g_message ("NATS %s", nats_connected (self) ? "connected" : "started (reconnecting in the background)");
+  g_message ("NATS %s",
+             nats_connected (self) ? "connected" : "started (reconnecting in the background)");
   dependency_started (self);
 }
 
@@ -1083,8 +1100,8 @@ spot_service_start (SpotService *self)
   if (c->dbus_bus != SPOT_DBUS_BUS_NONE)
     {
       self->dbus = spot_dbus_service_new (SPOT_CONTROLLER (self), c->shard_index, c->shard_count);
-      spot_dbus_service_start (self->dbus, c->dbus_bus == SPOT_DBUS_BUS_SYSTEM ? G_BUS_TYPE_SYSTEM
-                                                                             : G_BUS_TYPE_SESSION);
+      spot_dbus_service_start (
+          self->dbus, c->dbus_bus == SPOT_DBUS_BUS_SYSTEM ? G_BUS_TYPE_SYSTEM : G_BUS_TYPE_SESSION);
       push_status (self);
     }
   self->tick_id = g_timeout_add (TICK_INTERVAL_MS, on_tick, self);
@@ -1109,7 +1126,8 @@ spot_service_start (SpotService *self)
   self->database = spot_database_new (c->database_url, c->state_directory, c->migrate_on_start);
 
   self->pending_starts = 2;
-  spot_nats_connection_start_async (self->nats, self->cancellable, nats_started_cb, g_object_ref (self));
+  spot_nats_connection_start_async (self->nats, self->cancellable, nats_started_cb,
+                                    g_object_ref (self));
   spot_database_start_async (self->database, self->cancellable, database_started_cb,
                              g_object_ref (self));
 }
@@ -1153,11 +1171,11 @@ reload_loaded_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     g_auto (GStrv) remove_v = NULL;
     g_ptr_array_add (add, NULL);
     g_ptr_array_add (remove, NULL);
-    add_v = g_strdupv ((char **) add->pdata);
-    remove_v = g_strdupv ((char **) remove->pdata);
+    add_v = g_strdupv ((char **)add->pdata);
+    remove_v = g_strdupv ((char **)remove->pdata);
     g_message ("SIGHUP: %u products to add, %u to remove", g_strv_length (add_v),
                g_strv_length (remove_v));
-    apply_and_emit (self, (const char *const *) add_v, (const char *const *) remove_v);
+    apply_and_emit (self, (const char *const *)add_v, (const char *const *)remove_v);
   }
 }
 
@@ -1170,7 +1188,8 @@ spot_service_reload_products (SpotService *self)
       return;
     }
   spot_repository_get_active_products_async (spot_database_get_repository (self->database),
-                                             self->cancellable, reload_loaded_cb, g_object_ref (self));
+                                             self->cancellable, reload_loaded_cb,
+                                             g_object_ref (self));
 }
 
 /* ---- shutdown -------------------------------------------------------------- */
@@ -1180,7 +1199,7 @@ remaining_ms (SpotService *self)
 {
   gint64 left = self->shutdown_deadline_us - g_get_monotonic_time ();
 
-  return left > 0 ? (guint) (left / 1000) : 1;
+  return left > 0 ? (guint)(left / 1000) : 1;
 }
 
 /* The main loop blocks during the drain steps, so the deadline is kept by
@@ -1189,7 +1208,7 @@ remaining_ms (SpotService *self)
 static gpointer
 watchdog_thread (gpointer data)
 {
-  gint64 limit = GPOINTER_TO_SIZE (data) * (gint64) G_USEC_PER_SEC + 2 * G_USEC_PER_SEC;
+  gint64 limit = GPOINTER_TO_SIZE (data) * (gint64)G_USEC_PER_SEC + 2 * G_USEC_PER_SEC;
   gint64 until = g_get_monotonic_time () + limit;
 
   while (g_get_monotonic_time () < until)
@@ -1214,8 +1233,8 @@ web_stopped_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr (SpotService) self = user_data;
 
-  (void) source;
-  (void) result;
+  (void)source;
+  (void)result;
   g_debug ("HTTP stopped");
   if (self->database != NULL)
     {
@@ -1298,8 +1317,8 @@ spot_service_stop (SpotService *self, const char *reason)
   g_cancellable_cancel (self->cancellable);
   if (self->tick_id != 0)
     g_clear_handle_id (&self->tick_id, g_source_remove);
-  self->shutdown_deadline_us = g_get_monotonic_time ()
-                         + (gint64) self->config->shutdown_timeout_s * G_USEC_PER_SEC;
+  self->shutdown_deadline_us
+      = g_get_monotonic_time () + (gint64)self->config->shutdown_timeout_s * G_USEC_PER_SEC;
   watchdog = g_thread_new ("spot-shutdown-watchdog", watchdog_thread,
                            GSIZE_TO_POINTER (self->config->shutdown_timeout_s));
   set_state (self, SPOT_SERVICE_STATE_STOPPING);
@@ -1415,9 +1434,9 @@ spot_service_class_init (SpotServiceClass *klass)
   object_class->get_property = spot_service_get_property;
   object_class->dispose = spot_service_dispose;
   object_class->finalize = spot_service_finalize;
-  properties[PROP_STATE] =
-      g_param_spec_int ("state", NULL, NULL, SPOT_SERVICE_STATE_STARTING, SPOT_SERVICE_STATE_FAILED,
-                        SPOT_SERVICE_STATE_STARTING, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  properties[PROP_STATE] = g_param_spec_int ("state", NULL, NULL, SPOT_SERVICE_STATE_STARTING,
+                                             SPOT_SERVICE_STATE_FAILED, SPOT_SERVICE_STATE_STARTING,
+                                             G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 

@@ -35,7 +35,8 @@
 
 G_BEGIN_DECLS
 
-typedef enum {
+typedef enum
+{
   SPOT_SERVICE_STATE_STARTING,
   SPOT_SERVICE_STATE_RUNNING,
   SPOT_SERVICE_STATE_DEGRADED,
@@ -48,8 +49,8 @@ const char *spot_service_state_to_string (SpotServiceState state);
 
 /* Exit codes of `spot-canvas run` (docs/operations.md). */
 #define SPOT_EXIT_OK 0
-#define SPOT_EXIT_RUNTIME 1 /* start-up failed, or stopped with rows left unwritten */
-#define SPOT_EXIT_USAGE 2   /* bad configuration or usage */
+#define SPOT_EXIT_RUNTIME 1          /* start-up failed, or stopped with rows left unwritten */
+#define SPOT_EXIT_USAGE 2            /* bad configuration or usage */
 #define SPOT_EXIT_SHUTDOWN_TIMEOUT 3 /* the ordered shutdown overran SHUTDOWN_TIMEOUT_S */
 
 #define SPOT_TYPE_SERVICE (spot_service_get_type ())

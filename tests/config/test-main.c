@@ -14,7 +14,8 @@
 
 #include "config/spot-config-private.h"
 
-typedef struct {
+typedef struct
+{
   int exit_status; /* -1 when killed by a signal */
   char *out;
   char *err;
@@ -71,11 +72,13 @@ lower_open_file_limit (gpointer user_data)
 }
 
 static GSubprocess *
-spawn_full (const char *const *env, const char *const *args, gboolean low_file_limit,
+spawn_full (const char *const *env,
+            const char *const *args,
+            gboolean low_file_limit,
             GError **error)
 {
-  g_autoptr (GSubprocessLauncher) launcher =
-    g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  g_autoptr (GSubprocessLauncher) launcher
+      = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
   g_autoptr (GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
   g_auto (GStrv) environment = child_environment (env);
 
@@ -86,7 +89,7 @@ spawn_full (const char *const *env, const char *const *args, gboolean low_file_l
   g_subprocess_launcher_set_environ (launcher, environment);
   if (low_file_limit)
     g_subprocess_launcher_set_child_setup (launcher, lower_open_file_limit, NULL, NULL);
-  return g_subprocess_launcher_spawnv (launcher, (const char *const *) argv->pdata, error);
+  return g_subprocess_launcher_spawnv (launcher, (const char *const *)argv->pdata, error);
 }
 
 static GSubprocess *
@@ -121,14 +124,15 @@ run_binary (const char *const *env, const char *const *args, Result *result)
   g_autoptr (GSubprocess) process = spawn (env, args, &error);
 
   g_assert_no_error (error);
-  g_assert_true (g_subprocess_communicate_utf8 (process, NULL, NULL, &result->out, &result->err,
-                                                &error));
+  g_assert_true (
+      g_subprocess_communicate_utf8 (process, NULL, NULL, &result->out, &result->err, &error));
   g_assert_no_error (error);
-  result->exit_status = g_subprocess_get_if_exited (process) ? g_subprocess_get_exit_status (process)
-                                                             : -1;
+  result->exit_status
+      = g_subprocess_get_if_exited (process) ? g_subprocess_get_exit_status (process) : -1;
 }
 
-typedef struct {
+typedef struct
+{
   const char *env[4];
   const char *args[3];
   const char *line; /* the whole of stderr */
@@ -136,25 +140,33 @@ typedef struct {
 
 static const BadRun bad_runs[] = {
   { { "SHARD_INDEX=7", "SHARD_COUNT=4", "NATS_URL=nats://n:4222", "DATABASE_URL=host=db" },
-    { NULL }, "spot-canvas: SHARD_INDEX=7 must be smaller than SHARD_COUNT=4\n" },
-  { { "HTTP_ADDR=nope" }, { "run" },
+    { NULL },
+    "spot-canvas: SHARD_INDEX=7 must be smaller than SHARD_COUNT=4\n" },
+  { { "HTTP_ADDR=nope" },
+    { "run" },
     "spot-canvas: HTTP_ADDR=nope must be host:port with a port from 0 to 65535 (IPv6 as "
     "[::1]:8080, :8080 for every interface)\n" },
-  { { NULL }, { "--shard-count=3" },
+  { { NULL },
+    { "--shard-count=3" },
     "spot-canvas: --shard-count=3 needs NATS_URL: each instance would otherwise run its own "
     "embedded nats-server\n" },
-  { { "DATABASE_URL=host=db password=s3cret oops" }, { NULL },
+  { { "DATABASE_URL=host=db password=s3cret oops" },
+    { NULL },
     "spot-canvas: DATABASE_URL=*** must be a libpq connection string (postgresql://user@host/db "
     "or key=value pairs)\n" },
-  { { "NATS_URL=http://u:s3cret@h" }, { "--print-config" },
+  { { "NATS_URL=http://u:s3cret@h" },
+    { "--print-config" },
     "spot-canvas: NATS_URL=http://u:***@h must be nats:// or tls:// URLs with a host, "
     "comma-separated\n" },
-  { { NULL }, { "frobnicate" },
+  { { NULL },
+    { "frobnicate" },
     "spot-canvas: unknown command “frobnicate” (commands: run, version, migrate)\n" },
   { { NULL }, { "run", "now" }, "spot-canvas: “run” takes no arguments; got “now”\n" },
-  { { NULL }, { "migrate" },
+  { { NULL },
+    { "migrate" },
     "spot-canvas: “migrate” needs an action: up [N], down [N] or status\n" },
-  { { NULL }, { "--no-such-option" },
+  { { NULL },
+    { "--no-such-option" },
     "spot-canvas: Unknown option --no-such-option (see --help)\n" },
 };
 
@@ -350,8 +362,8 @@ main (int argc, char **argv)
 
   for (guint i = 0; i < G_N_ELEMENTS (bad_runs); i++)
     {
-      g_autofree char *path =
-        g_strdup_printf ("/main/bad-configuration-exits-2-with-one-line/%02u", i);
+      g_autofree char *path
+          = g_strdup_printf ("/main/bad-configuration-exits-2-with-one-line/%02u", i);
       g_test_add_data_func (path, &bad_runs[i], test_bad_configuration_exits_2_with_one_line);
     }
   g_test_add_func ("/main/version-prints-version", test_version_prints_version);

@@ -42,7 +42,7 @@ make_dir (const char *what)
   char *dir = g_mkdtemp (g_steal_pointer (&template));
 
   g_assert_nonnull (dir);
-  (void) what;
+  (void)what;
   /* The harness's PostgreSQL may run as user postgres; nothing of ours
    * needs hiding from it. */
   g_chmod (dir, 0755);
@@ -139,14 +139,15 @@ e2e_sim_start (const char *const *extra_args, GError **error)
 
   sim->dir = make_dir ("sim");
   ports = g_build_filename (sim->dir, "ports", NULL);
-  g_ptr_array_add (argv, g_build_filename (build_root (), "tools", "exchange-sim", "spot-exchange-sim", NULL));
+  g_ptr_array_add (
+      argv, g_build_filename (build_root (), "tools", "exchange-sim", "spot-exchange-sim", NULL));
   g_ptr_array_add (argv, g_strdup ("--port=0"));
   g_ptr_array_add (argv, g_strdup_printf ("--ports-file=%s", ports));
   g_ptr_array_add (argv, g_strdup ("--exit-with-parent"));
   for (guint i = 0; extra_args != NULL && extra_args[i] != NULL; i++)
     g_ptr_array_add (argv, g_strdup (extra_args[i]));
   g_ptr_array_add (argv, NULL);
-  sim->process = g_subprocess_newv ((const char *const *) argv->pdata,
+  sim->process = g_subprocess_newv ((const char *const *)argv->pdata,
                                     G_SUBPROCESS_FLAGS_STDOUT_SILENCE, error);
   if (sim->process == NULL)
     {
@@ -200,9 +201,9 @@ e2e_sim_free (E2eSim *sim)
 gboolean
 e2e_sim_fault (E2eSim *sim, const char *kind, const char *value, GError **error)
 {
-  g_autofree char *url = value != NULL
-                             ? g_strdup_printf ("%s/fault?kind=%s&value=%s", sim->control_url, kind, value)
-                             : g_strdup_printf ("%s/fault?kind=%s", sim->control_url, kind);
+  g_autofree char *url
+      = value != NULL ? g_strdup_printf ("%s/fault?kind=%s&value=%s", sim->control_url, kind, value)
+                      : g_strdup_printf ("%s/fault?kind=%s", sim->control_url, kind);
   guint status = 0;
   g_autofree char *body = http_post (url, &status, error);
 
@@ -266,7 +267,8 @@ e2e_sim_candles (E2eSim *sim,
           c.granularity = granularity;
           c.start = g_ascii_strtoll (json_object_get_string_member (o, "start"), NULL, 10);
           if (!json_member_decimal (o, "open", &c.open) || !json_member_decimal (o, "high", &c.high)
-              || !json_member_decimal (o, "low", &c.low) || !json_member_decimal (o, "close", &c.close)
+              || !json_member_decimal (o, "low", &c.low)
+              || !json_member_decimal (o, "close", &c.close)
               || !json_member_decimal (o, "volume", &c.volume))
             {
               g_set_error (error, SPOT_ERROR, SPOT_ERROR_PARSE, "%s: bad candle", url);
@@ -297,7 +299,7 @@ e2e_sim_products (E2eSim *sim, GError **error)
     g_ptr_array_add (ids, g_strdup (json_object_get_string_member (
                               json_array_get_object_element (products, i), "product_id")));
   g_ptr_array_add (ids, NULL);
-  return (char **) g_ptr_array_free (ids, FALSE);
+  return (char **)g_ptr_array_free (ids, FALSE);
 }
 
 /* ---- service --------------------------------------------------------------- */
@@ -313,8 +315,8 @@ e2e_free_port (void)
   g_assert_cmpint (fd, >=, 0);
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-  g_assert_cmpint (bind (fd, (struct sockaddr *) &addr, sizeof addr), ==, 0);
-  g_assert_cmpint (getsockname (fd, (struct sockaddr *) &addr, &len), ==, 0);
+  g_assert_cmpint (bind (fd, (struct sockaddr *)&addr, sizeof addr), ==, 0);
+  g_assert_cmpint (getsockname (fd, (struct sockaddr *)&addr, &len), ==, 0);
   port = ntohs (addr.sin_port);
   close (fd);
   return port;
@@ -364,8 +366,8 @@ e2e_service_start (const char *nats_url,
                    guint timeout_s,
                    GError **error)
 {
-  g_autoptr (GSubprocessLauncher) launcher =
-      g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (
+      G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
   g_autofree char *binary = g_build_filename (build_root (), "src", "spot-canvas", NULL);
   const char *keep[] = { "PATH", "HOME", "LANG", "TMPDIR", NULL };
   g_auto (GStrv) env = NULL;
@@ -410,7 +412,7 @@ e2e_service_start (const char *nats_url,
     }
   service->log_thread = g_thread_new ("e2e-service-log", log_thread, service);
 
-  until = g_get_monotonic_time () + (gint64) timeout_s * G_USEC_PER_SEC;
+  until = g_get_monotonic_time () + (gint64)timeout_s * G_USEC_PER_SEC;
   while (g_get_monotonic_time () < until)
     {
       g_autofree char *url = g_strdup_printf ("%s/health", service->base_url);
@@ -423,7 +425,8 @@ e2e_service_start (const char *nats_url,
         return service;
       g_usleep (200 * 1000);
     }
-  g_set_error (error, SPOT_ERROR, SPOT_ERROR_TIMEOUT, "the service did not reach the state running");
+  g_set_error (error, SPOT_ERROR, SPOT_ERROR_TIMEOUT,
+               "the service did not reach the state running");
   e2e_service_dump_log (service, "service");
   e2e_service_free (service);
   return NULL;
@@ -432,7 +435,7 @@ e2e_service_start (const char *nats_url,
 int
 e2e_service_stop (E2eService *service, int signum, guint timeout_s)
 {
-  gint64 until = g_get_monotonic_time () + (gint64) timeout_s * G_USEC_PER_SEC;
+  gint64 until = g_get_monotonic_time () + (gint64)timeout_s * G_USEC_PER_SEC;
 
   if (service->process == NULL)
     return -1;
@@ -474,7 +477,8 @@ e2e_service_free (E2eService *service)
 
 /* ---- /stream ---------------------------------------------------------------- */
 
-struct _E2eStream {
+struct _E2eStream
+{
   SoupSession *session;
   SoupMessage *msg;
   GInputStream *body;
@@ -538,7 +542,8 @@ stream_thread (gpointer data)
 
   for (;;)
     {
-      g_autofree char *line = g_data_input_stream_read_line_utf8 (lines, NULL, stream->cancellable, NULL);
+      g_autofree char *line
+          = g_data_input_stream_read_line_utf8 (lines, NULL, stream->cancellable, NULL);
       const char *at;
 
       if (line == NULL)
@@ -564,7 +569,8 @@ stream_thread (gpointer data)
               stream->func (&candle, ts_ns, spot_time_now_ns (), stream->func_data);
             }
           g_mutex_lock (&stream->lock);
-          g_hash_table_insert (stream->shown, g_steal_pointer (&id), g_memdup2 (&candle, sizeof candle));
+          g_hash_table_insert (stream->shown, g_steal_pointer (&id),
+                               g_memdup2 (&candle, sizeof candle));
           stream->events++;
           g_mutex_unlock (&stream->lock);
         }
@@ -598,7 +604,8 @@ e2e_stream_open_full (const char *url, E2eStreamFunc func, gpointer user_data, G
     }
   if (soup_message_get_status (stream->msg) != 200)
     {
-      g_set_error (error, SPOT_ERROR, SPOT_ERROR_IO, "%s: HTTP %u", url, soup_message_get_status (stream->msg));
+      g_set_error (error, SPOT_ERROR, SPOT_ERROR_IO, "%s: HTTP %u", url,
+                   soup_message_get_status (stream->msg));
       e2e_stream_close (stream);
       return NULL;
     }
@@ -707,7 +714,8 @@ e2e_candles_equal (const SpotCandle *a, const SpotCandle *b, char **why)
 
   if (a->start != b->start)
     {
-      *why = g_strdup_printf ("start %" G_GINT64_FORMAT " != %" G_GINT64_FORMAT, a->start, b->start);
+      *why
+          = g_strdup_printf ("start %" G_GINT64_FORMAT " != %" G_GINT64_FORMAT, a->start, b->start);
       return FALSE;
     }
   for (guint i = 0; i < G_N_ELEMENTS (names); i++)
@@ -716,7 +724,8 @@ e2e_candles_equal (const SpotCandle *a, const SpotCandle *b, char **why)
         g_autofree char *x = spot_decimal_to_string (av[i]);
         g_autofree char *y = spot_decimal_to_string (bv[i]);
         *why = g_strdup_printf ("%s %s %s start %" G_GINT64_FORMAT ": %s %s != %s", a->product_id,
-                                spot_granularity_name (a->granularity), names[i], a->start, names[i], x, y);
+                                spot_granularity_name (a->granularity), names[i], a->start,
+                                names[i], x, y);
         return FALSE;
       }
   return TRUE;
@@ -725,7 +734,7 @@ e2e_candles_equal (const SpotCandle *a, const SpotCandle *b, char **why)
 gboolean
 e2e_wait_until (gboolean (*func) (gpointer), gpointer data, guint timeout_ms)
 {
-  gint64 until = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+  gint64 until = g_get_monotonic_time () + (gint64)timeout_ms * 1000;
 
   while (!func (data))
     {

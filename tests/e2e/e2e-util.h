@@ -21,7 +21,8 @@ G_BEGIN_DECLS
 
 /* ---- the exchange simulator ---- */
 
-typedef struct {
+typedef struct
+{
   GSubprocess *process;
   char *dir;
   char *ws_url;
@@ -47,7 +48,8 @@ char **e2e_sim_products (E2eSim *sim, GError **error);
 
 /* ---- the service ---- */
 
-typedef struct {
+typedef struct
+{
   GSubprocess *process;
   char *state_dir;
   guint16 http_port;
@@ -94,8 +96,12 @@ typedef struct _E2eStream E2eStream;
 E2eStream *e2e_stream_open (const char *url, GError **error);
 /* Called on the reader thread for every element read, with the element's
  * exchange timestamp (ts attribute, 0 when none) and the read time (ns). */
-typedef void (*E2eStreamFunc) (const SpotCandle *candle, gint64 ts_ns, gint64 read_ns, gpointer user_data);
-E2eStream *e2e_stream_open_full (const char *url, E2eStreamFunc func, gpointer user_data, GError **error);
+typedef void (*E2eStreamFunc) (const SpotCandle *candle,
+                               gint64 ts_ns,
+                               gint64 read_ns,
+                               gpointer user_data);
+E2eStream *
+e2e_stream_open_full (const char *url, E2eStreamFunc func, gpointer user_data, GError **error);
 /* The last candle shown for each element id ("candle-BTC-USD-ONE_MINUTE"):
  * a hash table id -> SpotCandle* (copies). */
 GHashTable *e2e_stream_snapshot (E2eStream *stream);
@@ -107,7 +113,8 @@ void e2e_stream_close (E2eStream *stream);
 PGconn *e2e_db_connect (const char *conninfo);
 /* The stored candles of one product and granularity with start >= @from
  * (GArray of SpotCandle, by start). */
-GArray *e2e_db_candles (PGconn *conn, const char *product_id, SpotGranularity granularity, gint64 from);
+GArray *
+e2e_db_candles (PGconn *conn, const char *product_id, SpotGranularity granularity, gint64 from);
 
 /* Numeric equality of OHLCV and start (volumes and prices parsed with
  * spot_decimal_parse on both sides); on a difference, @why says which. */

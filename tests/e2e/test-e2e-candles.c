@@ -80,8 +80,9 @@ compare_product (PGconn *db,
           SpotCandle *truth = g_hash_table_lookup (by_start, &row->start);
           g_autofree char *why = NULL;
           if (truth == NULL)
-            g_string_append_printf (problems, "%s %s start %" G_GINT64_FORMAT ": stored, not on the exchange\n",
-                                    product, spot_granularity_name (g), row->start);
+            g_string_append_printf (
+                problems, "%s %s start %" G_GINT64_FORMAT ": stored, not on the exchange\n",
+                product, spot_granularity_name (g), row->start);
           else if (!e2e_candles_equal (row, truth, &why))
             g_string_append_printf (problems, "database: %s\n", why);
           compared++;
@@ -94,8 +95,9 @@ compare_product (PGconn *db,
           for (guint j = 0; j < stored->len && !found; j++)
             found = g_array_index (stored, SpotCandle, j).start == c->start;
           if (!found)
-            g_string_append_printf (problems, "%s %s start %" G_GINT64_FORMAT ": on the exchange, not stored\n",
-                                    product, spot_granularity_name (g), c->start);
+            g_string_append_printf (
+                problems, "%s %s start %" G_GINT64_FORMAT ": on the exchange, not stored\n",
+                product, spot_granularity_name (g), c->start);
         }
       /* The browser's last state is the exchange's newest bucket. */
       seen = g_hash_table_lookup (shown, id);
@@ -120,10 +122,12 @@ test_candles_equal_exchange_after_faults (void)
   g_autoptr (GError) error = NULL;
   g_autoptr (SpotTestNats) nats = spot_test_nats_start (&error);
   g_autoptr (SpotTestPostgres) pg = NULL;
-  const char *sim_args[] = { "--products=6", "--trades-per-second=8", "--history-minutes=20", "--seed=11", NULL };
+  const char *sim_args[]
+      = { "--products=6", "--trades-per-second=8", "--history-minutes=20", "--seed=11", NULL };
   const char *env[] = {
     "PRODUCTS=all",
-    "GRANULARITIES=ONE_MINUTE,FIVE_MINUTE,FIFTEEN_MINUTE,THIRTY_MINUTE,ONE_HOUR,TWO_HOUR,FOUR_HOUR,SIX_HOUR,ONE_DAY",
+    "GRANULARITIES=ONE_MINUTE,FIVE_MINUTE,FIFTEEN_MINUTE,THIRTY_MINUTE,ONE_HOUR,TWO_HOUR,FOUR_HOUR,"
+    "SIX_HOUR,ONE_DAY",
     "PRODUCTS_PER_CONNECTION=2",
     "CONNECT_RATE=8",
     "SUBSCRIBE_RATE=8",
@@ -146,7 +150,8 @@ test_candles_equal_exchange_after_faults (void)
   PGconn *db;
   gint64 service_start, last_fault, now;
   guint compared = 0;
-  guint rounds = g_getenv ("E2E_FAULT_ROUNDS") != NULL ? (guint) atoi (g_getenv ("E2E_FAULT_ROUNDS")) : 1;
+  guint rounds
+      = g_getenv ("E2E_FAULT_ROUNDS") != NULL ? (guint)atoi (g_getenv ("E2E_FAULT_ROUNDS")) : 1;
 
   g_assert_no_error (error);
   pg = spot_test_postgres_start (&error);
@@ -158,13 +163,15 @@ test_candles_equal_exchange_after_faults (void)
   g_assert_cmpuint (g_strv_length (products), ==, N_PRODUCTS);
 
   service_start = g_get_real_time () / G_USEC_PER_SEC;
-  service = e2e_service_start (spot_test_nats_url (nats), spot_test_postgres_conninfo (pg), sim, env, 90, &error);
+  service = e2e_service_start (spot_test_nats_url (nats), spot_test_postgres_conninfo (pg), sim,
+                               env, 90, &error);
   g_assert_no_error (error);
   {
     g_autofree char *list = g_strjoinv (",", products);
-    stream_url = g_strdup_printf ("%s/stream?products=%s&granularities=%s", service->base_url, list,
-                                  "ONE_MINUTE,FIVE_MINUTE,FIFTEEN_MINUTE,THIRTY_MINUTE,ONE_HOUR,TWO_HOUR,"
-                                  "FOUR_HOUR,SIX_HOUR,ONE_DAY");
+    stream_url
+        = g_strdup_printf ("%s/stream?products=%s&granularities=%s", service->base_url, list,
+                           "ONE_MINUTE,FIVE_MINUTE,FIFTEEN_MINUTE,THIRTY_MINUTE,ONE_HOUR,TWO_HOUR,"
+                           "FOUR_HOUR,SIX_HOUR,ONE_DAY");
   }
   stream = e2e_stream_open (stream_url, &error);
   g_assert_no_error (error);
@@ -202,10 +209,11 @@ test_candles_equal_exchange_after_faults (void)
   {
     g_autofree char *url = g_strdup_printf ("%s/metrics", service->base_url);
     g_autofree char *text = e2e_http_get (url, NULL, &error);
-    const char *series[] = { "spot_trades_received_total", "spot_websocket_reconnects_total",
-                             "spot_websocket_sequence_gaps_total", "spot_websocket_stalls_total",
-                             "spot_repairs_queued_total", "spot_rest_repairs_total{result=\"applied\"}",
-                             "spot_duplicate_trades_total", NULL };
+    const char *series[]
+        = { "spot_trades_received_total",         "spot_websocket_reconnects_total",
+            "spot_websocket_sequence_gaps_total", "spot_websocket_stalls_total",
+            "spot_repairs_queued_total",          "spot_rest_repairs_total{result=\"applied\"}",
+            "spot_duplicate_trades_total",        NULL };
     g_assert_no_error (error);
     for (guint i = 0; series[i] != NULL; i++)
       g_test_message ("%s %.0f", series[i], e2e_metric_value (text, series[i]));
@@ -245,6 +253,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   spot_test_require_program ("nats-server");
   spot_test_require_program ("postgres");
-  g_test_add_func ("/e2e/candles-equal-exchange-after-faults", test_candles_equal_exchange_after_faults);
+  g_test_add_func ("/e2e/candles-equal-exchange-after-faults",
+                   test_candles_equal_exchange_after_faults);
   return g_test_run ();
 }

@@ -37,7 +37,8 @@ db_active (PGconn *db, const char *product)
   return active;
 }
 
-typedef struct {
+typedef struct
+{
   GDBusConnection *bus;
   const char *product;
 } CandleWait;
@@ -46,7 +47,8 @@ static gboolean
 candle_available (gpointer data)
 {
   CandleWait *w = data;
-  g_autoptr (GVariant) reply = call (w->bus, "GetCandle", g_variant_new ("(ss)", w->product, "ONE_MINUTE"), NULL);
+  g_autoptr (GVariant) reply
+      = call (w->bus, "GetCandle", g_variant_new ("(ss)", w->product, "ONE_MINUTE"), NULL);
 
   return reply != NULL;
 }
@@ -84,9 +86,11 @@ test_dbus_adds_and_removes_products (void)
   address = g_data_input_stream_read_line_utf8 (bus_out, NULL, NULL, &error);
   g_assert_no_error (error);
   g_assert_nonnull (address);
-  bus = g_dbus_connection_new_for_address_sync (address, G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT
-                                                             | G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
-                                                NULL, NULL, &error);
+  bus = g_dbus_connection_new_for_address_sync (
+      address,
+      G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT
+          | G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+      NULL, NULL, &error);
   g_assert_no_error (error);
 
   nats = spot_test_nats_start (&error);
@@ -100,8 +104,8 @@ test_dbus_adds_and_removes_products (void)
   products_env = g_strdup_printf ("PRODUCTS=%s,%s", ids[0], ids[1]);
   bus_env = g_strdup_printf ("DBUS_SESSION_BUS_ADDRESS=%s", address);
   {
-    const char *env[] = { products_env, "DBUS_BUS=session", bus_env, "CONNECT_RATE=8",
-                          "SUBSCRIBE_RATE=8", "REST_RATE=20", NULL };
+    const char *env[] = { products_env,       "DBUS_BUS=session", bus_env, "CONNECT_RATE=8",
+                          "SUBSCRIBE_RATE=8", "REST_RATE=20",     NULL };
     service = e2e_service_start (spot_test_nats_url (nats), spot_test_postgres_conninfo (pg), sim,
                                  env, 90, &error);
   }
@@ -118,7 +122,7 @@ test_dbus_adds_and_removes_products (void)
     }
   g_assert_no_error (error);
   g_variant_get (reply, "(^a&s)", &listed);
-  g_assert_cmpuint (g_strv_length ((char **) listed), ==, 2);
+  g_assert_cmpuint (g_strv_length ((char **)listed), ==, 2);
   g_free (listed);
   g_clear_pointer (&reply, g_variant_unref);
 
@@ -130,7 +134,7 @@ test_dbus_adds_and_removes_products (void)
     reply = call (bus, "AddProducts", g_variant_new ("(^as)", add), &error);
     g_assert_no_error (error);
     g_variant_get (reply, "(^a&s)", &added);
-    g_assert_cmpuint (g_strv_length ((char **) added), ==, 1); /* ids[0] was active already */
+    g_assert_cmpuint (g_strv_length ((char **)added), ==, 1); /* ids[0] was active already */
     g_assert_cmpstr (added[0], ==, ids[2]);
     g_free (added);
     g_clear_pointer (&reply, g_variant_unref);
@@ -140,7 +144,7 @@ test_dbus_adds_and_removes_products (void)
   reply = call (bus, "ListProducts", NULL, &error);
   g_assert_no_error (error);
   g_variant_get (reply, "(^a&s)", &listed);
-  g_assert_cmpuint (g_strv_length ((char **) listed), ==, 3);
+  g_assert_cmpuint (g_strv_length ((char **)listed), ==, 3);
   g_free (listed);
   g_clear_pointer (&reply, g_variant_unref);
 
@@ -163,7 +167,7 @@ test_dbus_adds_and_removes_products (void)
     g_assert_false (db_active (db, ids[2]));
     reply = call (bus, "ListProducts", NULL, &error);
     g_variant_get (reply, "(^a&s)", &listed);
-    g_assert_cmpuint (g_strv_length ((char **) listed), ==, 2);
+    g_assert_cmpuint (g_strv_length ((char **)listed), ==, 2);
     g_free (listed);
     g_clear_pointer (&reply, g_variant_unref);
   }

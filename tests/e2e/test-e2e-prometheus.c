@@ -14,7 +14,8 @@
 #include "e2e-util.h"
 #include "spot-test-harness.h"
 
-typedef struct {
+typedef struct
+{
   SpotTestNats *nats;
   SpotTestPostgres *pg;
   E2eSim *sim;
@@ -25,10 +26,12 @@ static void
 fixture_set_up (Fixture *f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
-  const char *sim_args[] = { "--products=10", "--trades-per-second=10", "--history-minutes=5", NULL };
-  const char *env[] = { "PRODUCTS=all", "CONNECT_RATE=8", "SUBSCRIBE_RATE=8", "REST_RATE=30", NULL };
+  const char *sim_args[]
+      = { "--products=10", "--trades-per-second=10", "--history-minutes=5", NULL };
+  const char *env[]
+      = { "PRODUCTS=all", "CONNECT_RATE=8", "SUBSCRIBE_RATE=8", "REST_RATE=30", NULL };
 
-  (void) data;
+  (void)data;
   f->nats = spot_test_nats_start (&error);
   g_assert_no_error (error);
   f->pg = spot_test_postgres_start (&error);
@@ -43,7 +46,7 @@ fixture_set_up (Fixture *f, gconstpointer data)
 static void
 fixture_tear_down (Fixture *f, gconstpointer data)
 {
-  (void) data;
+  (void)data;
   g_assert_cmpint (e2e_service_stop (f->service, SIGTERM, 30), ==, 0);
   e2e_service_free (f->service);
   e2e_sim_free (f->sim);
@@ -68,7 +71,7 @@ test_promtool_accepts_live_metrics (Fixture *f, gconstpointer data)
   g_autofree char *out = NULL;
   g_autofree char *err = NULL;
 
-  (void) data;
+  (void)data;
   if (promtool == NULL)
     {
       g_test_skip ("promtool not installed (Debian package prometheus)");
@@ -95,7 +98,8 @@ static double
 query (guint16 port, const char *expr)
 {
   g_autofree char *escaped = g_uri_escape_string (expr, NULL, FALSE);
-  g_autofree char *url = g_strdup_printf ("http://127.0.0.1:%u/api/v1/query?query=%s", port, escaped);
+  g_autofree char *url
+      = g_strdup_printf ("http://127.0.0.1:%u/api/v1/query?query=%s", port, escaped);
   g_autofree char *body = e2e_http_get (url, NULL, NULL);
   g_autoptr (JsonParser) parser = json_parser_new ();
   JsonObject *root, *d;
@@ -129,7 +133,7 @@ test_prometheus_scrapes_moving_series (Fixture *f, gconstpointer data)
   double first = -1, second = -1, up = -1;
   gint64 until;
 
-  (void) data;
+  (void)data;
   if (prometheus == NULL)
     {
       g_test_skip ("prometheus not installed (Debian package prometheus)");
@@ -149,8 +153,9 @@ test_prometheus_scrapes_moving_series (Fixture *f, gconstpointer data)
   {
     g_autofree char *config_arg = g_strdup_printf ("--config.file=%s", config_path);
     g_autofree char *storage_arg = g_strdup_printf ("--storage.tsdb.path=%s", storage);
-    process = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE,
-                                &error, prometheus, config_arg, storage_arg, listen, NULL);
+    process
+        = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE,
+                            &error, prometheus, config_arg, storage_arg, listen, NULL);
   }
   g_assert_no_error (error);
 

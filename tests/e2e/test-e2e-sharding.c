@@ -73,7 +73,8 @@ state_of (E2eService *service, char **body_out)
   return strstr (body, "\"state\":\"running\"") != NULL ? "running" : "other";
 }
 
-typedef struct {
+typedef struct
+{
   E2eSim *sim;
   guint want;
 } SubsWait;
@@ -86,7 +87,8 @@ subscriptions_reach (gpointer data)
   return sim_subscriptions (w->sim) == w->want;
 }
 
-typedef struct {
+typedef struct
+{
   E2eStream *stream;
   char **products;
 } StreamWait;
@@ -112,7 +114,8 @@ test_three_shards_share_the_products (void)
   g_autoptr (GError) error = NULL;
   g_autoptr (SpotTestNats) nats = spot_test_nats_start (&error);
   g_autoptr (SpotTestPostgres) pg = NULL;
-  const char *sim_args[] = { "--products=14", "--trades-per-second=5", "--history-minutes=5", NULL };
+  const char *sim_args[]
+      = { "--products=14", "--trades-per-second=5", "--history-minutes=5", NULL };
   E2eSim *sim;
   E2eService *service[N_INSTANCES] = { NULL };
   g_auto (GStrv) all = NULL;
@@ -146,18 +149,24 @@ test_three_shards_share_the_products (void)
     {
       g_autofree char *index = g_strdup_printf ("SHARD_INDEX=%u", i);
       g_autofree char *products = g_strdup_printf ("PRODUCTS=%s", active_list);
-      const char *env[] = { index, "SHARD_COUNT=3", products, "SHARD_WORKERS=2", "CONNECT_RATE=8",
-                            "SUBSCRIBE_RATE=8", "REST_RATE=10", NULL };
-      service[i] = e2e_service_start (spot_test_nats_url (nats), spot_test_postgres_conninfo (pg), sim,
-                                      env, 120, &error);
+      const char *env[] = { index,
+                            "SHARD_COUNT=3",
+                            products,
+                            "SHARD_WORKERS=2",
+                            "CONNECT_RATE=8",
+                            "SUBSCRIBE_RATE=8",
+                            "REST_RATE=10",
+                            NULL };
+      service[i] = e2e_service_start (spot_test_nats_url (nats), spot_test_postgres_conninfo (pg),
+                                      sim, env, 120, &error);
       g_assert_no_error (error);
     }
 
   /* Each instance owns its hash share; the exchange sees each product once. */
   for (guint i = 0; i < N_INSTANCES; i++)
     {
-      g_test_message ("instance %u owns %" G_GINT64_FORMAT " (expected %u)", i, owned_products (service[i]),
-                      expected[i]);
+      g_test_message ("instance %u owns %" G_GINT64_FORMAT " (expected %u)", i,
+                      owned_products (service[i]), expected[i]);
       g_assert_cmpint (owned_products (service[i]), ==, expected[i]);
     }
   {
@@ -166,8 +175,8 @@ test_three_shards_share_the_products (void)
   }
 
   /* /stream on instance 0 shows every product, its own and the others'. */
-  stream_url = g_strdup_printf ("%s/stream?products=%s,%s&granularities=ONE_MINUTE", service[0]->base_url,
-                                active_list, added);
+  stream_url = g_strdup_printf ("%s/stream?products=%s,%s&granularities=ONE_MINUTE",
+                                service[0]->base_url, active_list, added);
   stream = e2e_stream_open (stream_url, &error);
   g_assert_no_error (error);
   {
@@ -185,7 +194,7 @@ test_three_shards_share_the_products (void)
   {
     SubsWait w = { sim, N_ACTIVE + 1 };
     const char *just_added[] = { added, NULL };
-    StreamWait sw = { stream, (char **) just_added };
+    StreamWait sw = { stream, (char **)just_added };
     guint owner = spot_product_id_hash (added) % N_INSTANCES;
     g_assert_true (e2e_wait_until (subscriptions_reach, &w, 30000));
     g_assert_cmpint (owned_products (service[owner]), ==, expected[owner] + 1);

@@ -18,7 +18,8 @@
 #include "model/spot-candle-json.h"
 #include "spot-test-harness.h"
 
-typedef struct {
+typedef struct
+{
   GMutex lock;
   GHashTable *complete; /* "PRODUCT GRANULARITY START" -> max rev (guint64 in a pointer) */
   guint64 complete_messages;
@@ -31,8 +32,8 @@ on_candle (natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closur
   Seen *seen = closure;
   SpotCandle candle;
 
-  (void) nc;
-  (void) sub;
+  (void)nc;
+  (void)sub;
   if (spot_candle_from_json (natsMsg_GetData (msg), natsMsg_GetDataLength (msg), &candle, NULL))
     {
       g_mutex_lock (&seen->lock);
@@ -65,9 +66,11 @@ test_sigterm_under_load_loses_no_complete_candle (void)
   g_autoptr (GError) error = NULL;
   g_autoptr (SpotTestNats) nats = spot_test_nats_start (&error);
   g_autoptr (SpotTestPostgres) pg = NULL;
-  const char *sim_args[] = { "--products=50", "--trades-per-second=20", "--history-minutes=10", "--seed=5", NULL };
-  const char *env[] = { "PRODUCTS=all", "CANDLE_GRACE_MS=300", "REPAIR_DELAY_S=1", "REST_RATE=30",
-                        "CONNECT_RATE=8", "SUBSCRIBE_RATE=8", "SHUTDOWN_TIMEOUT_S=20", NULL };
+  const char *sim_args[]
+      = { "--products=50", "--trades-per-second=20", "--history-minutes=10", "--seed=5", NULL };
+  const char *env[]
+      = { "PRODUCTS=all",   "CANDLE_GRACE_MS=300", "REPAIR_DELAY_S=1",      "REST_RATE=30",
+          "CONNECT_RATE=8", "SUBSCRIBE_RATE=8",    "SHUTDOWN_TIMEOUT_S=20", NULL };
   Seen seen = { 0 };
   natsConnection *nc = NULL;
   natsSubscription *sub = NULL;
@@ -92,7 +95,8 @@ test_sigterm_under_load_loses_no_complete_candle (void)
 
   sim = e2e_sim_start (sim_args, &error);
   g_assert_no_error (error);
-  service = e2e_service_start (spot_test_nats_url (nats), spot_test_postgres_conninfo (pg), sim, env, 120, &error);
+  service = e2e_service_start (spot_test_nats_url (nats), spot_test_postgres_conninfo (pg), sim,
+                               env, 120, &error);
   g_assert_no_error (error);
 
   /* Run through one full minute boundary, then stop right after the next
@@ -112,10 +116,11 @@ test_sigterm_under_load_loses_no_complete_candle (void)
   natsSubscription_Unsubscribe (sub);
 
   g_mutex_lock (&seen.lock);
-  g_test_message ("%" G_GUINT64_FORMAT " candle messages, %" G_GUINT64_FORMAT
-                  " complete (%u distinct complete candles); the service emitted %" G_GUINT64_FORMAT,
-                  seen.messages, seen.complete_messages, g_hash_table_size (seen.complete),
-                  emitted_from_log (log));
+  g_test_message (
+      "%" G_GUINT64_FORMAT " candle messages, %" G_GUINT64_FORMAT
+      " complete (%u distinct complete candles); the service emitted %" G_GUINT64_FORMAT,
+      seen.messages, seen.complete_messages, g_hash_table_size (seen.complete),
+      emitted_from_log (log));
   /* Every complete candle the service emitted was published. */
   g_assert_cmpuint (seen.complete_messages, ==, emitted_from_log (log));
   /* At least the 50 products' minute completions of the last boundary. */
@@ -127,7 +132,8 @@ test_sigterm_under_load_loses_no_complete_candle (void)
     {
       g_auto (GStrv) parts = g_strsplit (key, " ", 3);
       const char *params[] = { parts[0], parts[1], parts[2], NULL };
-      g_autofree char *rev = g_strdup_printf ("%" G_GUINT64_FORMAT, (guint64) GPOINTER_TO_SIZE (value));
+      g_autofree char *rev
+          = g_strdup_printf ("%" G_GUINT64_FORMAT, (guint64)GPOINTER_TO_SIZE (value));
       PGresult *res;
       params[3] = rev;
       res = PQexecParams (db,
@@ -138,7 +144,7 @@ test_sigterm_under_load_loses_no_complete_candle (void)
       if (PQntuples (res) != 1)
         {
           if (missing++ < 10)
-            g_printerr ("not stored as complete: %s rev %s\n", (char *) key, rev);
+            g_printerr ("not stored as complete: %s rev %s\n", (char *)key, rev);
         }
       checked++;
       PQclear (res);

@@ -7,7 +7,8 @@
 #include "service/spot-candle-fanout.h"
 #include "service/spot-service.h"
 
-typedef struct {
+typedef struct
+{
   guint calls;
   guint ranges;
   char first[SPOT_PRODUCT_ID_SIZE];

@@ -34,13 +34,15 @@ static int opt_runs = 3;
 static gboolean opt_saturate = FALSE;
 static char *opt_build_root = NULL;
 
-typedef struct {
+typedef struct
+{
   GMutex lock;
   GArray *latencies_us; /* gint64 */
   gint64 not_before_ns; /* samples before this are the initial state */
 } Latency;
 
-typedef struct {
+typedef struct
+{
   double cpu_percent;
   double rss_mb;
   double trades_per_s;
@@ -66,14 +68,14 @@ on_element (const SpotCandle *candle, gint64 ts_ns, gint64 read_ns, gpointer use
 static int
 compare_i64 (const void *a, const void *b)
 {
-  gint64 x = *(const gint64 *) a, y = *(const gint64 *) b;
+  gint64 x = *(const gint64 *)a, y = *(const gint64 *)b;
   return x < y ? -1 : x > y;
 }
 
 static int
 compare_double (const void *a, const void *b)
 {
-  double x = *(const double *) a, y = *(const double *) b;
+  double x = *(const double *)a, y = *(const double *)b;
   return x < y ? -1 : x > y;
 }
 
@@ -94,7 +96,7 @@ proc_sample (const char *pid, guint64 *ticks, guint64 *rss)
   fields = g_strsplit (after + 2, " ", -1);
   /* After the command: state is field 3; utime 14, stime 15, rss 24. */
   *ticks = g_ascii_strtoull (fields[11], NULL, 10) + g_ascii_strtoull (fields[12], NULL, 10);
-  *rss = g_ascii_strtoull (fields[21], NULL, 10) * (guint64) sysconf (_SC_PAGESIZE);
+  *rss = g_ascii_strtoull (fields[21], NULL, 10) * (guint64)sysconf (_SC_PAGESIZE);
   return TRUE;
 }
 
@@ -110,7 +112,8 @@ drops (const char *base_url)
     return -1;
   for (guint i = 0; i < G_N_ELEMENTS (stages); i++)
     {
-      g_autofree char *series = g_strdup_printf ("spot_dropped_messages_total{stage=\"%s\"}", stages[i]);
+      g_autofree char *series
+          = g_strdup_printf ("spot_dropped_messages_total{stage=\"%s\"}", stages[i]);
       double v = e2e_metric_value (text, series);
       if (v > 0)
         sum += v;
@@ -128,14 +131,20 @@ trades_received (const char *base_url)
 }
 
 static gboolean
-run_once (int products, int rate, int seconds, gboolean with_stream, RunFigures *out, GError **error)
+run_once (
+    int products, int rate, int seconds, gboolean with_stream, RunFigures *out, GError **error)
 {
   g_autofree char *products_arg = g_strdup_printf ("--products=%d", products);
   g_autofree char *rate_arg = g_strdup_printf ("--trades-per-second=%d", rate);
   g_autofree char *max_products = g_strdup_printf ("SSE_MAX_PRODUCTS=%d", products);
   const char *sim_args[] = { products_arg, rate_arg, "--history-minutes=3", NULL };
-  const char *env[] = { "PRODUCTS=all", "CONNECT_RATE=20", "SUBSCRIBE_RATE=50", "REST_RATE=500",
-                        max_products, "LOG_LEVEL=warning", NULL };
+  const char *env[] = { "PRODUCTS=all",
+                        "CONNECT_RATE=20",
+                        "SUBSCRIBE_RATE=50",
+                        "REST_RATE=500",
+                        max_products,
+                        "LOG_LEVEL=warning",
+                        NULL };
   E2eSim *sim;
   E2eService *service;
   E2eStream *stream = NULL;
@@ -164,14 +173,14 @@ run_once (int products, int rate, int seconds, gboolean with_stream, RunFigures 
   r0 = trades_received (service->base_url);
   w0 = g_get_monotonic_time ();
   proc_sample (pid, &t0, &rss0);
-  g_usleep ((gulong) seconds * G_USEC_PER_SEC);
+  g_usleep ((gulong)seconds * G_USEC_PER_SEC);
   proc_sample (pid, &t1, &rss1);
   w1 = g_get_monotonic_time ();
   r1 = trades_received (service->base_url);
-  out->cpu_percent = 100.0 * (double) (t1 - t0) / (double) sysconf (_SC_CLK_TCK)
-                     / ((double) (w1 - w0) / G_USEC_PER_SEC);
-  out->rss_mb = (double) rss1 / (1024.0 * 1024.0);
-  out->trades_per_s = (r1 - r0) / ((double) (w1 - w0) / G_USEC_PER_SEC);
+  out->cpu_percent = 100.0 * (double)(t1 - t0) / (double)sysconf (_SC_CLK_TCK)
+                     / ((double)(w1 - w0) / G_USEC_PER_SEC);
+  out->rss_mb = (double)rss1 / (1024.0 * 1024.0);
+  out->trades_per_s = (r1 - r0) / ((double)(w1 - w0) / G_USEC_PER_SEC);
 
   if (with_stream)
     {
@@ -195,11 +204,11 @@ run_once (int products, int rate, int seconds, gboolean with_stream, RunFigures 
       lat.not_before_ns = g_get_real_time () * 1000;
       g_array_set_size (lat.latencies_us, 0);
       g_mutex_unlock (&lat.lock);
-      g_usleep ((gulong) seconds * G_USEC_PER_SEC);
+      g_usleep ((gulong)seconds * G_USEC_PER_SEC);
       e2e_stream_close (stream);
       if (lat.latencies_us->len > 0)
         {
-          gint64 *v = (gint64 *) lat.latencies_us->data;
+          gint64 *v = (gint64 *)lat.latencies_us->data;
           guint n = lat.latencies_us->len;
           qsort (v, n, sizeof (gint64), compare_i64);
           out->p50_ms = v[n / 2] / 1000.0;
@@ -234,8 +243,10 @@ main (int argc, char **argv)
     { "rate", 0, 0, G_OPTION_ARG_INT, &opt_rate, "Trades per second per product (20)", "R" },
     { "seconds", 0, 0, G_OPTION_ARG_INT, &opt_seconds, "Measuring window per phase (20)", "S" },
     { "runs", 0, 0, G_OPTION_ARG_INT, &opt_runs, "Runs; medians are printed (3)", "N" },
-    { "saturate", 0, 0, G_OPTION_ARG_NONE, &opt_saturate, "Step the rate up to the first drop", NULL },
-    { "build-root", 0, 0, G_OPTION_ARG_FILENAME, &opt_build_root, "Build directory (SPOT_BUILD_ROOT)", "DIR" },
+    { "saturate", 0, 0, G_OPTION_ARG_NONE, &opt_saturate, "Step the rate up to the first drop",
+      NULL },
+    { "build-root", 0, 0, G_OPTION_ARG_FILENAME, &opt_build_root,
+      "Build directory (SPOT_BUILD_ROOT)", "DIR" },
     { NULL },
   };
   g_autoptr (GOptionContext) context = g_option_context_new ("- whole-pipeline benchmark");
@@ -272,8 +283,8 @@ main (int argc, char **argv)
         }
       printf ("run %d: %.0f trades/s received, service CPU %.1f %% of a core, RSS %.1f MB (no SSE "
               "client); SSE latency p50 %.2f ms p99 %.2f ms max %.2f ms (%u samples); drops %.0f\n",
-              i + 1, f.trades_per_s, f.cpu_percent, f.rss_mb, f.p50_ms, f.p99_ms, f.max_ms, f.samples,
-              f.drops);
+              i + 1, f.trades_per_s, f.cpu_percent, f.rss_mb, f.p50_ms, f.p99_ms, f.max_ms,
+              f.samples, f.drops);
       fflush (stdout);
       cpu[runs_done] = f.cpu_percent;
       rss[runs_done] = f.rss_mb;
@@ -283,7 +294,8 @@ main (int argc, char **argv)
       drop[runs_done] = f.drops;
       runs_done++;
     }
-  printf ("median of %d: %.0f trades/s, CPU %.1f %%, RSS %.1f MB, p50 %.2f ms, p99 %.2f ms, drops %.0f\n",
+  printf ("median of %d: %.0f trades/s, CPU %.1f %%, RSS %.1f MB, p50 %.2f ms, p99 %.2f ms, drops "
+          "%.0f\n",
           runs_done, median (tps, runs_done), median (cpu, runs_done), median (rss, runs_done),
           median (p50, runs_done), median (p99, runs_done), median (drop, runs_done));
 
@@ -296,15 +308,17 @@ main (int argc, char **argv)
           int offered = opt_products * steps[i];
           if (!run_once (opt_products, steps[i], opt_seconds, FALSE, &f, &error))
             {
-              g_printerr ("spot-bench-pipeline: saturation step %d: %s\n", steps[i], error->message);
+              g_printerr ("spot-bench-pipeline: saturation step %d: %s\n", steps[i],
+                          error->message);
               return 1;
             }
-          printf ("saturation: %d trades/s offered, %.0f received, CPU %.1f %%, drops %.0f\n", offered,
-                  f.trades_per_s, f.cpu_percent, f.drops);
+          printf ("saturation: %d trades/s offered, %.0f received, CPU %.1f %%, drops %.0f\n",
+                  offered, f.trades_per_s, f.cpu_percent, f.drops);
           fflush (stdout);
           if (f.drops > 0)
             {
-              printf ("first drop at %d trades/s offered (%.0f received)\n", offered, f.trades_per_s);
+              printf ("first drop at %d trades/s offered (%.0f received)\n", offered,
+                      f.trades_per_s);
               break;
             }
           if (f.trades_per_s < 0.8 * offered)
