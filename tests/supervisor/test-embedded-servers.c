@@ -1,6 +1,7 @@
 /* test-embedded-servers.c: the embedded nats-server and PostgreSQL, started
  * through the test harness, really serve clients, also after a kill. */
 #include "spot-test-harness.h"
+#include "core/spot-error.h"
 #include "supervisor/spot-embedded-nats.h"
 #include "supervisor/spot-embedded-postgres.h"
 
@@ -308,6 +309,57 @@ test_postgres_clusters_are_independent (void)
   PQfinish (conn);
 }
 
+/* ---- a start that misses its deadline ---- */
+
+static char *
+make_test_dir (void)
+{
+  /* Named like the harness's directories, so that a later harness start
+   * removes it if this test is killed. */
+  g_autofree char *name = g_strdup_printf ("spot-test-%d-XXXXXX", (int)getpid ());
+  char *dir = g_build_filename (spot_test_tmp_dir (), name, NULL);
+
+  g_assert_nonnull (g_mkdtemp (dir));
+  return dir;
+}
+
+static void
+test_nats_start_sync_reports_timeout_with_output (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *dir = make_test_dir ();
+  g_autofree char *prefix = g_strdup_printf ("nats-server in %s", dir);
+  g_autoptr (SpotEmbeddedNats) server = spot_embedded_nats_new (dir);
+
+  /* No nats-server is ready 1 ms after its spawn. */
+  g_assert_false (spot_embedded_nats_start_sync (server, 1, &error));
+  g_assert_error (error, SPOT_ERROR, SPOT_ERROR_TIMEOUT);
+  g_assert_true (g_str_has_prefix (error->message, prefix));
+  g_assert_nonnull (strstr (error->message, " was not ready within 1 ms; its last output:\n"));
+  /* The half-started server is not left running. */
+  g_assert_cmpint (spot_embedded_nats_get_pid (server), ==, 0);
+  g_clear_object (&server);
+  remove_tree (dir);
+}
+
+static void
+test_postgres_start_sync_reports_timeout_with_output (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *dir = make_test_dir ();
+  g_autofree char *prefix = g_strdup_printf ("PostgreSQL in %s", dir);
+  g_autoptr (SpotEmbeddedPostgres) server = spot_embedded_postgres_new (dir);
+
+  /* initdb alone takes far longer than 1 ms. */
+  g_assert_false (spot_embedded_postgres_start_sync (server, 1, &error));
+  g_assert_error (error, SPOT_ERROR, SPOT_ERROR_TIMEOUT);
+  g_assert_true (g_str_has_prefix (error->message, prefix));
+  g_assert_nonnull (strstr (error->message, " was not ready within 1 ms; its last output:\n"));
+  g_assert_cmpint (spot_embedded_postgres_get_pid (server), ==, 0);
+  g_clear_object (&server);
+  remove_tree (dir);
+}
+
 /* ---- servers die with a killed test program ---- */
 
 #define HELPER_FLAG "--helper-start-servers"
@@ -443,6 +495,10 @@ main (int argc, char **argv)
                    test_postgres_serves_sql_across_kill);
   g_test_add_func ("/embedded/postgres/clusters-are-independent",
                    test_postgres_clusters_are_independent);
+  g_test_add_func ("/embedded/nats/start-sync-reports-timeout-with-output",
+                   test_nats_start_sync_reports_timeout_with_output);
+  g_test_add_func ("/embedded/postgres/start-sync-reports-timeout-with-output",
+                   test_postgres_start_sync_reports_timeout_with_output);
   g_test_add_func ("/embedded/servers-die-with-killed-test-program",
                    test_servers_die_with_killed_test_program);
   rc = g_test_run ();
