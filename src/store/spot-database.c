@@ -215,12 +215,42 @@ spot_database_start_finish (SpotDatabase *self, GAsyncResult *result, GError **e
 gboolean
 spot_database_start_sync (SpotDatabase *self, guint timeout_ms, GError **error)
 {
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GError) local_error = NULL;
+  g_autofree char *where = NULL;
+  gboolean timed_out = FALSE;
+
   /* On the thread-default context: the supervisor keeps watching the
    * embedded server through it after the start. */
-  g_autoptr (GAsyncResult) result
-      = spot_async_run_sync (self, (SpotAsyncStartFunc)spot_database_start_async, timeout_ms, NULL);
-
-  return spot_database_start_finish (self, result, error);
+  result = spot_async_run_sync (self, (SpotAsyncStartFunc)spot_database_start_async, timeout_ms,
+                                &timed_out);
+  if (spot_database_start_finish (self, result, &local_error))
+    return TRUE;
+  /* GTask checks its cancellable, so a start cut short by the deadline
+   * reports G_IO_ERROR_CANCELLED whatever step it was in: say what it is. */
+  if (!timed_out
+      || !(g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED)
+           || g_error_matches (local_error, SPOT_ERROR, SPOT_ERROR_CANCELLED)))
+    {
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
+#ifdef SPOT_HAVE_SUPERVISOR
+  if (self->embedded != NULL)
+    {
+      g_autofree char *output = spot_supervisor_dup_recent_output (
+          spot_embedded_postgres_get_supervisor (self->embedded));
+      g_set_error (error, SPOT_ERROR, SPOT_ERROR_TIMEOUT,
+                   "the embedded PostgreSQL in %s was not started and migrated within %u ms; "
+                   "its last output:\n%s",
+                   self->state_dir, timeout_ms, output);
+      return FALSE;
+    }
+#endif
+  where = spot_pg_describe_conninfo (self->database_url != NULL ? self->database_url : "");
+  g_set_error (error, SPOT_ERROR, SPOT_ERROR_TIMEOUT,
+               "PostgreSQL (%s) was not connected and migrated within %u ms", where, timeout_ms);
+  return FALSE;
 }
 
 void

@@ -152,6 +152,26 @@ test_unreachable_database_url_fails_the_start (void)
   g_assert_false (spot_database_is_connected (db));
 }
 
+static void
+test_embedded_start_past_deadline_reports_timeout (void)
+{
+  g_autofree char *state = make_state_dir ();
+  g_autofree char *prefix = g_strdup_printf ("the embedded PostgreSQL in %s", state);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SpotDatabase) db = spot_database_new (NULL, state, TRUE);
+
+  /* initdb alone takes far longer than 1 ms. */
+  g_assert_false (spot_database_start_sync (db, 1, &error));
+  g_assert_error (error, SPOT_ERROR, SPOT_ERROR_TIMEOUT);
+  g_assert_true (g_str_has_prefix (error->message, prefix));
+  g_assert_nonnull (
+      strstr (error->message, " was not started and migrated within 1 ms; its last output:\n"));
+  g_assert_false (spot_database_is_connected (db));
+  spot_database_stop (db, 10000);
+  g_clear_object (&db);
+  remove_tree (state);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -162,6 +182,8 @@ main (int argc, char **argv)
                    test_embedded_with_several_shards_is_refused);
   g_test_add_func ("/store/database/embedded cluster lifecycle", test_embedded_cluster_lifecycle);
   g_test_add_func ("/store/database/database url uses that server", test_database_url_uses_that_server);
+  g_test_add_func ("/store/database/embedded start past its deadline reports a timeout",
+                   test_embedded_start_past_deadline_reports_timeout);
   g_test_add_func ("/store/database/unreachable database url fails the start",
                    test_unreachable_database_url_fails_the_start);
   return g_test_run ();
