@@ -30,7 +30,6 @@
 #include "model/spot-candle-json.h"
 #include "model/spot-time.h"
 #include "nats/spot-candle-coalescer.h"
-#include "nats/spot-candle-decode.h"
 #include "nats/spot-candle-hub.h"
 #include "nats/spot-nats-connection.h"
 #include "nats/spot-nats-kv.h"
@@ -260,7 +259,7 @@ watch (gpointer data)
           continue;
         }
       if (kvEntry_Operation (e) == kvOp_Put
-          && spot_candle_decode (kvEntry_Value (e), (gsize)kvEntry_ValueLen (e), &c, NULL)
+          && spot_candle_from_json (kvEntry_Value (e), kvEntry_ValueLen (e), &c, NULL)
           && atomic_load (&w->synced))
         {
           Observation o = { (guint32)((c.rev - 1) % w->keys), c.rev, spot_time_now_ns () };
