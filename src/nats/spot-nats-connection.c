@@ -5,6 +5,7 @@
 
 #include <string.h>
 
+#include "core/spot-async.h"
 #include "core/spot-error.h"
 #include "core/spot-log.h"
 #include "supervisor/spot-embedded-nats.h"
@@ -715,61 +716,27 @@ spot_nats_connection_start_finish (SpotNatsConnection *self, GAsyncResult *resul
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
-typedef struct
-{
-  gboolean done;
-  gboolean ok;
-  GError *error;
-} SyncData;
-
-static void
-on_start_sync_done (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  SyncData *sync = user_data;
-
-  sync->ok
-      = spot_nats_connection_start_finish (SPOT_NATS_CONNECTION (source), result, &sync->error);
-  sync->done = TRUE;
-}
-
-static gboolean
-on_sync_timeout (gpointer user_data)
-{
-  gboolean *timed_out = user_data;
-
-  *timed_out = TRUE;
-  return G_SOURCE_REMOVE;
-}
-
 gboolean
 spot_nats_connection_start_sync (SpotNatsConnection *self, guint timeout_ms, GError **error)
 {
-  SyncData sync = { 0 };
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GError) local_error = NULL;
   gboolean timed_out = FALSE;
-  g_autoptr (GCancellable) cancellable = g_cancellable_new ();
-  GMainContext *context = g_main_context_get_thread_default ();
-  GSource *timer = g_timeout_source_new (timeout_ms);
 
-  g_source_set_callback (timer, on_sync_timeout, &timed_out, NULL);
-  g_source_attach (timer, context);
-  spot_nats_connection_start_async (self, cancellable, on_start_sync_done, &sync);
-  while (!sync.done && !timed_out)
-    g_main_context_iteration (context, TRUE);
-  if (!sync.done)
+  result = spot_async_run_sync (self, (SpotAsyncStartFunc)spot_nats_connection_start_async,
+                                timeout_ms, &timed_out);
+  if (spot_nats_connection_start_finish (self, result, &local_error))
+    return TRUE;
+  /* Past the deadline the start was cancelled, and GTask then reports
+   * G_IO_ERROR_CANCELLED whatever step it was in. */
+  if (timed_out)
     {
-      g_cancellable_cancel (cancellable);
-      while (!sync.done)
-        g_main_context_iteration (context, TRUE);
-      g_clear_error (&sync.error);
       g_set_error (error, SPOT_ERROR, SPOT_ERROR_TIMEOUT, "NATS did not start within %u ms",
                    timeout_ms);
-      sync.ok = FALSE;
+      return FALSE;
     }
-  g_source_destroy (timer);
-  g_source_unref (timer);
-  if (sync.error != NULL)
-    g_propagate_error (error, sync.error);
-  return sync.ok;
+  g_propagate_error (error, g_steal_pointer (&local_error));
+  return FALSE;
 }
 
 natsConnection *
