@@ -767,9 +767,11 @@ parse_value (SpotConfig *config, const VarSpec *spec, const char *label, const c
         guint64 value;
         if (!parse_uint64 (text, &value) || value < spec->min || value > spec->max)
           {
-            g_autofree char *allowed = g_strdup_printf (
-              _("must be a whole number from %" G_GUINT64_FORMAT " to %" G_GUINT64_FORMAT),
-              spec->min, spec->max);
+            /* Numbers go in as text: xgettext cannot expand G_GUINT64_FORMAT. */
+            g_autofree char *min_text = g_strdup_printf ("%" G_GUINT64_FORMAT, (guint64) spec->min);
+            g_autofree char *max_text = g_strdup_printf ("%" G_GUINT64_FORMAT, (guint64) spec->max);
+            g_autofree char *allowed
+                = g_strdup_printf (_("must be a whole number from %s to %s"), min_text, max_text);
             return set_invalid (error, label, shown, allowed);
           }
         *FIELD_PTR (config, spec, guint) = (guint) value;
@@ -781,10 +783,9 @@ parse_value (SpotConfig *config, const VarSpec *spec, const char *label, const c
         double value;
         if (!parse_rate (text, &value) || !(value > 0.0) || value > (double) spec->max)
           {
+            g_autofree char *max_text = g_strdup_printf ("%" G_GUINT64_FORMAT, (guint64) spec->max);
             g_autofree char *allowed = g_strdup_printf (
-              _("must be a decimal number of events per second, above 0 and at most %"
-                G_GUINT64_FORMAT),
-              spec->max);
+                _("must be a decimal number of events per second, above 0 and at most %s"), max_text);
             return set_invalid (error, label, shown, allowed);
           }
         *FIELD_PTR (config, spec, double) = value;
