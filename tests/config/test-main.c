@@ -271,8 +271,27 @@ test_run_stops_in_order_on_sigterm (void)
   g_autofree char *tmp = g_dir_make_tmp ("spot-main-XXXXXX", &error);
   g_autofree char *state = g_build_filename (tmp, "nested", "state", NULL);
   g_autofree char *state_var = g_strconcat ("STATE_DIRECTORY=", state, NULL);
-  g_autofree char *secret_var = g_strdup ("DATABASE_URL=postgresql://bob:s3cret@db/spot");
-  const char *env[] = { state_var, secret_var, "HTTP_ADDR=127.0.0.1:0", NULL };
+  /* A database that accepts the connection and never answers keeps the
+   * service in "starting" until the signal, however slowly it runs (under
+   * valgrind an unresolvable host failed start-up before SIGTERM came). The
+   * kernel completes the TCP handshake from the backlog; nothing accepts. */
+  g_autoptr (GSocket) silent_db = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
+                                                G_SOCKET_PROTOCOL_TCP, &error);
+  g_autoptr (GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr (GSocketAddress) any_port = g_inet_socket_address_new (loopback, 0);
+  g_autoptr (GSocketAddress) bound = NULL;
+  g_autofree char *secret_var = NULL;
+  const char *env[] = { NULL, NULL, "HTTP_ADDR=127.0.0.1:0", NULL };
+
+  g_assert_no_error (error);
+  g_assert_true (g_socket_bind (silent_db, any_port, TRUE, &error));
+  g_assert_true (g_socket_listen (silent_db, &error));
+  bound = g_socket_get_local_address (silent_db, &error);
+  g_assert_no_error (error);
+  secret_var = g_strdup_printf ("DATABASE_URL=postgresql://bob:s3cret@127.0.0.1:%u/spot",
+                                g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound)));
+  env[0] = state_var;
+  env[1] = secret_var;
   g_autoptr (GSubprocess) process = NULL;
   g_autoptr (GDataInputStream) err = NULL;
   g_autoptr (GString) log = g_string_new (NULL);
