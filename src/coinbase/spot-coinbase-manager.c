@@ -100,33 +100,33 @@ spot_coinbase_manager_add_products (SpotCoinbaseManager *m, const char *const *p
   if (m->stopped)
     return;
   guint per = MAX (1u, m->shared.options.products_per_connection);
-  g_autoptr (GPtrArray) todo = g_ptr_array_new ();
+  g_autoptr (GPtrArray) unplaced = g_ptr_array_new ();
   for (guint i = 0; product_ids != NULL && product_ids[i] != NULL; i++)
     if (find_product (m, product_ids[i]) == NULL
-        && !g_ptr_array_find_with_equal_func (todo, product_ids[i], g_str_equal, NULL))
-      g_ptr_array_add (todo, (gpointer)product_ids[i]);
+        && !g_ptr_array_find_with_equal_func (unplaced, product_ids[i], g_str_equal, NULL))
+      g_ptr_array_add (unplaced, (gpointer)product_ids[i]);
 
   guint next = 0;
   /* First fill connections that have room, in order. */
-  for (guint i = 0; i < m->connections->len && next < todo->len; i++)
+  for (guint i = 0; i < m->connections->len && next < unplaced->len; i++)
     {
       SpotCoinbaseConnection *c = g_ptr_array_index (m->connections, i);
       guint room = per - MIN (per, spot_coinbase_connection_get_n_products (c));
       if (room == 0)
         continue;
       g_autoptr (GPtrArray) part = g_ptr_array_new ();
-      for (; room > 0 && next < todo->len; room--)
-        g_ptr_array_add (part, g_ptr_array_index (todo, next++));
+      for (; room > 0 && next < unplaced->len; room--)
+        g_ptr_array_add (part, g_ptr_array_index (unplaced, next++));
       g_ptr_array_add (part, NULL);
       spot_coinbase_connection_add_products (c, (const char *const *)part->pdata);
     }
   /* Then new connections for the rest. */
-  while (next < todo->len)
+  while (next < unplaced->len)
     {
       SpotCoinbaseConnection *c = spot_coinbase_connection_new (&m->shared, m->next_id++);
       g_autoptr (GPtrArray) part = g_ptr_array_new ();
-      for (guint k = 0; k < per && next < todo->len; k++)
-        g_ptr_array_add (part, g_ptr_array_index (todo, next++));
+      for (guint k = 0; k < per && next < unplaced->len; k++)
+        g_ptr_array_add (part, g_ptr_array_index (unplaced, next++));
       g_ptr_array_add (part, NULL);
       spot_coinbase_connection_add_products (c, (const char *const *)part->pdata);
       g_mutex_lock (&m->stats_lock);
@@ -134,8 +134,8 @@ spot_coinbase_manager_add_products (SpotCoinbaseManager *m, const char *const *p
       g_mutex_unlock (&m->stats_lock);
       spot_coinbase_connection_start (c);
     }
-  if (todo->len > 0)
-    g_info ("subscribed %u more products; %u connections", todo->len, m->connections->len);
+  if (unplaced->len > 0)
+    g_info ("subscribed %u more products; %u connections", unplaced->len, m->connections->len);
 }
 
 void
