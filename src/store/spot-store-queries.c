@@ -550,14 +550,29 @@ spot_store_apply_repair (PGconn *conn,
     return NULL;
   if (minute != NULL)
     {
-      gboolean applied = FALSE;
-      if (!spot_store_upsert_candle (conn, minute, &applied, error))
+      /* The ordinary upsert would keep a stored live minute (rev >= 1) over
+       * the REST one (rev 0): a repair replaces it as a new revision. */
+      SpotCandle final = *minute;
+      SpotStoreCandleParams p;
+      g_autoptr (PGresult) res = NULL;
+
+      final.complete = TRUE;
+      spot_store_candle_params (&final, &p);
+      res = PQexecParams (conn, spot_store_upsert_repair_sql (), SPOT_STORE_CANDLE_COLUMNS, NULL,
+                          p.values, NULL, NULL, 0);
+      if (PQresultStatus (res) != PGRES_TUPLES_OK)
         {
+          g_autofree char *what = g_strdup_printf ("repair of %s ONE_MINUTE %" G_GINT64_FORMAT
+                                                   " failed", product_id, minute_start);
+          spot_pg_set_error (error, conn, res, what);
           rollback_quietly (conn);
           return NULL;
         }
-      if (applied)
-        g_array_append_val (written, *minute);
+      if (PQntuples (res) > 0)
+        {
+          final.rev = g_ascii_strtoull (PQgetvalue (res, 0, 0), NULL, 10);
+          g_array_append_val (written, final);
+        }
     }
   /* Enum order is tree order: each level is computed after its children. */
   for (int g = SPOT_GRANULARITY_FIVE_MINUTE; g < SPOT_GRANULARITY_COUNT; g++)

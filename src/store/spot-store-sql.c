@@ -236,6 +236,25 @@ spot_store_upsert_one_sql (void)
 }
 
 const char *
+spot_store_upsert_repair_sql (void)
+{
+  /* A REST minute is final and replaces whatever is stored: it carries no
+   * revision of its own (REST has none), so it is written as the stored
+   * revision + 1 whenever a value differs, never blocked by the live rule. */
+  return "INSERT INTO candles (" CANDLE_COLUMN_LIST ") VALUES "
+         "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, GREATEST($12::bigint, 1), $13)"
+         " ON CONFLICT (product_id, granularity, start) DO UPDATE SET"
+         " open = EXCLUDED.open, high = EXCLUDED.high, low = EXCLUDED.low,"
+         " close = EXCLUDED.close, volume = EXCLUDED.volume, trades = EXCLUDED.trades,"
+         " last_trade_id = EXCLUDED.last_trade_id, ts = EXCLUDED.ts, complete = true,"
+         " rev = candles.rev + 1, updated_at = now()"
+         " WHERE (candles.open, candles.high, candles.low, candles.close, candles.volume,"
+         " candles.complete) IS DISTINCT FROM"
+         " (EXCLUDED.open, EXCLUDED.high, EXCLUDED.low, EXCLUDED.close, EXCLUDED.volume, true)"
+         " RETURNING rev";
+}
+
+const char *
 spot_store_upsert_unnest_sql (void)
 {
   return "INSERT INTO candles (" CANDLE_COLUMN_LIST ") SELECT * FROM unnest("

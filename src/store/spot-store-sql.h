@@ -72,6 +72,9 @@ int spot_store_candle_key_compare (const SpotCandle *a, const SpotCandle *b);
 
 /* Statement texts. All use $n parameters only. */
 const char *spot_store_upsert_one_sql (void);   /* 13 parameters, one row */
+/* A REST minute replacing a stored one: 13 parameters; written as the stored rev + 1
+ * when a value differs, whatever the stored revision (the repair path only). */
+const char *spot_store_upsert_repair_sql (void);
 const char *spot_store_upsert_unnest_sql (void); /* 13 array parameters */
 const char *spot_store_stage_create_sql (void);  /* temp table for COPY */
 const char *spot_store_stage_copy_sql (void);    /* COPY ... FROM STDIN */

@@ -435,6 +435,55 @@ test_late_repair_recomputes_stored_ancestors (void)
 }
 
 static void
+test_repair_replaces_a_stored_live_minute (void)
+{
+  const gint64 hour = 1775520000;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GArray) written = NULL;
+  SpotCandle c, back;
+
+  reset_tables ();
+  /* The engine stored 00:03 from the trades it saw (rev 5), and its complete
+   * 5m parent; trades were missed, so both are wrong. */
+  c = make_candle ("BTC-USD", SPOT_GRANULARITY_ONE_MINUTE, hour + 180, "10", "10", "10", "10", "1",
+                   2, 103, TRUE, 5);
+  g_assert_true (spot_store_upsert_candle (conn, &c, NULL, &error));
+  c = make_candle ("BTC-USD", SPOT_GRANULARITY_FIVE_MINUTE, hour, "10", "10", "10", "10", "1", 2, 103,
+                   TRUE, 9);
+  g_assert_true (spot_store_upsert_candle (conn, &c, NULL, &error));
+  g_assert_no_error (error);
+
+  /* REST has no revision (0): the repair still replaces the minute. */
+  c = make_candle ("BTC-USD", SPOT_GRANULARITY_ONE_MINUTE, hour + 180, "10", "13", "9", "12", "4",
+                   SPOT_CANDLE_TRADES_UNKNOWN, SPOT_CANDLE_TRADE_ID_UNKNOWN, TRUE, 0);
+  written = spot_store_apply_repair (conn, "BTC-USD", hour + 180, &c, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (written->len, ==, 2);
+
+  g_assert_true (load ("BTC-USD", SPOT_GRANULARITY_ONE_MINUTE, hour + 180, &back));
+  g_assert_true (back.complete);
+  g_assert_cmpuint (back.rev, ==, 6);
+  g_assert_true (dec_equals (&back.high, "13"));
+  g_assert_true (dec_equals (&back.close, "12"));
+  g_assert_true (dec_equals (&back.volume, "4"));
+  g_assert_cmpint (back.trades, ==, SPOT_CANDLE_TRADES_UNKNOWN);
+  g_assert_cmpuint (g_array_index (written, SpotCandle, 0).rev, ==, 6);
+
+  g_assert_true (load ("BTC-USD", SPOT_GRANULARITY_FIVE_MINUTE, hour, &back));
+  g_assert_cmpuint (back.rev, ==, 10);
+  g_assert_true (dec_equals (&back.high, "13"));
+  g_assert_true (dec_equals (&back.volume, "4"));
+
+  /* The same repair again writes nothing. */
+  g_clear_pointer (&written, g_array_unref);
+  written = spot_store_apply_repair (conn, "BTC-USD", hour + 180, &c, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (written->len, ==, 0);
+  g_assert_true (load ("BTC-USD", SPOT_GRANULARITY_ONE_MINUTE, hour + 180, &back));
+  g_assert_cmpuint (back.rev, ==, 6);
+}
+
+static void
 test_history_ranges_and_limits (void)
 {
   g_autoptr (GError) error = NULL;
@@ -622,6 +671,7 @@ main (int argc, char **argv)
   g_test_add_func ("/store/seed/loads open buckets children and last trade",
                    test_seed_loads_open_buckets_children_and_last_trade);
   g_test_add_func ("/store/repair/recomputes stored ancestors", test_late_repair_recomputes_stored_ancestors);
+  g_test_add_func ("/store/repair/replaces a stored live minute", test_repair_replaces_a_stored_live_minute);
   g_test_add_func ("/store/history/ranges and limits", test_history_ranges_and_limits);
   g_test_add_func ("/store/repository/answers on the caller's context",
                    test_repository_answers_on_the_callers_context);
