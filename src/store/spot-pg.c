@@ -35,12 +35,17 @@ spot_pg_connect (const char *conninfo, const char *application_name, GError **er
   /* Over TCP, a server that vanished without closing the connection is
    * noticed within about 30 s instead of the kernel's minutes (ignored for
    * unix sockets). */
+  /* GSSAPI encryption is off unless the connection string asks for it: with
+   * libpq's default ("prefer") every connect goes through Kerberos, whose
+   * thread-specific state aborts the process ("krb5int_getspecific:
+   * Assertion ... failed") when the service exits while a database thread
+   * is still connecting to an unresponsive server. */
   const char *keywords[] = { "connect_timeout", "application_name", "keepalives_idle",
                              "keepalives_interval", "keepalives_count", "tcp_user_timeout",
-                             "dbname", NULL };
+                             "gssencmode", "dbname", NULL };
   const char *values[] = { timeout,
                            application_name != NULL ? application_name : "spot-canvas",
-                           "10", "5", "3", "30000",
+                           "10", "5", "3", "30000", "disable",
                            conninfo != NULL ? conninfo : "", NULL };
   g_autoptr (PGconn) conn = PQconnectdbParams (keywords, values, 1);
 
