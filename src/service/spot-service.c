@@ -338,21 +338,23 @@ count_owned (SpotService *self)
       self->owned++;
 }
 
+static int
+compare_strv_items (const void *a, const void *b)
+{
+  return g_strcmp0 (*(const char *const *)a, *(const char *const *)b);
+}
+
 static char **
 sorted_active (SpotService *self)
 {
   g_autofree const char **keys = (const char **)g_hash_table_get_keys_as_array (self->active, NULL);
   char **out = g_strdupv ((char **)keys);
 
-  qsort (out, g_strv_length (out), sizeof (char *), (GCompareFunc)g_strcmp0);
+  /* qsort hands over pointers to the array's items, not the strings. */
+  qsort (out, g_strv_length (out), sizeof (char *), compare_strv_items);
   return out;
 }
 
-static int
-compare_strv_items (const void *a, const void *b)
-{
-  return g_strcmp0 (*(const char *const *)a, *(const char *const *)b);
-}
 
 /* Applies @add/@remove (already persisted by whoever changed them) to the
  * active set and to this instance's share; returns through @out_added and
