@@ -2,6 +2,7 @@
 #define G_LOG_DOMAIN "spot-core"
 
 #include "core/spot-async.h"
+#include "core/spot-error.h"
 
 static void
 store_result_cb (GObject *source, GAsyncResult *result, gpointer user_data)
@@ -41,4 +42,12 @@ spot_async_run_sync (gpointer source_object,
   if (timed_out != NULL)
     *timed_out = g_cancellable_is_cancelled (cancellable);
   return result;
+}
+
+gboolean
+spot_async_cut_short (const GError *error, gboolean timed_out)
+{
+  return timed_out && error != NULL
+         && (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)
+             || g_error_matches (error, SPOT_ERROR, SPOT_ERROR_CANCELLED));
 }

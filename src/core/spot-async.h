@@ -36,4 +36,10 @@ GAsyncResult *spot_async_run_sync (gpointer source_object,
                                    guint timeout_ms,
                                    gboolean *timed_out);
 
+/* TRUE when @error from _finish() only says the start was cut short by the
+ * deadline of spot_async_run_sync() (@timed_out as it reported): a
+ * cancellation error, SPOT_ERROR_CANCELLED or GTask's G_IO_ERROR_CANCELLED.
+ * The caller then replaces it with its own SPOT_ERROR_TIMEOUT message. */
+gboolean spot_async_cut_short (const GError *error, gboolean timed_out);
+
 G_END_DECLS

@@ -226,11 +226,8 @@ spot_database_start_sync (SpotDatabase *self, guint timeout_ms, GError **error)
                                 &timed_out);
   if (spot_database_start_finish (self, result, &local_error))
     return TRUE;
-  /* GTask checks its cancellable, so a start cut short by the deadline
-   * reports G_IO_ERROR_CANCELLED whatever step it was in: say what it is. */
-  if (!timed_out
-      || !(g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED)
-           || g_error_matches (local_error, SPOT_ERROR, SPOT_ERROR_CANCELLED)))
+  /* Cut short by the deadline, whatever step it was in: say what it is. */
+  if (!spot_async_cut_short (local_error, timed_out))
     {
       g_propagate_error (error, g_steal_pointer (&local_error));
       return FALSE;

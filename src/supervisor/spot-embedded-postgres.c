@@ -567,11 +567,7 @@ spot_embedded_postgres_start_sync (SpotEmbeddedPostgres *self, guint timeout_ms,
   result = spot_async_run_sync (self, (SpotAsyncStartFunc)spot_embedded_postgres_start_async,
                                 timeout_ms, &timed_out);
   ok = spot_embedded_postgres_start_finish (self, result, &local_error);
-  /* GTask checks its cancellable, so a timed-out start reports
-   * G_IO_ERROR_CANCELLED rather than our own SPOT_ERROR_CANCELLED. */
-  if (!ok && timed_out
-      && (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED)
-          || g_error_matches (local_error, SPOT_ERROR, SPOT_ERROR_CANCELLED)))
+  if (!ok && spot_async_cut_short (local_error, timed_out))
     {
       g_autofree char *output = spot_supervisor_dup_recent_output (self->supervisor);
       g_set_error (error, SPOT_ERROR, SPOT_ERROR_TIMEOUT,
