@@ -39,6 +39,7 @@ struct _SpotBatchWriter {
   guint64 close_journaled;
   guint64 close_lost;
   PGcancel *cancel;
+  SpotPgInterrupt *interrupt; /* triggered at the close deadline: a connect gives up */
   SpotBatchWriterStats stats;
 
   /* Writer thread only. */
@@ -146,7 +147,8 @@ ensure_connection (SpotBatchWriter *self, GError **error)
   if (self->conn != NULL && PQstatus (self->conn) == CONNECTION_OK)
     return TRUE;
   drop_connection (self);
-  self->conn = spot_pg_connect (self->conninfo, "spot-canvas batch writer", error);
+  self->conn = spot_pg_connect_interruptible (self->conninfo, "spot-canvas batch writer",
+                                              self->interrupt, error);
   if (self->conn == NULL)
     return FALSE;
   set_cancel (self, PQgetCancel (self->conn));
@@ -573,6 +575,9 @@ spot_batch_writer_new (const SpotBatchWriterConfig *config, GError **error)
       if (spot_journal_get_pending_rows (self->journal) > 0)
         self->journal_since_us = g_get_monotonic_time ();
     }
+  self->interrupt = spot_pg_interrupt_new (error);
+  if (self->interrupt == NULL)
+    return NULL;
   self->thread = g_thread_try_new ("spot-db-writer", writer_thread, self, error);
   if (self->thread == NULL)
     return NULL;
@@ -670,12 +675,14 @@ spot_batch_writer_close (SpotBatchWriter *self, guint deadline_ms, GError **erro
     {
       if (!g_cond_wait_until (&self->done, &self->lock, deadline))
         {
-          /* Interrupt a statement in flight; the thread then journals. */
+          /* Interrupt a statement or a connect in flight; the thread then
+           * journals. */
           if (self->cancel != NULL)
             {
               char errbuf[256];
               PQcancel (self->cancel, errbuf, sizeof errbuf);
             }
+          spot_pg_interrupt_trigger (self->interrupt);
           g_cond_signal (&self->wake);
           g_cond_wait_until (&self->done, &self->lock, g_get_monotonic_time () + 100000);
         }
@@ -718,6 +725,7 @@ spot_batch_writer_free (SpotBatchWriter *self)
   g_clear_pointer (&self->pending, g_hash_table_unref);
   g_clear_pointer (&self->input, g_array_unref);
   g_clear_pointer (&self->journal, spot_journal_free);
+  g_clear_pointer (&self->interrupt, spot_pg_interrupt_free);
   g_mutex_clear (&self->lock);
   g_cond_clear (&self->wake);
   g_cond_clear (&self->done);

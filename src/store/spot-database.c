@@ -138,6 +138,8 @@ open_repository (GTask *task)
     old = g_steal_pointer (&self->repository);
     self->repository = spot_repository_new (self->conninfo);
     g_mutex_unlock (&self->lock);
+    if (old != NULL)
+      spot_repository_close (old);
     g_clear_object (&old);
   }
   if (!self->migrate)
@@ -258,6 +260,9 @@ spot_database_stop (SpotDatabase *self, guint deadline_ms)
   g_mutex_lock (&self->lock);
   repo = g_steal_pointer (&self->repository);
   g_mutex_unlock (&self->lock);
+  /* Joined now even while requests in flight keep the object alive. */
+  if (repo != NULL)
+    spot_repository_close (repo);
   g_clear_object (&repo);
 #ifdef SPOT_HAVE_SUPERVISOR
   if (self->embedded != NULL)

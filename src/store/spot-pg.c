@@ -2,7 +2,12 @@
 
 #include "store/spot-pg.h"
 
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "core/spot-error.h"
 
@@ -26,8 +31,170 @@ notice_to_debug (void *arg, const char *message)
   g_debug ("PostgreSQL: %s", g_strstrip (text));
 }
 
+struct _SpotPgInterrupt
+{
+  int fd; /* eventfd, never read: once written it stays readable */
+  gint triggered;
+};
+
+SpotPgInterrupt *
+spot_pg_interrupt_new (GError **error)
+{
+  SpotPgInterrupt *interrupt;
+  int fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
+
+  if (fd < 0)
+    {
+      int saved_errno = errno;
+      g_set_error (error, SPOT_ERROR, SPOT_ERROR_IO, "cannot create an eventfd: %s",
+                   g_strerror (saved_errno));
+      return NULL;
+    }
+  interrupt = g_new0 (SpotPgInterrupt, 1);
+  interrupt->fd = fd;
+  return interrupt;
+}
+
+void
+spot_pg_interrupt_trigger (SpotPgInterrupt *interrupt)
+{
+  guint64 one = 1;
+
+  if (interrupt == NULL)
+    return;
+  if (!g_atomic_int_compare_and_exchange (&interrupt->triggered, 0, 1))
+    return;
+  /* Cannot fail short of a counter overflow: written once. */
+  if (write (interrupt->fd, &one, sizeof one) != sizeof one)
+    g_warning ("cannot signal the database interrupt: %s", g_strerror (errno));
+}
+
+gboolean
+spot_pg_interrupt_is_triggered (SpotPgInterrupt *interrupt)
+{
+  return interrupt != NULL && g_atomic_int_get (&interrupt->triggered) != 0;
+}
+
+void
+spot_pg_interrupt_free (SpotPgInterrupt *interrupt)
+{
+  if (interrupt == NULL)
+    return;
+  close (interrupt->fd);
+  g_free (interrupt);
+}
+
+/* libpq's connect_timeout of @conn in seconds (0: none); as libpq, values
+ * 1 are raised to 2. */
+static int
+effective_connect_timeout (PGconn *conn)
+{
+  PQconninfoOption *opts = PQconninfo (conn);
+  int seconds = 0;
+
+  if (opts == NULL)
+    return SPOT_PG_CONNECT_TIMEOUT_S;
+  for (PQconninfoOption *o = opts; o->keyword != NULL; o++)
+    if (strcmp (o->keyword, "connect_timeout") == 0 && o->val != NULL)
+      seconds = atoi (o->val);
+  PQconninfoFree (opts);
+  if (seconds < 0)
+    seconds = 0;
+  if (seconds == 1)
+    seconds = 2;
+  return seconds;
+}
+
+static void
+set_connect_error (GError **error, const char *conninfo, int code, const char *reason)
+{
+  g_autofree char *where = spot_pg_describe_conninfo (conninfo);
+  g_autofree char *msg = g_strdup (reason);
+
+  /* One log line: libpq splits its hints over several. */
+  g_strdelimit (g_strstrip (msg), "\n\t", ' ');
+  g_set_error (error, SPOT_ERROR, code, "cannot connect to PostgreSQL (%s): %s", where, msg);
+}
+
+/* Drives PQconnectPoll until the connection is made, fails, times out or is
+ * interrupted. */
+static gboolean
+connect_poll (PGconn *conn, const char *conninfo, SpotPgInterrupt *interrupt, GError **error)
+{
+  PostgresPollingStatusType status = PGRES_POLLING_WRITING; /* as libpq asks to start */
+  int timeout_s = effective_connect_timeout (conn);
+  int socket_fd = -1;
+  gint64 deadline = 0;
+
+  for (;;)
+    {
+      struct pollfd fds[2];
+      int n_fds = 0;
+      int wait_ms = -1;
+      int rc;
+
+      if (status == PGRES_POLLING_OK)
+        return TRUE;
+      if (status == PGRES_POLLING_FAILED)
+        {
+          set_connect_error (error, conninfo, SPOT_ERROR_DATABASE, PQerrorMessage (conn));
+          return FALSE;
+        }
+      /* A new socket is a new address or host: its own timeout, as libpq. */
+      if (PQsocket (conn) != socket_fd)
+        {
+          socket_fd = PQsocket (conn);
+          deadline = timeout_s > 0 ? g_get_monotonic_time () + (gint64)timeout_s * G_USEC_PER_SEC
+                                   : 0;
+        }
+      if (socket_fd < 0)
+        {
+          set_connect_error (error, conninfo, SPOT_ERROR_DATABASE, PQerrorMessage (conn));
+          return FALSE;
+        }
+      fds[n_fds].fd = socket_fd;
+      fds[n_fds].events = status == PGRES_POLLING_READING ? POLLIN : POLLOUT;
+      fds[n_fds++].revents = 0;
+      if (interrupt != NULL)
+        {
+          fds[n_fds].fd = interrupt->fd;
+          fds[n_fds].events = POLLIN;
+          fds[n_fds++].revents = 0;
+        }
+      if (deadline > 0)
+        {
+          gint64 left = deadline - g_get_monotonic_time ();
+          wait_ms = left > 0 ? (int)((left + 999) / 1000) : 0;
+        }
+      rc = poll (fds, n_fds, wait_ms);
+      if (rc < 0 && errno == EINTR)
+        continue;
+      if (rc < 0)
+        {
+          set_connect_error (error, conninfo, SPOT_ERROR_IO, g_strerror (errno));
+          return FALSE;
+        }
+      if (spot_pg_interrupt_is_triggered (interrupt))
+        {
+          set_connect_error (error, conninfo, SPOT_ERROR_CANCELLED, "stopped while connecting");
+          return FALSE;
+        }
+      if (rc == 0)
+        {
+          /* libpq would try the next address or host here; with one
+           * server (the usual case) this is the end. */
+          set_connect_error (error, conninfo, SPOT_ERROR_DATABASE, "timeout expired");
+          return FALSE;
+        }
+      status = PQconnectPoll (conn);
+    }
+}
+
 PGconn *
-spot_pg_connect (const char *conninfo, const char *application_name, GError **error)
+spot_pg_connect_interruptible (const char *conninfo,
+                               const char *application_name,
+                               SpotPgInterrupt *interrupt,
+                               GError **error)
 {
   g_autofree char *timeout = g_strdup_printf ("%d", SPOT_PG_CONNECT_TIMEOUT_S);
   /* With expand_dbname the "dbname" entry is parsed as a full conninfo and its
@@ -47,25 +214,34 @@ spot_pg_connect (const char *conninfo, const char *application_name, GError **er
                            application_name != NULL ? application_name : "spot-canvas",
                            "10", "5", "3", "30000", "disable",
                            conninfo != NULL ? conninfo : "", NULL };
-  g_autoptr (PGconn) conn = PQconnectdbParams (keywords, values, 1);
+  g_autoptr (PGconn) conn = NULL;
 
+  if (spot_pg_interrupt_is_triggered (interrupt))
+    {
+      set_connect_error (error, conninfo, SPOT_ERROR_CANCELLED, "stopped before connecting");
+      return NULL;
+    }
+  conn = PQconnectStartParams (keywords, values, 1);
   if (conn == NULL)
     {
       g_set_error (error, SPOT_ERROR, SPOT_ERROR_DATABASE, "cannot allocate a libpq connection");
       return NULL;
     }
-  if (PQstatus (conn) != CONNECTION_OK)
+  if (PQstatus (conn) == CONNECTION_BAD)
     {
-      g_autofree char *where = spot_pg_describe_conninfo (conninfo);
-      g_autofree char *msg = g_strdup (PQerrorMessage (conn));
-      /* One log line: libpq splits its hints over several. */
-      g_strdelimit (g_strstrip (msg), "\n\t", ' ');
-      g_set_error (error, SPOT_ERROR, SPOT_ERROR_DATABASE,
-                   "cannot connect to PostgreSQL (%s): %s", where, msg);
+      set_connect_error (error, conninfo, SPOT_ERROR_DATABASE, PQerrorMessage (conn));
       return NULL;
     }
+  if (!connect_poll (conn, conninfo, interrupt, error))
+    return NULL;
   PQsetNoticeProcessor (conn, notice_to_debug, NULL);
   return g_steal_pointer (&conn);
+}
+
+PGconn *
+spot_pg_connect (const char *conninfo, const char *application_name, GError **error)
+{
+  return spot_pg_connect_interruptible (conninfo, application_name, NULL, error);
 }
 
 void

@@ -20,10 +20,38 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (PGconn, PQfinish)
 /* Default connect timeout in seconds when @conninfo does not set one. */
 #define SPOT_PG_CONNECT_TIMEOUT_S 10
 
+/* A one-way stop switch for a database thread's connects: once triggered
+ * (from any thread), a connect in progress with it returns at once and
+ * every later one fails immediately with SPOT_ERROR_CANCELLED. An eventfd
+ * the connect polls beside the server's socket, so a thread waiting for an
+ * unresponsive server can be stopped and joined.
+ *
+ * Thread safety: new/free by the owner; trigger and is_triggered from any
+ * thread. */
+typedef struct _SpotPgInterrupt SpotPgInterrupt;
+
+SpotPgInterrupt *spot_pg_interrupt_new (GError **error);
+void spot_pg_interrupt_trigger (SpotPgInterrupt *interrupt);
+gboolean spot_pg_interrupt_is_triggered (SpotPgInterrupt *interrupt);
+void spot_pg_interrupt_free (SpotPgInterrupt *interrupt);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (SpotPgInterrupt, spot_pg_interrupt_free)
+
 /* Opens a connection for @conninfo (a key=value string or a postgres:// URI,
  * anything libpq accepts: TCP, TLS, unix sockets). Sets application_name and a
  * connect timeout unless @conninfo sets them. Fails with SPOT_ERROR_DATABASE
- * and libpq's reason; the message never contains the password. */
+ * and libpq's reason; the message never contains the password.
+ *
+ * The connect is non-blocking (PQconnectStartParams/PQconnectPoll with
+ * poll()); connect_timeout bounds the wait on each server address (an
+ * address that fails at once moves on to the next, as in libpq; one that
+ * times out ends the connect). With @interrupt (may be NULL) it ends within milliseconds of
+ * spot_pg_interrupt_trigger(), failing with SPOT_ERROR_CANCELLED. Host name
+ * resolution (getaddrinfo) alone cannot be interrupted. */
+PGconn *spot_pg_connect_interruptible (const char *conninfo,
+                                       const char *application_name,
+                                       SpotPgInterrupt *interrupt,
+                                       GError **error);
+/* spot_pg_connect_interruptible() without an interrupt. */
 PGconn *spot_pg_connect (const char *conninfo, const char *application_name, GError **error);
 
 /* Runs @sql (simple protocol, may hold several statements) and checks that it

@@ -34,13 +34,15 @@ typedef struct {
   gint connected; /* atomic */
   GMutex error_lock;
   char *last_error;
+  SpotPgInterrupt *interrupt; /* triggered by close: connects give up */
+  gint closed;                /* atomic: no new jobs are queued */
   PGconn *conn; /* database thread only */
 } State;
 
 struct _SpotRepository {
   GObject parent_instance;
   State *state;
-  GThread *thread;
+  GThread *thread; /* NULL once closed and joined */
 };
 
 static State *
@@ -56,6 +58,7 @@ state_unref (State *st)
   if (!g_atomic_int_dec_and_test (&st->ref))
     return;
   g_clear_pointer (&st->conn, PQfinish);
+  g_clear_pointer (&st->interrupt, spot_pg_interrupt_free);
   g_async_queue_unref (st->jobs);
   g_mutex_clear (&st->error_lock);
   g_free (st->last_error);
@@ -81,7 +84,7 @@ ensure_connection (State *self, GError **error)
   if (self->conn != NULL && PQstatus (self->conn) == CONNECTION_OK)
     return TRUE;
   g_clear_pointer (&self->conn, PQfinish);
-  self->conn = spot_pg_connect (self->conninfo, "spot-canvas", error);
+  self->conn = spot_pg_connect_interruptible (self->conninfo, "spot-canvas", self->interrupt, error);
   if (self->conn == NULL)
     {
       set_status (self, *error);
@@ -134,6 +137,13 @@ repository_thread (gpointer data)
           g_free (job);
           break;
         }
+      if (g_atomic_int_get (&self->closed))
+        {
+          /* Closing: nothing more reaches the server. */
+          job_finish (job, NULL,
+                      g_error_new_literal (SPOT_ERROR, SPOT_ERROR_CLOSED, "the repository is closed"));
+          continue;
+        }
       if (job->task != NULL && g_task_return_error_if_cancelled (job->task))
         {
           g_object_unref (job->task);
@@ -170,17 +180,37 @@ static void
 spot_repository_finalize (GObject *object)
 {
   SpotRepository *self = SPOT_REPOSITORY (object);
-  Job *job = g_new0 (Job, 1);
 
-  /* No job can remain (each holds a task holding a reference to us): the
-   * stop job is the last one. */
-  g_async_queue_push (self->state->jobs, job);
-  if (g_thread_self () == self->thread)
-    g_thread_unref (self->thread);
-  else
-    g_thread_join (self->thread);
+  if (self->thread != NULL)
+    {
+      /* No job can remain (each holds a task holding a reference to us):
+       * the stop job is the last one. */
+      g_atomic_int_set (&self->state->closed, 1);
+      g_async_queue_push (self->state->jobs, g_new0 (Job, 1));
+      if (g_thread_self () == self->thread)
+        g_thread_unref (self->thread);
+      else
+        g_thread_join (self->thread);
+    }
   state_unref (self->state);
   G_OBJECT_CLASS (spot_repository_parent_class)->finalize (object);
+}
+
+void
+spot_repository_close (SpotRepository *self)
+{
+  g_return_if_fail (SPOT_IS_REPOSITORY (self));
+  if (self->thread == NULL)
+    return;
+  g_return_if_fail (g_thread_self () != self->thread);
+  /* Jobs queued before the stop job fail at once (no connection can be
+   * made any more); a connect in progress gives up now. A statement the
+   * server is executing still runs to its end. */
+  g_atomic_int_set (&self->state->closed, 1);
+  spot_pg_interrupt_trigger (self->state->interrupt);
+  g_async_queue_push (self->state->jobs, g_new0 (Job, 1));
+  g_thread_join (self->thread);
+  self->thread = NULL;
 }
 
 static void
@@ -196,6 +226,8 @@ spot_repository_init (SpotRepository *self)
   self->state->ref = 1;
   g_mutex_init (&self->state->error_lock);
   self->state->jobs = g_async_queue_new ();
+  /* Only fails when the process is out of file descriptors. */
+  self->state->interrupt = spot_pg_interrupt_new (NULL);
 }
 
 SpotRepository *
@@ -242,6 +274,12 @@ spot_repository_run_async (SpotRepository *self,
   job->result_free = result_free;
   job->task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (job->task, spot_repository_run_async);
+  if (g_atomic_int_get (&self->state->closed))
+    {
+      job_finish (job, NULL,
+                  g_error_new_literal (SPOT_ERROR, SPOT_ERROR_CLOSED, "the repository is closed"));
+      return;
+    }
   g_async_queue_push (self->state->jobs, job);
 }
 
@@ -256,9 +294,15 @@ gpointer
 spot_repository_run_sync (SpotRepository *self, SpotRepositoryFunc func, gpointer data, GError **error)
 {
   SyncWait wait = { 0 };
-  Job *job = g_new0 (Job, 1);
+  Job *job;
   gpointer result;
 
+  if (g_atomic_int_get (&self->state->closed))
+    {
+      g_set_error (error, SPOT_ERROR, SPOT_ERROR_CLOSED, "the repository is closed");
+      return NULL;
+    }
+  job = g_new0 (Job, 1);
   g_mutex_init (&wait.lock);
   g_cond_init (&wait.cond);
   job->func = func;

@@ -29,6 +29,13 @@ G_DECLARE_FINAL_TYPE (SpotRepository, spot_repository, SPOT, REPOSITORY, GObject
 /* Starts the thread and connects there (never blocks the caller). */
 SpotRepository *spot_repository_new (const char *conninfo);
 
+/* Stops the database thread and joins it: a connect in progress (to a
+ * server that never answers, say) is abandoned at once, queued and later
+ * requests fail with SPOT_ERROR_CLOSED. A statement the server is running
+ * still runs to its end. Idempotent; the owner's thread (not the database
+ * thread). Finalizing does the same without the interrupt. */
+void spot_repository_close (SpotRepository *self);
+
 /* TRUE when the last database call succeeded. Any thread. */
 gboolean spot_repository_is_connected (SpotRepository *self);
 /* The last connection or query error (NULL when connected), newly allocated. */
