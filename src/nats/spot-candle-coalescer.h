@@ -17,6 +17,13 @@
  * been stuck for minutes; consumers that must never lose one (the database
  * writer) do not go through this structure.
  *
+ * Each (product, granularity) seen is interned once and gets a dense id
+ * (0, 1, 2, ...; stable for the coalescer's life), handed to the consumer
+ * with every drained entry by spot_candle_coalescer_drain_meta() together
+ * with the monotonic time of the oldest submit the entry stands for (a
+ * replaced live update keeps the time of the first one it replaced: that is
+ * how long the key's newest state has been waiting).
+ *
  * Thread safety: submit, get_stats and close from any thread; drain and wait
  * from the one consumer thread. Submit never blocks beyond a short mutex.
  */
@@ -31,6 +38,17 @@ G_BEGIN_DECLS
 #define SPOT_CANDLE_COALESCER_DEFAULT_MAX_PENDING 65536
 
 typedef struct _SpotCandleCoalescer SpotCandleCoalescer;
+
+/* Key id of an entry whose key was not interned (invalid granularity or
+ * product id, or more than 262,144 distinct keys). */
+#define SPOT_CANDLE_COALESCER_NO_KEY G_MAXUINT32
+
+/* One per drained entry, in the same order (spot_candle_coalescer_drain_meta). */
+typedef struct
+{
+  guint32 key;      /* dense key id, or SPOT_CANDLE_COALESCER_NO_KEY */
+  gint64 submit_us; /* g_get_monotonic_time() of the oldest submit it stands for */
+} SpotCandleCoalescerMeta;
 
 /* Called on the submitting thread, without the lock held, when the queue turns
  * from empty to non-empty: one wake-up per batch drained by the consumer. */
@@ -66,6 +84,10 @@ spot_candle_coalescer_submit (SpotCandleCoalescer *self, const SpotCandleUpdate 
  * entries. Returns TRUE when *@batch is not empty. */
 gboolean spot_candle_coalescer_drain (SpotCandleCoalescer *self, GArray **batch);
 
+/* Like drain; *@meta (from spot_candle_coalescer_meta_array_new()) is
+ * swapped likewise and receives one SpotCandleCoalescerMeta per entry. */
+gboolean spot_candle_coalescer_drain_meta (SpotCandleCoalescer *self, GArray **batch, GArray **meta);
+
 /* Blocks up to @timeout_us (-1: no limit) until something is pending or the
  * coalescer is closed; returns TRUE when something is pending. */
 gboolean spot_candle_coalescer_wait (SpotCandleCoalescer *self, gint64 timeout_us);
@@ -78,5 +100,7 @@ void spot_candle_coalescer_get_stats (SpotCandleCoalescer *self, SpotCandleCoale
 
 /* A GArray suitable for drain. */
 GArray *spot_candle_update_array_new (guint reserved);
+/* A GArray suitable for drain_meta's @meta. */
+GArray *spot_candle_coalescer_meta_array_new (guint reserved);
 
 G_END_DECLS

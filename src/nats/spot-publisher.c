@@ -13,26 +13,51 @@
 #include "nats/spot-nats-kv.h"
 #include "nats/spot-nats-subject.h"
 
-/* A key is IDLE (clean, not queued), READY (dirty, waiting for a write slot)
- * or COOLING (written recently; a change now waits for the interval). */
+/* A key's place in the KV schedule:
+ *  IDLE     clean, or dirty with a write in flight and not yet due;
+ *  WAITING  dirty, in the waiting queue until dirty_since + the write budget;
+ *  READY    due, in the ready queue for a write slot;
+ *  AFTER_ACK due while its previous write is in flight: written when that
+ *           write is acknowledged (one write per key in flight keeps the
+ *           server from storing values that are overwritten at once). */
 typedef enum
 {
   KV_IDLE,
+  KV_WAITING,
   KV_READY,
-  KV_COOLING,
+  KV_AFTER_ACK,
 } KvState;
 
 typedef struct
 {
-  char subject[SPOT_NATS_SUBJECT_SIZE]; /* $KV.<bucket>.<key> */
-  SpotCandle candle;
+  char subject[SPOT_NATS_SUBJECT_SIZE];    /* candles.<PRODUCT>.<GRANULARITY> */
+  char kv_subject[SPOT_NATS_SUBJECT_SIZE]; /* $KV.<bucket>.<key> */
+  GString *json;                           /* the KV's next value, encoded */
+  gint64 start;
+  guint64 rev;
   gboolean have;
   gboolean dirty;
+  gboolean inflight;
   KvState state;
-  gint64 dirty_since_us;
-  gint64 written_us;
-  GList link; /* in ready or cooling */
+  gint64 dirty_since_us;      /* submit time of the oldest change not written */
+  gint64 sent_us;             /* of the write in flight, or the last one */
+  gint64 sent_dirty_since_us; /* dirty_since of the write in flight */
+  GList link;                 /* in waiting or ready */
 } KvEntry;
+
+/* What the bucket held for a key when we bound it. */
+typedef struct
+{
+  gint64 start;
+  guint64 rev;
+} KvFloor;
+
+/* An acknowledgement (or failure) handed from the library's thread to ours. */
+typedef struct
+{
+  natsMsg *msg;
+  gboolean ok;
+} KvAck;
 
 #define BIND_BACKOFF_MIN_US (G_USEC_PER_SEC / 2)
 #define BIND_BACKOFF_MAX_US (30 * G_USEC_PER_SEC)
@@ -65,19 +90,29 @@ struct _SpotPublisher
   atomic_bool kv_ready;
   atomic_int_fast64_t staleness_cur_us;
   atomic_int_fast64_t staleness_prev_us;
+  atomic_int_fast64_t ack_latency_us;
+  atomic_int_fast64_t write_budget_us;
 
   /* Filled by the ack callback (a library thread), taken by our thread. */
-  GMutex failed_lock;
-  GPtrArray *failed; /* char* KV subject */
+  GMutex ack_lock;
+  GArray *acks;       /* KvAck */
+  GArray *acks_spare; /* KvAck */
 
   /* Publisher thread only. */
   jsCtx *js;
   kvStore *kv;
   jsPubOptions pub_options;
-  GHashTable *entries; /* char* key -> KvEntry* */
+  GPtrArray *all;         /* KvEntry*, owns them */
+  GPtrArray *by_id;       /* coalescer key id -> KvEntry* (or NULL) */
+  GHashTable *by_key;     /* "<PRODUCT>.<GRANULARITY>" -> KvEntry*, every entry */
+  GHashTable *floors;     /* key -> KvFloor*: the bucket's values at bind, for keys
+                             not seen yet */
+  GHashTable *by_subject; /* kv_subject -> KvEntry* (acks) */
+  GQueue waiting;         /* by dirty_since */
   GQueue ready;
-  GQueue cooling;
-  gsize kv_prefix_len;
+  gint64 srtt_us; /* acknowledgement latency estimate (RFC 6298 style) */
+  gint64 rttvar_us;
+  gint64 budget_us; /* current per-key write budget */
   gint64 next_bind_us;
   gint64 bind_backoff_us;
   /* Binding is a blocking JetStream request: it runs on a short-lived thread
@@ -85,12 +120,15 @@ struct _SpotPublisher
   GThread *bind_thread;
   atomic_bool bind_done;
   kvStore *bind_result;
+  GHashTable *bind_floors; /* key -> KvFloor*, read by the bind thread */
   char *bind_error;
   gint64 window_start_us;
   GString *json;
 };
 
 G_DEFINE_TYPE (SpotPublisher, spot_publisher, G_TYPE_OBJECT)
+
+static gint64 budget_max_us (SpotPublisher *self);
 
 void
 spot_publisher_options_init (SpotPublisherOptions *options)
@@ -100,22 +138,44 @@ spot_publisher_options_init (SpotPublisherOptions *options)
   options->kv_enabled = TRUE;
   options->kv_replicas = 1;
   options->kv_staleness_ms = 250;
-  options->kv_max_inflight = 2048;
+  options->kv_max_inflight = SPOT_PUBLISHER_KV_MAX_INFLIGHT_DEFAULT;
   options->kv_stall_wait_ms = 5;
   options->kv_ack_wait_ms = 2000;
   options->max_pending_updates = SPOT_CANDLE_COALESCER_DEFAULT_MAX_PENDING;
 }
 
 static void
+kv_entry_free (gpointer data)
+{
+  KvEntry *e = data;
+
+  g_string_free (e->json, TRUE);
+  g_free (e);
+}
+
+static void
 spot_publisher_init (SpotPublisher *self)
 {
-  g_mutex_init (&self->failed_lock);
-  self->failed = g_ptr_array_new_with_free_func (g_free);
-  self->entries = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  g_mutex_init (&self->ack_lock);
+  self->acks = g_array_new (FALSE, FALSE, sizeof (KvAck));
+  self->acks_spare = g_array_new (FALSE, FALSE, sizeof (KvAck));
+  self->all = g_ptr_array_new_with_free_func (kv_entry_free);
+  self->by_id = g_ptr_array_new ();
+  self->by_key = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->by_subject = g_hash_table_new (g_str_hash, g_str_equal);
+  self->floors = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  g_queue_init (&self->waiting);
   g_queue_init (&self->ready);
-  g_queue_init (&self->cooling);
   self->json = g_string_sized_new (512);
   self->bind_backoff_us = BIND_BACKOFF_MIN_US;
+}
+
+static void
+acks_destroy (GArray *acks)
+{
+  for (guint i = 0; i < acks->len; i++)
+    natsMsg_Destroy (g_array_index (acks, KvAck, i).msg);
+  g_array_unref (acks);
 }
 
 static void
@@ -131,9 +191,15 @@ spot_publisher_finalize (GObject *object)
   SpotPublisher *self = SPOT_PUBLISHER (object);
 
   spot_candle_coalescer_free (self->queue);
-  g_ptr_array_unref (self->failed);
-  g_mutex_clear (&self->failed_lock);
-  g_hash_table_unref (self->entries);
+  acks_destroy (self->acks);
+  acks_destroy (self->acks_spare);
+  g_mutex_clear (&self->ack_lock);
+  g_hash_table_unref (self->by_subject);
+  g_hash_table_unref (self->floors);
+  g_clear_pointer (&self->bind_floors, g_hash_table_unref);
+  g_hash_table_unref (self->by_key);
+  g_ptr_array_unref (self->by_id);
+  g_ptr_array_unref (self->all);
   g_string_free (self->json, TRUE);
   g_free (self->bucket);
   G_OBJECT_CLASS (spot_publisher_parent_class)->finalize (object);
@@ -173,14 +239,13 @@ spot_publisher_new (natsConnection *nc, const SpotPublisherOptions *options, GEr
   self->options.kv_bucket = self->bucket;
   if (self->options.kv_staleness_ms == 0)
     self->options.kv_staleness_ms = 1;
-  if (self->options.kv_write_interval_ms == 0
-      || self->options.kv_write_interval_ms > self->options.kv_staleness_ms)
-    self->options.kv_write_interval_ms = MAX (self->options.kv_staleness_ms * 3 / 5, 1);
+  if (self->options.kv_write_interval_ms > self->options.kv_staleness_ms)
+    self->options.kv_write_interval_ms = self->options.kv_staleness_ms;
   if (self->options.kv_max_inflight == 0)
     self->options.kv_max_inflight = 1;
   self->queue = spot_candle_coalescer_new (options->max_pending_updates);
-  /* "$KV." + bucket + "." */
-  self->kv_prefix_len = 4 + strlen (self->bucket) + 1;
+  self->budget_us = budget_max_us (self);
+  atomic_store (&self->write_budget_us, self->budget_us);
   return self;
 }
 
@@ -207,28 +272,23 @@ spot_publisher_submit (SpotPublisher *self, const SpotCandleUpdate *updates, gui
   spot_candle_coalescer_submit (self->queue, updates, n);
 }
 
-/* Runs on a nats.c thread for every asynchronous KV publish. */
+/* Runs on a nats.c thread for every asynchronous KV publish: only hands the
+ * message over; our thread does the bookkeeping. */
 static void
 on_kv_ack (jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closure)
 {
   SpotPublisher *self = closure;
+  KvAck ack = { msg, pa != NULL };
 
-  atomic_fetch_sub (&self->kv_inflight, 1);
-  if (pa != NULL)
-    atomic_fetch_add (&self->kv_acked, 1);
-  else
-    {
-      atomic_fetch_add (&self->kv_errors, 1);
-      spot_log_limited (10000, 3, G_LOG_LEVEL_WARNING, NULL, -1, -1,
-                        "KV write to %s failed: %s; retrying", natsMsg_GetSubject (msg),
-                        pae != NULL
-                            ? (pae->ErrText != NULL ? pae->ErrText : natsStatus_GetText (pae->Err))
-                            : "?");
-      g_mutex_lock (&self->failed_lock);
-      g_ptr_array_add (self->failed, g_strdup (natsMsg_GetSubject (msg)));
-      g_mutex_unlock (&self->failed_lock);
-    }
-  natsMsg_Destroy (msg);
+  if (pa == NULL)
+    spot_log_limited (10000, 3, G_LOG_LEVEL_WARNING, NULL, -1, -1,
+                      "KV write to %s failed: %s; retrying", natsMsg_GetSubject (msg),
+                      pae != NULL
+                          ? (pae->ErrText != NULL ? pae->ErrText : natsStatus_GetText (pae->Err))
+                          : "?");
+  g_mutex_lock (&self->ack_lock);
+  g_array_append_val (self->acks, ack);
+  g_mutex_unlock (&self->ack_lock);
 }
 
 /* The connection carrying KV writes. */
@@ -238,77 +298,323 @@ is_connected (SpotPublisher *self)
   return natsConnection_Status (self->js_nc) == NATS_CONN_STATUS_CONNECTED;
 }
 
-static void
-kv_mark_dirty (SpotPublisher *self, KvEntry *e, gint64 now)
+/* The part of the bound kept for what follows the acknowledgement (the
+ * watchers' delivery) and for the thread's own wake-up lateness. */
+static gint64
+budget_margin_us (SpotPublisher *self)
 {
-  if (e->dirty)
-    return;
-  e->dirty = TRUE;
-  e->dirty_since_us = now;
-  atomic_fetch_add (&self->kv_dirty, 1);
-  if (e->state == KV_IDLE)
-    {
-      e->state = KV_READY;
-      g_queue_push_tail_link (&self->ready, &e->link);
-    }
+  return MAX ((gint64)self->options.kv_staleness_ms * 1000 / 10, 5000);
+}
+
+static gint64
+budget_max_us (SpotPublisher *self)
+{
+  if (self->options.kv_write_interval_ms > 0)
+    return (gint64)self->options.kv_write_interval_ms * 1000;
+  return MAX ((gint64)self->options.kv_staleness_ms * 1000 - budget_margin_us (self), 1000);
+}
+
+/* The write budget: how long a key's first unwritten change may wait before
+ * its write is sent, so that the write is acknowledged within the bound:
+ * bound - margin - (smoothed acknowledgement latency + 4 deviations). Never
+ * below 2/5 of the bound: when JetStream falls behind, writing more often
+ * would only deepen its queue. A fixed kv_write_interval_ms replaces it. */
+static void
+budget_update (SpotPublisher *self)
+{
+  gint64 max_us = budget_max_us (self);
+  gint64 min_us = MIN ((gint64)self->options.kv_staleness_ms * 1000 * 2 / 5, max_us);
+
+  if (self->options.kv_write_interval_ms > 0)
+    self->budget_us = max_us;
+  else
+    self->budget_us = CLAMP (max_us - (self->srtt_us + 4 * self->rttvar_us), min_us, max_us);
+  atomic_store (&self->write_budget_us, self->budget_us);
 }
 
 static void
-kv_track (SpotPublisher *self, const SpotCandle *candle, gint64 now)
+ack_latency_sample (SpotPublisher *self, gint64 latency_us)
+{
+  if (self->srtt_us == 0 && self->rttvar_us == 0)
+    {
+      self->srtt_us = latency_us;
+      self->rttvar_us = latency_us / 2;
+    }
+  else
+    {
+      self->rttvar_us += (ABS (self->srtt_us - latency_us) - self->rttvar_us) / 4;
+      self->srtt_us += (latency_us - self->srtt_us) / 8;
+    }
+  atomic_store (&self->ack_latency_us, self->srtt_us);
+}
+
+static void
+record_staleness (SpotPublisher *self, gint64 staleness_us, gint64 now)
+{
+  if (now - self->window_start_us >= G_USEC_PER_SEC)
+    {
+      atomic_store (&self->staleness_prev_us, atomic_load (&self->staleness_cur_us));
+      atomic_store (&self->staleness_cur_us, 0);
+      self->window_start_us = now;
+    }
+  if (staleness_us > atomic_load (&self->staleness_cur_us))
+    atomic_store (&self->staleness_cur_us, staleness_us);
+}
+
+static void
+queue_remove (SpotPublisher *self, KvEntry *e)
+{
+  if (e->state == KV_WAITING)
+    g_queue_unlink (&self->waiting, &e->link);
+  else if (e->state == KV_READY)
+    g_queue_unlink (&self->ready, &e->link);
+  e->state = KV_IDLE;
+}
+
+/* Puts a dirty key where it belongs after a change (@now: current time). */
+static void
+kv_schedule (SpotPublisher *self, KvEntry *e, gint64 now)
+{
+  if (e->state != KV_IDLE)
+    return;
+  if (!e->inflight && now - e->sent_us >= self->budget_us)
+    {
+      /* Quiet for a while: written at once. */
+      e->state = KV_READY;
+      g_queue_push_tail_link (&self->ready, &e->link);
+    }
+  else
+    {
+      /* Changes arrive in submit order, so the queue stays sorted by
+       * dirty_since. */
+      e->state = KV_WAITING;
+      g_queue_push_tail_link (&self->waiting, &e->link);
+    }
+}
+
+static KvEntry *
+entry_new (SpotPublisher *self, const SpotCandle *candle, const char *key)
+{
+  KvEntry *e = g_new0 (KvEntry, 1);
+  KvFloor *floor;
+
+  e->link.data = e;
+  e->json = g_string_sized_new (320);
+  e->sent_us = G_MININT64 / 2;
+  if (spot_nats_subject_format (candle->product_id, candle->granularity, e->subject,
+                                sizeof e->subject)
+          == 0
+      || spot_nats_kv_subject_format (self->bucket, candle->product_id, candle->granularity,
+                                      e->kv_subject, sizeof e->kv_subject)
+             == 0)
+    {
+      kv_entry_free (e);
+      return NULL;
+    }
+  /* The bucket already holds a value from before we started (another run
+   * of the service): nothing older than it may replace it. */
+  if ((floor = g_hash_table_lookup (self->floors, key)) != NULL)
+    {
+      e->have = TRUE;
+      e->start = floor->start;
+      e->rev = floor->rev;
+      g_hash_table_remove (self->floors, key);
+    }
+  g_ptr_array_add (self->all, e);
+  g_hash_table_insert (self->by_subject, e->kv_subject, e);
+  g_hash_table_insert (self->by_key, g_strdup (key), e);
+  atomic_fetch_add (&self->kv_keys, 1);
+  return e;
+}
+
+/* The key's entry, made on first sight; NULL for an invalid key. @id (the
+ * coalescer's key id) makes the lookup an array index. */
+static KvEntry *
+entry_get (SpotPublisher *self, const SpotCandle *candle, guint32 id)
 {
   char key[SPOT_NATS_KEY_SIZE];
   KvEntry *e;
 
+  if (id != SPOT_CANDLE_COALESCER_NO_KEY && id < self->by_id->len
+      && (e = g_ptr_array_index (self->by_id, id)) != NULL)
+    return e;
   if (spot_nats_key_format (candle->product_id, candle->granularity, key, sizeof key) == 0)
-    return;
-  e = g_hash_table_lookup (self->entries, key);
-  if (e == NULL)
+    return NULL;
+  e = g_hash_table_lookup (self->by_key, key);
+  if (e == NULL && (e = entry_new (self, candle, key)) == NULL)
+    return NULL;
+  if (id != SPOT_CANDLE_COALESCER_NO_KEY)
     {
-      e = g_new0 (KvEntry, 1);
-      e->link.data = e;
-      spot_nats_kv_subject_format (self->bucket, candle->product_id, candle->granularity,
-                                   e->subject, sizeof e->subject);
-      g_hash_table_insert (self->entries, g_strdup (key), e);
-      atomic_fetch_add (&self->kv_keys, 1);
+      if (id >= self->by_id->len)
+        g_ptr_array_set_size (self->by_id, (gint)id + 1);
+      g_ptr_array_index (self->by_id, id) = e;
     }
-  else if (e->have
-           && (candle->start < e->candle.start
-               || (candle->start == e->candle.start && candle->rev < e->candle.rev)))
+  return e;
+}
+
+/* Takes the bucket's values read at bind: a key we already track keeps our
+ * value only when it is not older; otherwise the pending older value is
+ * dropped from the KV schedule (it reached the subject already). */
+static void
+kv_apply_floors (SpotPublisher *self, GHashTable *floors)
+{
+  GHashTableIter iter;
+  gpointer k, v;
+
+  g_hash_table_iter_init (&iter, floors);
+  while (g_hash_table_iter_next (&iter, &k, &v))
+    {
+      KvFloor *floor = v;
+      KvEntry *e = g_hash_table_lookup (self->by_key, k);
+
+      if (e == NULL)
+        {
+          g_hash_table_iter_steal (&iter);
+          g_hash_table_replace (self->floors, k, v);
+          continue;
+        }
+      if (e->have
+          && (e->start > floor->start || (e->start == floor->start && e->rev >= floor->rev)))
+        continue;
+      e->have = TRUE;
+      e->start = floor->start;
+      e->rev = floor->rev;
+      if (e->dirty)
+        {
+          e->dirty = FALSE;
+          atomic_fetch_sub (&self->kv_dirty, 1);
+          atomic_fetch_add (&self->kv_older_skipped, 1);
+          queue_remove (self, e);
+        }
+    }
+}
+
+/* Records a published update for the KV; @json is its encoded form. */
+static void
+kv_track (SpotPublisher *self,
+          KvEntry *e,
+          const SpotCandle *candle,
+          const GString *json,
+          gint64 submit_us,
+          gint64 now)
+{
+  if (e->have && (candle->start < e->start || (candle->start == e->start && candle->rev < e->rev)))
     {
       /* The per-key view keeps the greatest start (DESIGN.md section 2). */
       atomic_fetch_add (&self->kv_older_skipped, 1);
       return;
     }
-  e->candle = *candle;
+  e->start = candle->start;
+  e->rev = candle->rev;
   e->have = TRUE;
-  kv_mark_dirty (self, e, now);
+  g_string_truncate (e->json, 0);
+  g_string_append_len (e->json, json->str, (gssize)json->len);
+  if (!e->dirty)
+    {
+      e->dirty = TRUE;
+      e->dirty_since_us = submit_us;
+      atomic_fetch_add (&self->kv_dirty, 1);
+    }
+  kv_schedule (self, e, now);
 }
 
+/* Takes the acknowledgements the library handed over: frees write slots,
+ * feeds the latency estimate, re-marks failed keys dirty. */
 static void
-kv_take_failed (SpotPublisher *self, gint64 now)
+kv_take_acks (SpotPublisher *self, gint64 now)
 {
-  g_autoptr (GPtrArray) failed = NULL;
+  GArray *acks;
 
-  g_mutex_lock (&self->failed_lock);
-  if (self->failed->len > 0)
-    {
-      failed = self->failed;
-      self->failed = g_ptr_array_new_with_free_func (g_free);
-    }
-  g_mutex_unlock (&self->failed_lock);
-  if (failed == NULL)
+  g_mutex_lock (&self->ack_lock);
+  acks = self->acks;
+  self->acks = self->acks_spare;
+  self->acks_spare = acks;
+  g_mutex_unlock (&self->ack_lock);
+  if (acks->len == 0)
     return;
-  for (guint i = 0; i < failed->len; i++)
+  for (guint i = 0; i < acks->len; i++)
     {
-      const char *subject = g_ptr_array_index (failed, i);
-      KvEntry *e;
+      KvAck *ack = &g_array_index (acks, KvAck, i);
+      KvEntry *e = g_hash_table_lookup (self->by_subject, natsMsg_GetSubject (ack->msg));
 
-      if (strlen (subject) <= self->kv_prefix_len)
+      atomic_fetch_sub (&self->kv_inflight, 1);
+      if (ack->ok)
+        atomic_fetch_add (&self->kv_acked, 1);
+      else
+        atomic_fetch_add (&self->kv_errors, 1);
+      natsMsg_Destroy (ack->msg);
+      if (e == NULL || !e->inflight)
         continue;
-      e = g_hash_table_lookup (self->entries, subject + self->kv_prefix_len);
-      if (e != NULL)
-        kv_mark_dirty (self, e, now);
+      e->inflight = FALSE;
+      if (ack->ok)
+        {
+          ack_latency_sample (self, now - e->sent_us);
+          record_staleness (self, now - e->sent_dirty_since_us, now);
+          if (e->state == KV_AFTER_ACK)
+            {
+              e->state = KV_READY;
+              g_queue_push_head_link (&self->ready, &e->link);
+            }
+          continue;
+        }
+      /* Failed or timed out: the value is still unwritten since then; the
+       * key is overdue, so it goes first. */
+      if (!e->dirty)
+        {
+          e->dirty = TRUE;
+          e->dirty_since_us = e->sent_dirty_since_us;
+          atomic_fetch_add (&self->kv_dirty, 1);
+        }
+      else
+        e->dirty_since_us = MIN (e->dirty_since_us, e->sent_dirty_since_us);
+      queue_remove (self, e);
+      e->state = KV_READY;
+      g_queue_push_head_link (&self->ready, &e->link);
     }
+  g_array_set_size (acks, 0);
+  budget_update (self);
+}
+
+/* The start and rev of every candle the bucket holds now (blocking: bind
+ * thread only). A failure leaves what was read so far, with a warning: the
+ * writer then knows less, as it did before it read anything. */
+static GHashTable *
+kv_read_floors (kvStore *kv)
+{
+  GHashTable *floors = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  kvWatcher *watcher = NULL;
+  kvWatchOptions wo;
+  natsStatus s;
+
+  kvWatchOptions_Init (&wo);
+  wo.IgnoreDeletes = true;
+  s = kvStore_WatchAll (&watcher, kv, &wo);
+  while (s == NATS_OK)
+    {
+      kvEntry *entry = NULL;
+      SpotCandle candle;
+
+      s = kvWatcher_Next (&entry, watcher, 5000);
+      if (s != NATS_OK || entry == NULL)
+        break; /* NULL: the initial values are all delivered */
+      if (kvEntry_Operation (entry) == kvOp_Put
+          && spot_candle_from_json (kvEntry_Value (entry), (gssize)kvEntry_ValueLen (entry),
+                                    &candle, NULL))
+        {
+          KvFloor *floor = g_new (KvFloor, 1);
+
+          floor->start = candle.start;
+          floor->rev = candle.rev;
+          g_hash_table_replace (floors, g_strdup (kvEntry_Key (entry)), floor);
+        }
+      kvEntry_Destroy (entry);
+    }
+  if (s != NATS_OK)
+    g_warning ("reading the KV bucket's current values stopped after %u keys: %s",
+               g_hash_table_size (floors), natsStatus_GetText (s));
+  if (watcher != NULL)
+    kvWatcher_Destroy (watcher);
+  return floors;
 }
 
 static gpointer
@@ -326,6 +632,8 @@ bind_thread_func (gpointer user_data)
   self->bind_result = spot_nats_kv_open (self->js, &config, TRUE, &error);
   if (self->bind_result == NULL)
     self->bind_error = g_strdup (error->message);
+  else
+    self->bind_floors = kv_read_floors (self->bind_result);
   nats_ReleaseThreadMemory ();
   atomic_store (&self->bind_done, TRUE);
   return NULL;
@@ -349,6 +657,12 @@ kv_collect_bind (SpotPublisher *self, gboolean wait)
       return;
     }
   self->kv = g_steal_pointer (&self->bind_result);
+  if (self->bind_floors != NULL)
+    {
+      g_debug ("KV bucket %s holds %u keys", self->bucket, g_hash_table_size (self->bind_floors));
+      kv_apply_floors (self, self->bind_floors);
+      g_clear_pointer (&self->bind_floors, g_hash_table_unref);
+    }
   self->bind_backoff_us = BIND_BACKOFF_MIN_US;
   atomic_store (&self->kv_ready, TRUE);
   g_debug ("KV bucket %s bound", self->bucket);
@@ -365,42 +679,23 @@ kv_try_bind (SpotPublisher *self, gint64 now)
   self->bind_thread = g_thread_new ("spot-kv-bind", bind_thread_func, self);
 }
 
-static void
-record_staleness (SpotPublisher *self, gint64 staleness_us, gint64 now)
-{
-  if (now - self->window_start_us >= G_USEC_PER_SEC)
-    {
-      atomic_store (&self->staleness_prev_us, atomic_load (&self->staleness_cur_us));
-      atomic_store (&self->staleness_cur_us, 0);
-      self->window_start_us = now;
-    }
-  if (staleness_us > atomic_load (&self->staleness_cur_us))
-    atomic_store (&self->staleness_cur_us, staleness_us);
-}
-
-/* Writes due keys. @force ignores the per-key interval (shutdown). Returns
+/* Sends due writes. @force writes every dirty key now (shutdown). Returns
  * FALSE when writes are held back (not connected, bucket not bound, too many
  * in flight, the library refusing). */
 static gboolean
 kv_flush (SpotPublisher *self, gint64 now, gboolean force)
 {
-  gint64 interval_us = (gint64)self->options.kv_write_interval_ms * 1000;
   GList *l;
 
-  while ((l = self->cooling.head) != NULL)
+  while ((l = self->waiting.head) != NULL)
     {
       KvEntry *e = l->data;
 
-      if (!force && e->written_us + interval_us > now)
+      if (!force && e->dirty_since_us + self->budget_us > now)
         break;
-      g_queue_unlink (&self->cooling, l);
-      if (e->dirty)
-        {
-          e->state = KV_READY;
-          g_queue_push_tail_link (&self->ready, l);
-        }
-      else
-        e->state = KV_IDLE;
+      g_queue_unlink (&self->waiting, l);
+      e->state = KV_READY;
+      g_queue_push_tail_link (&self->ready, l);
     }
 
   if (self->ready.length == 0)
@@ -413,72 +708,81 @@ kv_flush (SpotPublisher *self, gint64 now, gboolean force)
       KvEntry *e = l->data;
       natsStatus s;
 
+      if (e->inflight)
+        {
+          g_queue_unlink (&self->ready, l);
+          e->state = KV_AFTER_ACK;
+          continue;
+        }
       if (atomic_load (&self->kv_inflight) >= self->options.kv_max_inflight)
         return FALSE;
-      g_string_truncate (self->json, 0);
-      spot_candle_json_append (self->json, &e->candle);
       atomic_fetch_add (&self->kv_inflight, 1);
-      s = js_PublishAsync (self->js, e->subject, self->json->str, (int)self->json->len,
+      s = js_PublishAsync (self->js, e->kv_subject, e->json->str, (int)e->json->len,
                            &self->pub_options);
       if (s != NATS_OK)
         {
           atomic_fetch_sub (&self->kv_inflight, 1);
           atomic_fetch_add (&self->kv_errors, 1);
           spot_log_limited (10000, 3, G_LOG_LEVEL_WARNING, NULL, -1, -1,
-                            "KV write to %s refused: %s", e->subject, natsStatus_GetText (s));
+                            "KV write to %s refused: %s", e->kv_subject, natsStatus_GetText (s));
           return FALSE;
         }
       atomic_fetch_add (&self->kv_writes, 1);
       g_queue_unlink (&self->ready, l);
-      record_staleness (self, now - e->dirty_since_us, now);
+      e->state = KV_IDLE;
       e->dirty = FALSE;
       atomic_fetch_sub (&self->kv_dirty, 1);
-      e->state = KV_COOLING;
-      e->written_us = now;
-      g_queue_push_tail_link (&self->cooling, l);
+      e->inflight = TRUE;
+      e->sent_us = now;
+      e->sent_dirty_since_us = e->dirty_since_us;
     }
   return TRUE;
 }
 
 static void
-publish_batch (SpotPublisher *self, GArray *batch, gint64 now)
+publish_batch (SpotPublisher *self, GArray *batch, GArray *meta)
 {
-  char subject[SPOT_NATS_SUBJECT_SIZE];
-
   for (guint i = 0; i < batch->len; i++)
     {
       const SpotCandleUpdate *u = &g_array_index (batch, SpotCandleUpdate, i);
+      const SpotCandleCoalescerMeta *m = &g_array_index (meta, SpotCandleCoalescerMeta, i);
+      KvEntry *e = entry_get (self, &u->candle, m->key);
       natsStatus s;
 
-      if (spot_nats_subject_format (u->candle.product_id, u->candle.granularity, subject,
-                                    sizeof subject)
-          == 0)
+      if (e == NULL)
         {
           atomic_fetch_add (&self->publish_errors, 1);
           continue;
         }
+      /* Encoded once: the subject's payload and, if it is the key's newest,
+       * the KV value. */
       g_string_truncate (self->json, 0);
       spot_candle_json_append (self->json, &u->candle);
-      s = natsConnection_Publish (self->nc, subject, self->json->str, (int)self->json->len);
+      s = natsConnection_Publish (self->nc, e->subject, self->json->str, (int)self->json->len);
       if (s == NATS_OK)
         atomic_fetch_add (&self->published, 1);
       else
         {
           atomic_fetch_add (&self->publish_errors, 1);
           spot_log_limited (10000, 3, G_LOG_LEVEL_WARNING, u->candle.product_id, -1, -1,
-                            "publish on %s failed: %s", subject, natsStatus_GetText (s));
+                            "publish on %s failed: %s", e->subject, natsStatus_GetText (s));
         }
       if (self->latency_func != NULL && u->kind == SPOT_CANDLE_UPDATE_LIVE
           && u->candle.ts_ns != SPOT_CANDLE_TS_UNKNOWN)
         self->latency_func (&u->candle, g_get_real_time () * 1000, self->latency_data);
       if (self->options.kv_enabled)
         {
-          kv_track (self, &u->candle, now);
+          gint64 now = g_get_monotonic_time ();
+
+          kv_track (self, e, &u->candle, self->json, m->submit_us, now);
           /* A large batch can take tens of ms when the server reads slowly;
            * keep the KV pipeline fed meanwhile instead of only between
            * batches. */
           if (i % 128 == 127)
-            kv_flush (self, g_get_monotonic_time (), FALSE);
+            {
+              kv_take_acks (self, now);
+              kv_flush (self, now, FALSE);
+            }
         }
     }
 }
@@ -487,10 +791,10 @@ publish_batch (SpotPublisher *self, GArray *batch, gint64 now)
 static gint64
 next_wait_us (SpotPublisher *self, gboolean flushed_all, gint64 now)
 {
-  gint64 interval_us = (gint64)self->options.kv_write_interval_ms * 1000;
+  gint64 wait = 250 * 1000;
 
   if (!self->options.kv_enabled)
-    return 250 * 1000;
+    return wait;
   if (self->ready.length > 0)
     {
       if (self->kv == NULL || !is_connected (self))
@@ -498,27 +802,32 @@ next_wait_us (SpotPublisher *self, gboolean flushed_all, gint64 now)
       /* Waiting for acks to free write slots. */
       return flushed_all ? 0 : 1000;
     }
-  if (self->cooling.length > 0)
+  /* Acknowledgements are collected by polling while writes are in flight:
+   * one wake-up takes many of them. */
+  if (atomic_load (&self->kv_inflight) > 0)
+    wait = 1000;
+  if (self->waiting.length > 0)
     {
-      KvEntry *head = self->cooling.head->data;
+      KvEntry *head = self->waiting.head->data;
 
-      return CLAMP (head->written_us + interval_us - now, 0, 250 * 1000);
+      wait = MIN (wait, head->dirty_since_us + self->budget_us - now);
     }
-  return 250 * 1000;
+  return CLAMP (wait, 0, 250 * 1000);
 }
 
 static void
-final_pass (SpotPublisher *self, GArray **batch, gint64 deadline_us)
+final_pass (SpotPublisher *self, GArray **batch, GArray **meta, gint64 deadline_us)
 {
-  while (spot_candle_coalescer_drain (self->queue, batch))
-    publish_batch (self, *batch, g_get_monotonic_time ());
+  while (spot_candle_coalescer_drain_meta (self->queue, batch, meta))
+    publish_batch (self, *batch, *meta);
   if (!self->options.kv_enabled || self->js == NULL)
     return;
   while (g_get_monotonic_time () < deadline_us)
     {
-      kv_take_failed (self, g_get_monotonic_time ());
+      kv_take_acks (self, g_get_monotonic_time ());
       kv_flush (self, g_get_monotonic_time (), TRUE);
-      if (self->ready.length == 0 && atomic_load (&self->kv_inflight) == 0)
+      if (self->ready.length == 0 && self->waiting.length == 0
+          && atomic_load (&self->kv_inflight) == 0)
         break;
       if (self->kv == NULL || !is_connected (self))
         break;
@@ -531,6 +840,7 @@ publisher_thread (gpointer user_data)
 {
   SpotPublisher *self = user_data;
   GArray *batch = spot_candle_update_array_new (4096);
+  GArray *meta = spot_candle_coalescer_meta_array_new (4096);
   gint64 deadline_us;
 
   self->window_start_us = g_get_monotonic_time ();
@@ -545,10 +855,10 @@ publisher_thread (gpointer user_data)
       if (self->options.kv_enabled)
         {
           kv_try_bind (self, now);
-          kv_take_failed (self, now);
+          kv_take_acks (self, now);
         }
-      if (spot_candle_coalescer_drain (self->queue, &batch))
-        publish_batch (self, batch, now);
+      if (spot_candle_coalescer_drain_meta (self->queue, &batch, &meta))
+        publish_batch (self, batch, meta);
       if (self->options.kv_enabled)
         flushed_all = kv_flush (self, g_get_monotonic_time (), FALSE);
       atomic_store (&self->busy, FALSE);
@@ -561,7 +871,7 @@ publisher_thread (gpointer user_data)
   deadline_us = g_get_monotonic_time () + (gint64)self->stop_deadline_ms * 1000;
   /* Bounded by the JetStream request timeout (2 s). */
   kv_collect_bind (self, TRUE);
-  final_pass (self, &batch, deadline_us);
+  final_pass (self, &batch, &meta, deadline_us);
   if (self->js != NULL)
     {
       jsPubOptions wait;
@@ -571,10 +881,12 @@ publisher_thread (gpointer user_data)
       wait.MaxWait = left_ms;
       if (atomic_load (&self->kv_inflight) > 0 && is_connected (self))
         js_PublishAsyncComplete (self->js, &wait);
+      kv_take_acks (self, g_get_monotonic_time ());
     }
   if (natsConnection_Status (self->nc) == NATS_CONN_STATUS_CONNECTED)
     natsConnection_FlushTimeout (self->nc, 500);
   g_array_unref (batch);
+  g_array_unref (meta);
   nats_ReleaseThreadMemory ();
   return NULL;
 }
@@ -682,4 +994,6 @@ spot_publisher_get_stats (SpotPublisher *self, SpotPublisherStats *out)
   out->kv_ready = atomic_load (&self->kv_ready);
   out->kv_staleness_max_us
       = MAX (atomic_load (&self->staleness_cur_us), atomic_load (&self->staleness_prev_us));
+  out->kv_ack_latency_us = atomic_load (&self->ack_latency_us);
+  out->kv_write_budget_us = atomic_load (&self->write_budget_us);
 }

@@ -9,14 +9,18 @@
  *    and writes it to the KV bucket with asynchronous JetStream publishes.
  *    Updates for an older start reach the subject (and the database, through
  *    the engine's other sink) but never the KV.
- *    KV writes are throttled per key: the first change after a quiet period
- *    is written at once, later ones at most once per kv_write_interval_ms
- *    (default 3/5 of kv_staleness_ms, leaving the rest for the write's
- *    queueing and acknowledgement), so the KV value lags the newest update
- *    by at most about kv_staleness_ms while JetStream keeps up. No more than kv_max_inflight writes
- * are unacknowledged; while the server is unreachable KV writes pause (keys stay dirty and are
- * written after the reconnect), and a write that fails or is not acknowledged within kv_ack_wait_ms
- * is retried with the key's then newest value.
+ *    KV writes are scheduled per key against the staleness bound: a key that
+ *    changes after a quiet period is written at once; otherwise its write is
+ *    sent when its oldest unwritten change (timed at submit) is one write
+ *    budget old, budget = kv_staleness_ms - a tenth of it - the observed
+ *    acknowledgement latency (smoothed, plus four deviations), never below 2/5
+ *    of the bound. So each hot key costs one write per budget, as few as the
+ *    bound allows, and the write is acknowledged within the bound while
+ *    JetStream keeps up. One write per key is in flight at a time and at most
+ *    kv_max_inflight in all; keys waiting for a slot keep coalescing. While the
+ *    server is unreachable KV writes pause (keys stay dirty and are written
+ *    after the reconnect), and a write that fails or is not acknowledged within
+ *    kv_ack_wait_ms is retried at once with the key's then newest value.
  *
  * Thread safety: new/start/stop/flush/dispose from one controlling thread
  * (usually the main thread; stop and flush block, boundedly). submit and
@@ -32,6 +36,11 @@
 
 G_BEGIN_DECLS
 
+/* Small enough that a write's queue inside the server stays a few ms
+ * (Little's law: in flight / acknowledged rate), large enough to keep
+ * JetStream busy (docs/nats.md has the measurements). */
+#define SPOT_PUBLISHER_KV_MAX_INFLIGHT_DEFAULT 512
+
 typedef struct
 {
   const char *kv_bucket;      /* "live-candles" */
@@ -40,10 +49,10 @@ typedef struct
   gint kv_replicas;           /* bucket replicas when created; 1 */
   gboolean kv_memory;         /* memory storage when created; FALSE */
   guint kv_staleness_ms;      /* KV_STALENESS_MS, 250 */
-  guint kv_write_interval_ms; /* per-key write spacing; 0: 3/5 of the staleness */
-  guint kv_max_inflight;      /* unacknowledged KV writes, 2048 (measured best
-                                 of 128/512/2048 here; keys waiting for a slot
-                                 keep coalescing meanwhile) */
+  guint kv_write_interval_ms; /* fixed write budget instead of the adaptive one;
+                                 0 (default): adaptive, see above */
+  guint kv_max_inflight;      /* unacknowledged KV writes,
+                                 SPOT_PUBLISHER_KV_MAX_INFLIGHT_DEFAULT */
   guint kv_stall_wait_ms;     /* jsOptions StallWait, 5 */
   guint kv_ack_wait_ms;       /* jsPubOptions MaxWait, 2000 */
   guint max_pending_updates;  /* coalescer bound, 65536 */
@@ -67,8 +76,11 @@ typedef struct
   guint kv_keys;              /* keys known */
   guint queue_pending;        /* updates waiting for the publisher thread */
   gboolean kv_ready;          /* bucket bound */
-  gint64 kv_staleness_max_us; /* largest first-change-to-write delay over the
-                                 last second (write sent; the ack adds ~RTT) */
+  gint64 kv_staleness_max_us; /* largest delay from a key's oldest unwritten
+                                 change (submitted) to the acknowledgement of
+                                 the write carrying it, over the last second */
+  gint64 kv_ack_latency_us;   /* smoothed KV write acknowledgement latency */
+  gint64 kv_write_budget_us;  /* current per-key write budget */
 } SpotPublisherStats;
 
 /* Called on the publisher thread after each published LIVE update whose

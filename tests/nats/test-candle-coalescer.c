@@ -171,6 +171,64 @@ test_wait_returns_on_close_and_timeout (void)
   spot_candle_coalescer_free (q);
 }
 
+#define META(meta, i) (&g_array_index ((meta), SpotCandleCoalescerMeta, (i)))
+
+/* Every key gets one dense id for the coalescer's life; a replaced live
+ * update keeps the submit time of the first one it replaced (how long the
+ * key's newest state has waited); invalid keys get no id. */
+static void
+test_drain_meta_gives_stable_key_ids_and_oldest_submit_time (void)
+{
+  SpotCandleCoalescer *q = spot_candle_coalescer_new (0);
+  GArray *batch = spot_candle_update_array_new (0);
+  GArray *meta = spot_candle_coalescer_meta_array_new (0);
+  gint64 t0 = g_get_monotonic_time ();
+  gint64 first_btc;
+  SpotCandleUpdate bad;
+
+  submit1 (q, "BTC-USD", ONE_MINUTE, 60, 1, LIVE);
+  submit1 (q, "ETH-USD", ONE_MINUTE, 60, 1, LIVE);
+  g_usleep (20000);
+  submit1 (q, "BTC-USD", ONE_MINUTE, 60, 2, LIVE);
+  submit1 (q, "BTC-USD", SPOT_GRANULARITY_FIVE_MINUTE, 0, 1, COMPLETE);
+  bad = nats_test_update ("BTC-USD", ONE_MINUTE, 60, 3, LIVE);
+  bad.candle.granularity = SPOT_GRANULARITY_COUNT;
+  spot_candle_coalescer_submit (q, &bad, 1);
+  g_assert_true (spot_candle_coalescer_drain_meta (q, &batch, &meta));
+  g_assert_cmpuint (batch->len, ==, 4);
+  g_assert_cmpuint (meta->len, ==, 4);
+  g_assert_cmpuint (AT (batch, 0)->candle.rev, ==, 2);
+  g_assert_cmpuint (META (meta, 0)->key, ==, 0);
+  g_assert_cmpuint (META (meta, 1)->key, ==, 1);
+  g_assert_cmpuint (META (meta, 2)->key, ==, 2);
+  g_assert_cmpuint (META (meta, 3)->key, ==, SPOT_CANDLE_COALESCER_NO_KEY);
+  first_btc = META (meta, 0)->submit_us;
+  g_assert_cmpint (first_btc, >=, t0);
+  g_assert_cmpint (first_btc, <=, META (meta, 1)->submit_us);
+  g_assert_cmpint (META (meta, 2)->submit_us - first_btc, >=, 19000);
+
+  /* Ids survive drains, also through the plain drain, and growth. */
+  for (guint i = 0; i < 3000; i++)
+    {
+      char product[16];
+
+      g_snprintf (product, sizeof product, "P%u-USD", i);
+      submit1 (q, product, ONE_MINUTE, 60, 1, LIVE);
+    }
+  g_assert_true (spot_candle_coalescer_drain (q, &batch));
+  g_assert_cmpuint (batch->len, ==, 3000);
+  submit1 (q, "P2999-USD", ONE_MINUTE, 60, 2, LIVE);
+  submit1 (q, "ETH-USD", ONE_MINUTE, 60, 2, LIVE);
+  g_assert_true (spot_candle_coalescer_drain_meta (q, &batch, &meta));
+  g_assert_cmpuint (meta->len, ==, 2);
+  g_assert_cmpuint (META (meta, 0)->key, ==, 3 + 2999);
+  g_assert_cmpuint (META (meta, 1)->key, ==, 1);
+  g_assert_cmpint (META (meta, 1)->submit_us, >, first_btc);
+  g_array_unref (meta);
+  g_array_unref (batch);
+  spot_candle_coalescer_free (q);
+}
+
 #define PRODUCERS 4
 #define PER_PRODUCER 20000
 #define KEYS_PER_PRODUCER 16
@@ -281,6 +339,8 @@ main (int argc, char **argv)
   g_test_add_func ("/nats/coalescer/notify-per-batch",
                    test_notifies_once_per_empty_to_pending_transition);
   g_test_add_func ("/nats/coalescer/wait-close-timeout", test_wait_returns_on_close_and_timeout);
+  g_test_add_func ("/nats/coalescer/meta-key-ids-submit-times",
+                   test_drain_meta_gives_stable_key_ids_and_oldest_submit_time);
   g_test_add_func ("/nats/coalescer/concurrent-producers",
                    test_concurrent_producers_keep_per_key_order_and_final_value);
   return g_test_run ();

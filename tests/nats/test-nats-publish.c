@@ -240,6 +240,95 @@ test_kv_after_burst_holds_newest_candle_of_greatest_start (Fixture *f, gconstpoi
     }
 }
 
+static gboolean
+publisher_bound (gpointer data)
+{
+  SpotPublisherStats stats;
+
+  spot_publisher_get_stats (data, &stats);
+  return stats.kv_ready;
+}
+
+/* A publisher started later (the service restarted) must not replace what
+ * the bucket holds with a candle of an older start, or of the same start and
+ * a lower rev, whether the older update reaches it before or after it has
+ * bound the bucket. The older updates still reach the subject. */
+static void
+test_restarted_publisher_never_writes_older_start_over_bucket (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SpotPublisher) later = NULL;
+  const char *products[4] = { "BTC-USD", "ETH-USD", "SOL-USD", "ADA-USD" };
+  const gint64 start = 1775521800;
+  SpotPublisherStats stats;
+  CountWait w = { f->got, 0 };
+
+  for (guint i = 0; i < 4; i++)
+    {
+      SpotCandleUpdate u = nats_test_update (products[i], SPOT_GRANULARITY_ONE_MINUTE, start, 5,
+                                             SPOT_CANDLE_UPDATE_LIVE);
+
+      spot_publisher_submit (f->publisher, &u, 1);
+    }
+  g_assert_true (spot_publisher_flush (f->publisher, 5000));
+  spot_publisher_stop (f->publisher, 2000);
+
+  later = spot_publisher_new (spot_nats_connection_get_nc (f->conn), NULL, &error);
+  g_assert_no_error (error);
+  spot_publisher_set_js_connection (later, spot_nats_connection_get_js_nc (f->conn));
+  g_assert_true (spot_publisher_start (later, &error));
+  {
+    /* Before the bind, most likely: an older start and a lower rev. */
+    SpotCandleUpdate early[2]
+        = { nats_test_update ("BTC-USD", SPOT_GRANULARITY_ONE_MINUTE, start - 60, 100,
+                              SPOT_CANDLE_UPDATE_CORRECTION),
+            nats_test_update ("ETH-USD", SPOT_GRANULARITY_ONE_MINUTE, start, 4,
+                              SPOT_CANDLE_UPDATE_REPAIR) };
+
+    spot_publisher_submit (later, early, 2);
+  }
+  g_assert_true (nats_test_wait_until (publisher_bound, later, 5000));
+  {
+    /* After the bind: the same for two keys this publisher never saw. */
+    SpotCandleUpdate late[2]
+        = { nats_test_update ("SOL-USD", SPOT_GRANULARITY_ONE_MINUTE, start - 60, 100,
+                              SPOT_CANDLE_UPDATE_CORRECTION),
+            nats_test_update ("ADA-USD", SPOT_GRANULARITY_ONE_MINUTE, start, 4,
+                              SPOT_CANDLE_UPDATE_REPAIR) };
+
+    spot_publisher_submit (later, late, 2);
+  }
+  g_assert_true (spot_publisher_flush (later, 5000));
+  spot_publisher_get_stats (later, &stats);
+  g_assert_cmpuint (stats.published, ==, 4);
+  g_assert_cmpuint (stats.kv_older_skipped, ==, 4);
+  g_assert_cmpuint (stats.kv_writes, ==, 0);
+  w.n = 8;
+  g_assert_true (nats_test_wait_until (got_at_least, &w, 5000));
+
+  for (guint i = 0; i < 4; i++)
+    {
+      SpotCandle c;
+
+      g_assert_true (kv_get (f->conn, products[i], SPOT_GRANULARITY_ONE_MINUTE, &c));
+      g_assert_cmpint (c.start, ==, start);
+      g_assert_cmpuint (c.rev, ==, 5);
+    }
+
+  /* A newer start is written as usual. */
+  {
+    SpotCandleUpdate u = nats_test_update ("BTC-USD", SPOT_GRANULARITY_ONE_MINUTE, start + 60, 1,
+                                           SPOT_CANDLE_UPDATE_LIVE);
+    SpotCandle c;
+
+    spot_publisher_submit (later, &u, 1);
+    g_assert_true (spot_publisher_flush (later, 5000));
+    g_assert_true (kv_get (f->conn, "BTC-USD", SPOT_GRANULARITY_ONE_MINUTE, &c));
+    g_assert_cmpint (c.start, ==, start + 60);
+  }
+  spot_publisher_stop (later, 2000);
+}
+
 typedef struct
 {
   SpotLiveCache *cache;
@@ -296,7 +385,7 @@ test_live_cache_sees_updates_within_staleness_bound (Fixture *f, gconstpointer d
   g_source_remove (tick_id);
 
   /* One key changing every ~5 ms for ~1 s: every change was published on the
-   * subject, but the KV got about one write per 150 ms interval. */
+   * subject, but the KV got about one write per write budget (~200 ms). */
   {
     SpotPublisherStats stats;
 
@@ -408,6 +497,9 @@ main (int argc, char **argv)
               test_publish_subscribe_round_trip, fixture_teardown);
   g_test_add ("/nats/publish/kv-after-burst", Fixture, NULL, fixture_setup,
               test_kv_after_burst_holds_newest_candle_of_greatest_start, fixture_teardown);
+  g_test_add ("/nats/publish/restarted-publisher-keeps-greatest-start", Fixture, NULL,
+              fixture_setup, test_restarted_publisher_never_writes_older_start_over_bucket,
+              fixture_teardown);
   g_test_add ("/nats/publish/live-cache-follows", Fixture, NULL, fixture_setup,
               test_live_cache_sees_updates_within_staleness_bound, fixture_teardown);
   g_test_add ("/nats/publish/hub-filters-by-subject", Fixture, NULL, fixture_setup,

@@ -16,7 +16,11 @@
  *  3. latency (bare): a nats.c publisher and an async subscriber on two
  *     connections, same payload size and rate: the floor;
  *  4. bare JetStream: js_PublishAsync to a KV bucket's subjects as fast as
- *     MaxPending allows: acked/s.
+ *     MaxPending allows: acked/s, alone and again while a second thread
+ *     publishes core messages at --rate and a KV watcher reads the bucket
+ *     (the capacity left for KV writes under the publish phase's load).
+ * With the embedded server, the CPU used by nats-server and by this process
+ * during the publish phase is printed too (share of one core).
  * Medians over --runs runs are printed last.
  */
 #define G_LOG_DOMAIN "spot-bench"
@@ -26,6 +30,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include "model/spot-candle-json.h"
 #include "model/spot-time.h"
@@ -79,6 +84,8 @@ static const SpotGranularity grans[8] = {
  * are parsed once: the producer stands for a shard worker, whose cost is
  * not what is measured here. */
 static SpotCandle template_candle;
+static SpotCandle *key_templates; /* by key index, product id filled in */
+static GPid server_pid;
 
 static void
 init_template (void)
@@ -90,6 +97,26 @@ init_template (void)
   spot_decimal_parse ("68910.00", -1, &template_candle.close, NULL);
   spot_decimal_parse ("12.34567890", -1, &template_candle.volume, NULL);
   template_candle.trades = 1234;
+}
+
+static void key_candle (SpotCandle *c, guint key, guint64 rev, gint64 now_ns);
+
+/* The shard stand-in has its candles at hand: no formatting per update. */
+static void
+init_key_templates (void)
+{
+  key_templates = g_new (SpotCandle, opt_keys);
+  for (gint k = 0; k < opt_keys; k++)
+    key_candle (&key_templates[k], (guint)k, 0, 0);
+}
+
+static inline void
+key_candle_fast (SpotCandle *c, guint key, guint64 rev, gint64 now_ns)
+{
+  *c = key_templates[key];
+  c->last_trade_id = 995098700 + rev;
+  c->rev = rev;
+  c->ts_ns = now_ns;
 }
 
 static void
@@ -188,7 +215,7 @@ produce (gpointer data)
       for (guint i = 0; i < BATCH; i++)
         {
           rev++;
-          key_candle (&batch[i].candle, (guint)((rev - 1) % p->keys), rev, now_ns);
+          key_candle_fast (&batch[i].candle, (guint)((rev - 1) % p->keys), rev, now_ns);
           batch[i].kind = SPOT_CANDLE_UPDATE_LIVE;
           p->submit_ns[rev] = now_ns;
         }
@@ -284,9 +311,34 @@ typedef struct
   double service_p50_ms, service_p99_ms;
   double bare_p50_ms, bare_p99_ms;
   double js_bare_per_s;
+  double js_loaded_per_s;
+  double stale_over_pct;
+  double server_cpu_pct, bench_cpu_pct;
+  double ack_latency_ms, budget_ms;
   double cpu_us_per_update;
   double core_bare_per_s;
 } RunResult;
+
+/* User + system CPU time of @pid (all threads), in us; -1 when unknown. */
+static gint64
+pid_cpu_us (GPid pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", (int)pid);
+  g_autofree char *text = NULL;
+  const char *p;
+  guint64 utime = 0, stime = 0;
+
+  if (pid <= 0 || !g_file_get_contents (path, &text, NULL, NULL)
+      || (p = strrchr (text, ')')) == NULL)
+    return -1;
+  /* Fields after the command: state is the 3rd, utime the 14th. */
+  if (sscanf (p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %" G_GUINT64_FORMAT
+                     " %" G_GUINT64_FORMAT,
+              &utime, &stime)
+      != 2)
+    return -1;
+  return (gint64)((utime + stime) * G_USEC_PER_SEC / sysconf (_SC_CLK_TCK));
+}
 
 /* User + system CPU time of the whole process (all threads). */
 static gint64
@@ -313,7 +365,8 @@ phase_publish (const char *url, const char *bucket, RunResult *r)
   Watcher w = { 0 };
   GThread *pt, *wt;
   g_autoptr (GArray) stale = g_array_new (FALSE, FALSE, sizeof (double));
-  gint64 cpu0, cpu1;
+  gint64 cpu0, cpu1, scpu0, scpu1, wall0, wall1;
+  guint over = 0;
   g_autofree guint64 *last_seen = NULL;
   guint64 final_seen = 0;
   gint64 tail_ns = 0;
@@ -348,8 +401,19 @@ phase_publish (const char *url, const char *bucket, RunResult *r)
   p.submit_ns = g_new0 (gint64, p.max_rev + 1 + opt_keys);
   spot_publisher_get_stats (publisher, &s0);
   cpu0 = process_cpu_us ();
+  scpu0 = pid_cpu_us (server_pid);
+  wall0 = g_get_monotonic_time ();
   pt = g_thread_new ("producer", produce, &p);
   g_thread_join (pt);
+  /* CPU shares over the producer's span only (not the flush). */
+  wall1 = g_get_monotonic_time ();
+  scpu1 = pid_cpu_us (server_pid);
+  r->bench_cpu_pct = 100.0 * (process_cpu_us () - cpu0) / MAX (wall1 - wall0, 1);
+  r->server_cpu_pct = scpu0 >= 0 && scpu1 >= 0 ? 100.0 * (scpu1 - scpu0) / MAX (wall1 - wall0, 1)
+                                                 : NAN;
+  spot_publisher_get_stats (publisher, &s1);
+  r->ack_latency_ms = s1.kv_ack_latency_us / 1000.0;
+  r->budget_ms = s1.kv_write_budget_us / 1000.0;
   spot_publisher_flush (publisher, 30000);
   cpu1 = process_cpu_us ();
   spot_publisher_get_stats (publisher, &s1);
@@ -397,6 +461,8 @@ phase_publish (const char *url, const char *bucket, RunResult *r)
           double ms = (o->seen_ns - p.submit_ns[prev + opt_keys]) / 1e6;
 
           g_array_append_val (stale, ms);
+          if (ms > opt_staleness_ms)
+            over++;
         }
       last_seen[o->key] = MAX (prev, o->rev);
     }
@@ -415,15 +481,18 @@ phase_publish (const char *url, const char *bucket, RunResult *r)
   r->stale_p99_ms = percentile (stale, 0.99);
   r->stale_max_ms = stale->len > 0 ? g_array_index (stale, double, stale->len - 1) : NAN;
   r->tail_ms = final_seen == (guint64)opt_keys ? tail_ns / 1e6 : NAN;
+  r->stale_over_pct = stale->len > 0 ? 100.0 * over / stale->len : NAN;
   printf ("  publish: offered %s, submitted %" G_GUINT64_FORMAT
           ", published %.0f/s, coalesced %.2f%%, dropped %.0f, "
-          "KV writes %.0f/s (acked), KV staleness p50 %.1f ms p99 %.1f ms max %.1f ms (bound %d "
-          "ms, %u samples), "
-          "tail %.1f ms, writer-side max %.1f ms; bench process CPU %.2f us per published update\n",
+          "KV writes %.0f/s (acked), KV staleness p50 %.1f ms p99 %.1f ms max %.1f ms, "
+          "%.2f%% of %u samples over the bound of %d ms, "
+          "tail %.1f ms; writer: ack latency %.1f ms, write budget %.1f ms; "
+          "bench process CPU %.2f us per published update; CPU (share of one core) "
+          "nats-server %.0f%%, bench process %.0f%%\n",
           offered_text (), s1.submitted - s0.submitted, r->published_per_s, r->coalesced_pct,
           r->dropped, r->kv_acked_per_s, r->stale_p50_ms, r->stale_p99_ms, r->stale_max_ms,
-          opt_staleness_ms, stale->len, r->tail_ms, s1.kv_staleness_max_us / 1000.0,
-          r->cpu_us_per_update);
+          r->stale_over_pct, stale->len, opt_staleness_ms, r->tail_ms, r->ack_latency_ms,
+          r->budget_ms, r->cpu_us_per_update, r->server_cpu_pct, r->bench_cpu_pct);
 
   spot_publisher_stop (publisher, 5000);
   g_clear_object (&publisher);
@@ -481,7 +550,7 @@ produce_paced (gpointer data)
       SpotCandleUpdate u;
       gint64 due, now;
 
-      key_candle (&u.candle, (guint)(n % (guint)opt_keys), n + 1, spot_time_now_ns ());
+      key_candle_fast (&u.candle, (guint)(n % (guint)opt_keys), n + 1, spot_time_now_ns ());
       u.kind = SPOT_CANDLE_UPDATE_LIVE;
       spot_publisher_submit (p->publisher, &u, 1);
       n++;
@@ -672,8 +741,48 @@ on_js_ack (jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closur
   natsMsg_Destroy (msg);
 }
 
+typedef struct
+{
+  const char *url;
+  gint rate;
+  atomic_bool stop;
+} CoreLoad;
+
+/* Core publishes at @rate, preformatted, over the keys' subjects. */
+static gpointer
+core_load (gpointer data)
+{
+  CoreLoad *l = data;
+  natsConnection *nc = connect_raw (l->url);
+  g_autoptr (GString) json = g_string_new (NULL);
+  char *subjects = g_malloc ((gsize)opt_keys * SPOT_NATS_SUBJECT_SIZE);
+  gint64 t0 = g_get_monotonic_time ();
+  guint64 n = 0;
+
+  for (gint k = 0; k < opt_keys; k++)
+    spot_nats_subject_format (key_templates[k].product_id, key_templates[k].granularity,
+                              subjects + (gsize)k * SPOT_NATS_SUBJECT_SIZE, SPOT_NATS_SUBJECT_SIZE);
+  spot_candle_json_append (json, &key_templates[0]);
+  while (!atomic_load (&l->stop))
+    {
+      gint64 due, now;
+
+      for (guint i = 0; i < BATCH; i++, n++)
+        natsConnection_Publish (nc, subjects + (n % (guint64)opt_keys) * SPOT_NATS_SUBJECT_SIZE,
+                                json->str, (int)json->len);
+      due = t0 + (gint64)((double)n * G_USEC_PER_SEC / MAX (l->rate, 1));
+      now = g_get_monotonic_time ();
+      if (l->rate > 0 && due > now)
+        g_usleep (due - now);
+    }
+  natsConnection_FlushTimeout (nc, 5000);
+  natsConnection_Destroy (nc);
+  g_free (subjects);
+  return NULL;
+}
+
 static void
-phase_bare_js (const char *url, RunResult *r)
+phase_bare_js (const char *url, gboolean loaded, RunResult *r)
 {
   natsConnection *nc = connect_raw (url);
   jsCtx *js = NULL;
@@ -686,15 +795,33 @@ phase_bare_js (const char *url, RunResult *r)
   gint64 t0, t1;
   guint64 sent = 0, a0;
   char subject[SPOT_NATS_SUBJECT_SIZE];
+  const char *bucket = loaded ? "bench-raw-loaded" : "bench-raw";
+  CoreLoad load = { url, opt_rate, FALSE };
+  Watcher w = { 0 };
+  GThread *lt = NULL, *wt = NULL;
+  double rate;
 
   jsOptions_Init (&jo);
   jo.PublishAsync.MaxPending = 4096;
   jo.PublishAsync.AckHandler = on_js_ack;
   natsConnection_JetStream (&js, nc, &jo);
   spot_nats_kv_config_init (&config);
-  config.bucket = "bench-raw";
+  config.bucket = bucket;
+  config.memory = opt_kv_memory;
   kv = spot_nats_kv_open (js, &config, TRUE, NULL);
   g_assert (kv != NULL);
+  if (loaded)
+    {
+      w.nc = connect_raw (url);
+      w.bucket = bucket;
+      w.keys = opt_keys;
+      w.obs = g_array_sized_new (FALSE, FALSE, sizeof (Observation), 1 << 18);
+      wt = g_thread_new ("kv-watch", watch, &w);
+      while (!atomic_load (&w.synced))
+        g_usleep (10000);
+      lt = g_thread_new ("core-load", core_load, &load);
+      g_usleep (200000);
+    }
   jsPubOptions_Init (&po);
   po.MaxWait = 5000;
   key_candle (&c, 0, 1, spot_time_now_ns ());
@@ -705,16 +832,32 @@ phase_bare_js (const char *url, RunResult *r)
     {
       guint key = (guint)(sent % (guint64)opt_keys);
 
-      key_candle (&c, key, sent + 1, 0);
-      spot_nats_kv_subject_format ("bench-raw", c.product_id, c.granularity, subject,
-                                   sizeof subject);
+      spot_nats_kv_subject_format (bucket, key_templates[key].product_id,
+                                   key_templates[key].granularity, subject, sizeof subject);
       js_PublishAsync (js, subject, json->str, (int)json->len, &po);
       sent++;
     }
   js_PublishAsyncComplete (js, &po);
   t1 = g_get_monotonic_time ();
-  r->js_bare_per_s = (atomic_load (&js_acked) - a0) / ((t1 - t0) / 1e6);
-  printf ("  bare js_PublishAsync (MaxPending 4096): %.0f acked/s\n", r->js_bare_per_s);
+  rate = (atomic_load (&js_acked) - a0) / ((t1 - t0) / 1e6);
+  if (loaded)
+    {
+      atomic_store (&load.stop, TRUE);
+      g_thread_join (lt);
+      atomic_store (&w.stop, TRUE);
+      g_thread_join (wt);
+      g_array_unref (w.obs);
+      natsConnection_Destroy (w.nc);
+      r->js_loaded_per_s = rate;
+      printf ("  bare js_PublishAsync (MaxPending 4096) with core publishes at %s and a KV "
+              "watcher: %.0f acked/s\n",
+              offered_text (), rate);
+    }
+  else
+    {
+      r->js_bare_per_s = rate;
+      printf ("  bare js_PublishAsync (MaxPending 4096): %.0f acked/s\n", rate);
+    }
   kvStore_Destroy (kv);
   jsCtx_Destroy (js);
   natsConnection_Destroy (nc);
@@ -762,7 +905,9 @@ main (int argc, char **argv)
           return 1;
         }
       url = spot_embedded_nats_get_url (server);
+      server_pid = spot_embedded_nats_get_pid (server);
     }
+  init_key_templates ();
   printf ("spot-bench-nats: %s, %d keys, %d s publish phase, staleness bound %d ms, %d runs\n", url,
           opt_keys, opt_seconds, opt_staleness_ms, opt_runs);
   results = g_new0 (RunResult, opt_runs);
@@ -773,7 +918,8 @@ main (int argc, char **argv)
       phase_publish (url, SPOT_NATS_KV_BUCKET_DEFAULT, &results[i]);
       phase_service_latency (url, SPOT_NATS_KV_BUCKET_DEFAULT, &results[i]);
       phase_bare_latency (url, &results[i]);
-      phase_bare_js (url, &results[i]);
+      phase_bare_js (url, FALSE, &results[i]);
+      phase_bare_js (url, TRUE, &results[i]);
       fflush (stdout);
     }
 #define MEDIAN(field) median_of (results, G_STRUCT_OFFSET (RunResult, field), col)
@@ -782,11 +928,17 @@ main (int argc, char **argv)
           MEDIAN (published_per_s), offered_text (), MEDIAN (coalesced_pct), MEDIAN (dropped));
   printf ("  bare core publish loop %.0f/s; bench process CPU %.2f us per published update\n",
           MEDIAN (core_bare_per_s), MEDIAN (cpu_us_per_update));
-  printf ("  KV writes %.0f/s; bare js_PublishAsync %.0f/s\n", MEDIAN (kv_acked_per_s),
-          MEDIAN (js_bare_per_s));
-  printf ("  KV staleness p50 %.1f ms, p99 %.1f ms, max %.1f ms, tail %.1f ms (bound %d ms)\n",
-          MEDIAN (stale_p50_ms), MEDIAN (stale_p99_ms), MEDIAN (stale_max_ms), MEDIAN (tail_ms),
-          opt_staleness_ms);
+  printf ("  CPU during the publish phase (share of one core): nats-server %.0f%%, bench process "
+          "%.0f%%\n",
+          MEDIAN (server_cpu_pct), MEDIAN (bench_cpu_pct));
+  printf ("  KV writes %.0f/s; bare js_PublishAsync %.0f/s alone, %.0f/s beside core publishes "
+          "at the offered rate\n",
+          MEDIAN (kv_acked_per_s), MEDIAN (js_bare_per_s), MEDIAN (js_loaded_per_s));
+  printf ("  KV staleness p50 %.1f ms, p99 %.1f ms, max %.1f ms, over the bound %.2f%%, tail "
+          "%.1f ms (bound %d ms); writer ack latency %.1f ms, write budget %.1f ms\n",
+          MEDIAN (stale_p50_ms), MEDIAN (stale_p99_ms), MEDIAN (stale_max_ms),
+          MEDIAN (stale_over_pct), MEDIAN (tail_ms), opt_staleness_ms, MEDIAN (ack_latency_ms),
+          MEDIAN (budget_ms));
   printf (
       "  latency service p50 %.3f ms p99 %.3f ms; bare nats.c p50 %.3f ms p99 %.3f ms (at %d/s)\n",
       MEDIAN (service_p50_ms), MEDIAN (service_p99_ms), MEDIAN (bare_p50_ms), MEDIAN (bare_p99_ms),
@@ -799,6 +951,7 @@ main (int argc, char **argv)
 
       (void)system (cmd);
     }
+  g_free (key_templates);
   nats_CloseAndWait (5000);
   return 0;
 }
