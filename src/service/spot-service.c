@@ -5,6 +5,7 @@
 
 #include "service/spot-service.h"
 
+#include <malloc.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -64,7 +65,33 @@ struct _SpotService
   /* The deployment's active set (every instance's products). */
   GHashTable *active; /* char* id -> NULL (a set) */
   guint owned;        /* products of the active set this instance handles */
+
+  /* spot.control.products messages received while starting, oldest first;
+   * applied in order on entering running. */
+  GQueue pending_control; /* ControlChange* */
+  gboolean control_overflow; /* too many: re-read the database instead */
+
+  GMainContext *context; /* the thread-default context at construction */
+  GThread *drain_thread; /* shutdown steps 2-3, off the main loop */
 };
+
+/* Bounds the start-up queue of control messages (they are rare; a flood
+ * falls back to re-reading the persisted set). */
+#define MAX_PENDING_CONTROL 1024
+
+typedef struct
+{
+  char **add;
+  char **remove;
+} ControlChange;
+
+static void
+control_change_free (ControlChange *change)
+{
+  g_strfreev (change->add);
+  g_strfreev (change->remove);
+  g_free (change);
+}
 
 enum
 {
@@ -434,14 +461,60 @@ static void
 on_control_message (const char *const *add, const char *const *remove, gpointer user_data)
 {
   SpotService *self = user_data;
+  ControlChange *change;
 
-  if (!is_up (self))
+  if (self->stop_requested)
     return;
   g_debug ("Control message: %u to add, %u to remove",
            add != NULL ? g_strv_length ((char **)add) : 0,
            remove != NULL ? g_strv_length ((char **)remove) : 0);
-  /* Our own announcements come back too; they change nothing by then. */
-  apply_and_emit (self, add, remove);
+  if (is_up (self))
+    {
+      /* Our own announcements come back too; they change nothing by then. */
+      apply_and_emit (self, add, remove);
+      return;
+    }
+  /* Starting: the active set is being loaded and seeded; applying now would
+   * race it. Keep the message for the moment we are running. */
+  if (self->control_overflow)
+    return;
+  if (g_queue_get_length (&self->pending_control) >= MAX_PENDING_CONTROL)
+    {
+      g_warning ("More than %u product-control messages while starting: the active products "
+                 "are re-read from the database once running instead",
+                 MAX_PENDING_CONTROL);
+      g_queue_clear_full (&self->pending_control, (GDestroyNotify)control_change_free);
+      self->control_overflow = TRUE;
+      return;
+    }
+  change = g_new0 (ControlChange, 1);
+  change->add = g_strdupv ((char **)add);
+  change->remove = g_strdupv ((char **)remove);
+  g_queue_push_tail (&self->pending_control, change);
+  g_message ("Product-control message kept until running (%u waiting)",
+             g_queue_get_length (&self->pending_control));
+}
+
+/* Entering running: the messages that came while starting, in order. */
+static void
+apply_pending_control (SpotService *self)
+{
+  ControlChange *change;
+
+  if (self->control_overflow)
+    {
+      self->control_overflow = FALSE;
+      spot_service_reload_products (self);
+      return;
+    }
+  if (!g_queue_is_empty (&self->pending_control))
+    g_message ("Applying %u product-control messages received while starting",
+               g_queue_get_length (&self->pending_control));
+  while ((change = g_queue_pop_head (&self->pending_control)) != NULL)
+    {
+      apply_and_emit (self, (const char *const *)change->add, (const char *const *)change->remove);
+      control_change_free (change);
+    }
 }
 
 /* ---- product persistence (one id at a time, in order) --------------------- */
@@ -841,8 +914,12 @@ coinbase_started_cb (GObject *source, GAsyncResult *result, gpointer user_data)
              self->config->http_host[0] != '\0' ? self->config->http_host : "0.0.0.0",
              spot_service_web_get_port (self->web));
   self->running_us = g_get_monotonic_time ();
+  /* Seeding held every product's stored and REST candles at once; give the
+   * freed pages back (the arenas keep them otherwise). A few ms, once. */
+  malloc_trim (0);
   self->state = SPOT_SERVICE_STATE_RUNNING;
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATE]);
+  apply_pending_control (self);
   evaluate_state (self);
   push_status (self);
 }
@@ -1204,9 +1281,10 @@ remaining_ms (SpotService *self)
   return left > 0 ? (guint)(left / 1000) : 1;
 }
 
-/* The main loop blocks during the drain steps, so the deadline is kept by
- * a thread: past it (plus a margin for the embedded children) the process
- * exits with SPOT_EXIT_SHUTDOWN_TIMEOUT. */
+/* The hard backstop of the deadline: a drain step that overruns it (a
+ * thread stuck in a library call, say) cannot hold the process. Past the
+ * deadline plus a margin for the embedded children, the process exits with
+ * SPOT_EXIT_SHUTDOWN_TIMEOUT. */
 static gpointer
 watchdog_thread (gpointer data)
 {
@@ -1246,23 +1324,38 @@ web_stopped_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   finish_shutdown (self);
 }
 
+/* Steps 4-6, on the main loop once the drain thread is done. */
 static void
-shutdown_continue (SpotService *self)
+shutdown_close (SpotService *self)
+{
+  /* 4. Close NATS (and the embedded nats-server). */
+  if (self->hub != NULL)
+    spot_candle_hub_detach (self->hub);
+  if (self->live_cache != NULL)
+    spot_live_cache_stop (self->live_cache);
+  if (self->nats != NULL)
+    {
+      spot_nats_connection_close (self->nats, MIN (remaining_ms (self), 2000));
+      g_debug ("NATS closed");
+    }
+  /* 5. Stop HTTP (SSE streams ended), then 6. the embedded PostgreSQL. */
+  spot_service_web_stop_async (self->web, web_stopped_cb, g_object_ref (self));
+}
+
+/* Steps 2-3 wait for threads (shard workers, the publisher, the database
+ * writer) for up to the whole deadline, so they run on their own thread and
+ * the main loop keeps answering /health ("stopping"), D-Bus and SSE. The
+ * main thread leaves the aggregator, publisher and writer alone (their
+ * stop/close calls belong to this thread) until drain_done runs. */
+static void
+drain_steps (SpotService *self)
 {
   guint timeout_ms = self->config->shutdown_timeout_s * 1000;
-  SpotCandleFanoutStats fan = { 0 };
 
-  /* 1. Stop intake: no more control messages, close the WebSockets (their
-   * inboxes drain into the engine). */
-  g_clear_pointer (&self->control, spot_nats_control_free);
-  if (self->coinbase != NULL)
-    {
-      spot_coinbase_client_stop (self->coinbase);
-      g_debug ("Exchange connections closed");
-    }
   /* 2. Drain the shards: everything accepted is emitted to the sink. */
   if (self->aggregator != NULL)
     {
+      SpotCandleFanoutStats fan = { 0 };
       spot_sharded_aggregator_stop (self->aggregator);
       spot_candle_fanout_get_stats (self->fanout, &fan);
       g_message ("Shards drained: %" G_GUINT64_FORMAT " complete candles emitted since start",
@@ -1278,7 +1371,7 @@ shutdown_continue (SpotService *self)
       SpotBatchWriterStats stats;
       if (!spot_batch_writer_close (self->writer, remaining_ms (self), &error))
         {
-          self->rows_lost = TRUE;
+          g_atomic_int_set (&self->rows_lost, TRUE);
           g_warning ("Batch writer: %s", error->message);
         }
       spot_batch_writer_get_stats (self->writer, &stats);
@@ -1286,18 +1379,61 @@ shutdown_continue (SpotService *self)
                  " journaled for the next start",
                  stats.rows_written, stats.journal_rows);
     }
-  /* 4. Close NATS (and the embedded nats-server). */
-  if (self->hub != NULL)
-    spot_candle_hub_detach (self->hub);
-  if (self->live_cache != NULL)
-    spot_live_cache_stop (self->live_cache);
-  if (self->nats != NULL)
+}
+
+static gboolean drain_done (gpointer user_data);
+
+static gpointer
+drain_thread (gpointer data)
+{
+  SpotService *self = data; /* a reference, dropped by drain_done */
+
+  drain_steps (self);
+  g_main_context_invoke_full (self->context, G_PRIORITY_DEFAULT, drain_done, self, NULL);
+  return NULL;
+}
+
+static gboolean
+drain_done (gpointer user_data)
+{
+  g_autoptr (SpotService) self = user_data;
+
+  /* The thread's last act was to schedule this: the join is immediate. */
+  g_thread_join (g_steal_pointer (&self->drain_thread));
+  g_debug ("Drain steps done");
+  shutdown_close (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+shutdown_continue (SpotService *self)
+{
+  g_autoptr (GError) error = NULL;
+
+  /* 1. Stop intake: no more control messages, close the WebSockets (their
+   * inboxes drain into the engine). */
+  g_clear_pointer (&self->control, spot_nats_control_free);
+  if (self->coinbase != NULL)
     {
-      spot_nats_connection_close (self->nats, MIN (remaining_ms (self), 2000));
-      g_debug ("NATS closed");
+      spot_coinbase_client_stop (self->coinbase);
+      g_debug ("Exchange connections closed");
     }
-  /* 5. Stop HTTP (SSE streams ended), then 6. the embedded PostgreSQL. */
-  spot_service_web_stop_async (self->web, web_stopped_cb, g_object_ref (self));
+  if (self->aggregator == NULL && self->publisher == NULL && self->writer == NULL)
+    {
+      shutdown_close (self);
+      return;
+    }
+  /* 2-3 on the drain thread; 4-6 follow on the main loop. */
+  self->drain_thread
+      = g_thread_try_new ("spot-shutdown-drain", drain_thread, g_object_ref (self), &error);
+  if (self->drain_thread == NULL)
+    {
+      /* Out of threads: drain here, blocking the main loop as before. */
+      g_warning ("Shutdown drain thread: %s; draining on the main loop", error->message);
+      g_object_unref (self);
+      drain_steps (self);
+      shutdown_close (self);
+    }
 }
 
 static gboolean
@@ -1424,6 +1560,8 @@ spot_service_finalize (GObject *object)
   g_clear_error (&self->error);
   g_clear_object (&self->cancellable);
   g_hash_table_unref (self->active);
+  g_queue_clear_full (&self->pending_control, (GDestroyNotify)control_change_free);
+  g_main_context_unref (self->context);
   g_free (self->degraded_reason);
   G_OBJECT_CLASS (spot_service_parent_class)->finalize (object);
 }
@@ -1448,4 +1586,6 @@ spot_service_init (SpotService *self)
   self->state = SPOT_SERVICE_STATE_STARTING;
   self->cancellable = g_cancellable_new ();
   self->active = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_queue_init (&self->pending_control);
+  self->context = g_main_context_ref_thread_default ();
 }

@@ -359,20 +359,20 @@ e2e_service_dump_log (E2eService *service, const char *name)
 }
 
 E2eService *
-e2e_service_start (const char *nats_url,
+e2e_service_spawn (const char *nats_url,
                    const char *database_url,
                    E2eSim *sim,
                    const char *const *env_extra,
-                   guint timeout_s,
                    GError **error)
 {
   g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (
       G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
   g_autofree char *binary = g_build_filename (build_root (), "src", "spot-canvas", NULL);
-  const char *keep[] = { "PATH", "HOME", "LANG", "TMPDIR", NULL };
+  /* MALLOC_ARENA_MAX passes through: the benchmark compares the service's own
+   * arena limit with glibc's default (docs/operations.md, "Memory"). */
+  const char *keep[] = { "PATH", "HOME", "LANG", "TMPDIR", "MALLOC_ARENA_MAX", NULL };
   g_auto (GStrv) env = NULL;
   E2eService *service = g_new0 (E2eService, 1);
-  gint64 until;
 
   g_mutex_init (&service->log_lock);
   service->log = g_string_new (NULL);
@@ -411,22 +411,51 @@ e2e_service_start (const char *nats_url,
       return NULL;
     }
   service->log_thread = g_thread_new ("e2e-service-log", log_thread, service);
+  return service;
+}
 
-  until = g_get_monotonic_time () + (gint64)timeout_s * G_USEC_PER_SEC;
+gboolean
+e2e_service_health_is (E2eService *service, const char *state)
+{
+  g_autofree char *url = g_strdup_printf ("%s/health", service->base_url);
+  g_autofree char *body = e2e_http_get (url, NULL, NULL);
+  g_autofree char *member = g_strdup_printf ("\"state\":\"%s\"", state);
+
+  return body != NULL && strstr (body, member) != NULL;
+}
+
+gboolean
+e2e_service_wait_state (E2eService *service, const char *state, guint timeout_s, GError **error)
+{
+  gint64 until = g_get_monotonic_time () + (gint64)timeout_s * G_USEC_PER_SEC;
+
   while (g_get_monotonic_time () < until)
     {
-      g_autofree char *url = g_strdup_printf ("%s/health", service->base_url);
-      g_autofree char *body = NULL;
-
       if (g_subprocess_get_identifier (service->process) == NULL)
         break; /* exited */
-      body = e2e_http_get (url, NULL, NULL);
-      if (body != NULL && strstr (body, "\"state\":\"running\"") != NULL)
-        return service;
-      g_usleep (200 * 1000);
+      if (e2e_service_health_is (service, state))
+        return TRUE;
+      g_usleep (100 * 1000);
     }
-  g_set_error (error, SPOT_ERROR, SPOT_ERROR_TIMEOUT,
-               "the service did not reach the state running");
+  g_set_error (error, SPOT_ERROR, SPOT_ERROR_TIMEOUT, "the service did not reach the state %s",
+               state);
+  return FALSE;
+}
+
+E2eService *
+e2e_service_start (const char *nats_url,
+                   const char *database_url,
+                   E2eSim *sim,
+                   const char *const *env_extra,
+                   guint timeout_s,
+                   GError **error)
+{
+  E2eService *service = e2e_service_spawn (nats_url, database_url, sim, env_extra, error);
+
+  if (service == NULL)
+    return NULL;
+  if (e2e_service_wait_state (service, "running", timeout_s, error))
+    return service;
   e2e_service_dump_log (service, "service");
   e2e_service_free (service);
   return NULL;

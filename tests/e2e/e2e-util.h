@@ -72,6 +72,20 @@ E2eService *e2e_service_start (const char *nats_url,
                                const char *const *env_extra,
                                guint timeout_s,
                                GError **error);
+/* The same without waiting: the process is started (its /health may not
+ * answer yet). */
+E2eService *e2e_service_spawn (const char *nats_url,
+                               const char *database_url,
+                               E2eSim *sim,
+                               const char *const *env_extra,
+                               GError **error);
+/* TRUE when /health answers (any HTTP status) with the service state
+ * @state ("starting", "running", "stopping", ...). */
+gboolean e2e_service_health_is (E2eService *service, const char *state);
+/* Polls /health every 100 ms until it shows @state (FALSE with @error after
+ * @timeout_s or when the process exited). */
+gboolean
+e2e_service_wait_state (E2eService *service, const char *state, guint timeout_s, GError **error);
 /* Sends @signum and waits for the exit (up to @timeout_s); returns the exit
  * status, or -1 (killed by a signal / timed out). */
 int e2e_service_stop (E2eService *service, int signum, guint timeout_s);

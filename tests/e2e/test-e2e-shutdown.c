@@ -1,4 +1,5 @@
-/* test-e2e-shutdown: SIGTERM under load loses no complete candle.
+/* test-e2e-shutdown: SIGTERM under load loses no complete candle, and
+ * /health keeps answering ("stopping") while the drain waits.
  *
  * 50 simulated products at 20 trades/s each feed the service; the test
  * follows candles.> on the same nats-server and records every complete
@@ -10,6 +11,7 @@
 #include "config.h"
 
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <nats/nats.h>
@@ -162,6 +164,103 @@ test_sigterm_under_load_loses_no_complete_candle (void)
   e2e_sim_free (sim);
 }
 
+/* SIGSTOPs (or SIGCONTs) the postmaster and every backend it forked. */
+static void
+signal_postgres (GPid postmaster, int signum)
+{
+  g_autoptr (GDir) proc = g_dir_open ("/proc", 0, NULL);
+  const char *name;
+
+  g_assert_nonnull (proc);
+  g_assert_cmpint (kill (postmaster, signum), ==, 0);
+  while ((name = g_dir_read_name (proc)) != NULL)
+    {
+      g_autofree char *path = NULL;
+      g_autofree char *stat = NULL;
+      const char *after;
+      int ppid = 0;
+
+      if (!g_ascii_isdigit (name[0]))
+        continue;
+      path = g_build_filename ("/proc", name, "stat", NULL);
+      if (!g_file_get_contents (path, &stat, NULL, NULL))
+        continue;
+      /* "pid (comm) state ppid ...": comm may hold spaces, skip past ')'. */
+      after = strrchr (stat, ')');
+      if (after == NULL || sscanf (after + 1, " %*c %d", &ppid) != 1)
+        continue;
+      if (ppid == postmaster)
+        kill ((pid_t)g_ascii_strtoll (name, NULL, 10), signum);
+    }
+}
+
+/* The drain steps (shards, publisher, batch writer) run off the main loop:
+ * with the database stalled (SIGSTOP) the batch writer's flush waits, and
+ * meanwhile /health answers 503 with the state "stopping". Once the
+ * database resumes, the flush completes within the deadline: exit 0,
+ * nothing journaled. */
+static void
+test_health_answers_stopping_while_the_drain_waits (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SpotTestNats) nats = spot_test_nats_start (&error);
+  g_autoptr (SpotTestPostgres) pg = NULL;
+  const char *sim_args[]
+      = { "--products=10", "--trades-per-second=20", "--history-minutes=5", "--seed=7", NULL };
+  const char *env[] = { "PRODUCTS=all", "REST_RATE=30", "CONNECT_RATE=8", "SUBSCRIBE_RATE=8",
+                        "SHUTDOWN_TIMEOUT_S=20", NULL };
+  g_autofree char *log = NULL;
+  E2eSim *sim;
+  E2eService *service;
+  GPid postmaster;
+  guint stopping_answers = 0;
+  gint64 until;
+  int status;
+
+  g_assert_no_error (error);
+  pg = spot_test_postgres_start (&error);
+  g_assert_no_error (error);
+  sim = e2e_sim_start (sim_args, &error);
+  g_assert_no_error (error);
+  service = e2e_service_start (spot_test_nats_url (nats), spot_test_postgres_conninfo (pg), sim,
+                               env, 120, &error);
+  g_assert_no_error (error);
+  g_usleep (2 * G_USEC_PER_SEC); /* candles flowing to the database */
+
+  postmaster = spot_test_postgres_pid (pg);
+  g_assert_cmpint (postmaster, >, 0);
+  signal_postgres (postmaster, SIGSTOP);
+  g_subprocess_send_signal (service->process, SIGTERM);
+
+  /* For 3 s: /health keeps answering "stopping" and the process waits. */
+  until = g_get_monotonic_time () + 3 * G_USEC_PER_SEC;
+  while (g_get_monotonic_time () < until)
+    {
+      if (e2e_service_health_is (service, "stopping"))
+        stopping_answers++;
+      g_usleep (100 * 1000);
+    }
+  signal_postgres (postmaster, SIGCONT);
+  log = e2e_service_dup_log (service);
+  g_test_message ("/health answered \"stopping\" %u times in 3 s", stopping_answers);
+  if (stopping_answers < 10 || strstr (log, "Batch writer flushed") != NULL)
+    e2e_service_dump_log (service, "service");
+  /* The drain was still waiting for the database: the flush came later. */
+  g_assert_null (strstr (log, "Batch writer flushed"));
+  g_assert_cmpuint (stopping_answers, >=, 10);
+
+  status = e2e_service_stop (service, SIGTERM, 40);
+  g_clear_pointer (&log, g_free);
+  log = e2e_service_dup_log (service);
+  if (status != 0)
+    e2e_service_dump_log (service, "service");
+  g_assert_cmpint (status, ==, 0);
+  g_assert_nonnull (strstr (log, " 0 journaled for the next start"));
+  g_assert_nonnull (strstr (log, "Stopped"));
+  e2e_service_free (service);
+  e2e_sim_free (sim);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -170,5 +269,7 @@ main (int argc, char **argv)
   spot_test_require_program ("postgres");
   g_test_add_func ("/e2e/sigterm-under-load-loses-no-complete-candle",
                    test_sigterm_under_load_loses_no_complete_candle);
+  g_test_add_func ("/e2e/health-answers-stopping-while-the-drain-waits",
+                   test_health_answers_stopping_while_the_drain_waits);
   return g_test_run ();
 }
