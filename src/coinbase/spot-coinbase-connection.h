@@ -2,10 +2,15 @@
  * bounded inbox and its parse lane (DESIGN.md sections 1 to 3).
  *
  * The WebSocket lives on the main loop. Each received frame goes into a
- * bounded inbox (INBOX_SIZE messages); a full inbox drops the frame, counts
- * it and marks the connection's products' recent minutes dirty. One
+ * bounded inbox: it holds INBOX_SIZE messages, or more while they take less
+ * than the byte budget (options.inbox_bytes), so a burst of small messages
+ * after the main loop was held up fits while memory stays bounded; a full
+ * inbox drops the frame, counts it and marks the connection's products'
+ * recent minutes dirty. One
  * dedicated parse-lane thread per connection drains the inbox in order
- * (many frames per wake-up), parses each frame into typed events and hands
+ * (many frames per wake-up); a small frame that finds the inbox empty and
+ * the lane idle is parsed on the main loop at once instead (same lane
+ * state, so order is kept, without the thread wake-up), parses each frame into typed events and hands
  * trade batches and exchange candles to the aggregator (non-blocking). The
  * lane also checks sequence_num (a jump marks the gap's minutes dirty),
  * feeds the exchange clock offset and marks each product's minutes from the
@@ -32,6 +37,9 @@
 #include "coinbase/spot-coinbase-pacer.h"
 
 G_BEGIN_DECLS
+
+/* Quarter-octave bins from 1 us to about 1 s. */
+#define SPOT_COINBASE_LATENCY_BINS 82
 
 /* What all connections of one manager share (owned by the manager). */
 typedef struct
@@ -75,7 +83,22 @@ typedef struct
   guint64 opens;            /* successful WebSocket opens */
   guint64 confirmed;        /* product subscriptions confirmed */
   guint64 batches_rejected; /* submit returned FALSE (engine queue full) */
+  guint64 inline_frames;    /* parsed on the main loop, the lane being idle */
+  /* Time from a market_trades frame's arrival on the main loop ("message"
+   * signal) to the parse lane taking it (wait) and to its batch handed to
+   * the aggregator (handoff): counts per bin, see
+   * spot_coinbase_latency_percentile_ns(). */
+  guint64 lane_wait[SPOT_COINBASE_LATENCY_BINS];
+  guint64 lane_handoff[SPOT_COINBASE_LATENCY_BINS];
+  /* The most frames and bytes an inbox held (over connections: the largest). */
+  guint64 inbox_peak_frames;
+  guint64 inbox_peak_bytes;
 } SpotCoinbaseConnectionStats;
+
+/* The latency at quantile @q (0..1) of a histogram of the stats above: the
+ * upper bound of the bin reaching it (bins are a quarter octave wide, so
+ * within 19 %), or 0 when it is empty. */
+gint64 spot_coinbase_latency_percentile_ns (const guint64 *bins, double q);
 
 typedef struct _SpotCoinbaseConnection SpotCoinbaseConnection;
 

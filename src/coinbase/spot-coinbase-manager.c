@@ -226,6 +226,7 @@ void
 spot_coinbase_manager_get_stats (SpotCoinbaseManager *m, SpotCoinbaseConnectionStats *out)
 {
   memset (out, 0, sizeof *out);
+  guint64 peak_frames = 0, peak_bytes = 0;
   g_mutex_lock (&m->stats_lock);
   for (guint i = 0; m->connections != NULL && i < m->connections->len; i++)
     {
@@ -235,7 +236,12 @@ spot_coinbase_manager_get_stats (SpotCoinbaseManager *m, SpotCoinbaseConnectionS
       const guint64 *src = (const guint64 *)&s;
       for (guint k = 0; k < sizeof s / sizeof (guint64); k++)
         dst[k] += src[k];
+      /* Peaks are not sums. */
+      peak_frames = MAX (peak_frames, s.inbox_peak_frames);
+      peak_bytes = MAX (peak_bytes, s.inbox_peak_bytes);
     }
+  out->inbox_peak_frames = peak_frames;
+  out->inbox_peak_bytes = peak_bytes;
   g_mutex_unlock (&m->stats_lock);
 }
 

@@ -17,6 +17,7 @@ typedef struct
   char *rest_url;                /* COINBASE_REST_URL */
   guint products_per_connection; /* PRODUCTS_PER_CONNECTION, 20 */
   guint inbox_size;              /* INBOX_SIZE, 100 messages */
+  gsize inbox_bytes;             /* and up to this many bytes beyond it, 1 MiB */
   double connect_rate;           /* CONNECT_RATE, 1/s */
   double subscribe_rate;         /* SUBSCRIBE_RATE, 4/s */
   double rest_rate;              /* REST_RATE, 8/s */

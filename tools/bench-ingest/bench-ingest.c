@@ -287,6 +287,31 @@ run_live (void)
           s1.parse_errors - s0.parse_errors, main_cpu, lanes, workers, other, proc_cpu, simcpu,
           per10k > 0 ? (main_cpu + lanes) / per10k : 0, per10k > 0 ? workers / per10k : 0);
 
+  /* The client's share of the latency, over the measured window: frame
+   * arrival on the main loop ("message" signal) to the lane taking it, and
+   * to its batch handed to the aggregator. */
+  guint64 wait[SPOT_COINBASE_LATENCY_BINS], handoff[SPOT_COINBASE_LATENCY_BINS];
+  for (guint k = 0; k < SPOT_COINBASE_LATENCY_BINS; k++)
+    {
+      wait[k] = s1.lane_wait[k] - s0.lane_wait[k];
+      handoff[k] = s1.lane_handoff[k] - s0.lane_handoff[k];
+    }
+  printf ("client latency, frame arrival -> lane: p50 %.3f ms p99 %.3f ms p99.9 %.3f ms | "
+          "-> batch handed to the aggregator: p50 %.3f ms p99 %.3f ms p99.9 %.3f ms | "
+          "parsed on the main loop %.1f %% | inbox peak %" G_GUINT64_FORMAT
+          " frames %" G_GUINT64_FORMAT " bytes\n",
+          spot_coinbase_latency_percentile_ns (wait, 0.5) / 1e6,
+          spot_coinbase_latency_percentile_ns (wait, 0.99) / 1e6,
+          spot_coinbase_latency_percentile_ns (wait, 0.999) / 1e6,
+          spot_coinbase_latency_percentile_ns (handoff, 0.5) / 1e6,
+          spot_coinbase_latency_percentile_ns (handoff, 0.99) / 1e6,
+          spot_coinbase_latency_percentile_ns (handoff, 0.999) / 1e6,
+          s1.frames > s0.frames ? 100.0 * (double)(s1.inline_frames - s0.inline_frames)
+                                      / (double)(s1.frames - s0.frames)
+                                : 0.0,
+          s1.inbox_peak_frames,
+          s1.inbox_peak_bytes);
+
   spot_coinbase_manager_stop (m);
   spot_coinbase_manager_free (m);
   spot_sharded_aggregator_free (agg);

@@ -114,7 +114,7 @@ rest_candles (SpotSimServer *self, SoupServerMessage *msg, guint p, GHashTable *
     }
   /* Bring the log up to now so the open bucket is current, and send those
    * trades at once: REST never shows a trade subscribers were not offered. */
-  spot_sim_server_tick (self);
+  spot_sim_server_flush (self, (gint)p);
 
   g_autoptr (GArray) candles
       = spot_sim_market_candles (self->market, p, g, start, end, (guint)limit);

@@ -47,13 +47,18 @@ struct _SpotSimServer
   FaultModes defaults; /* lasting faults for new connections */
   gint64 start_mono_us;
 
-  guint tick_source;
   guint second_source;
 
+  /* Trades generated but not yet sent to every subscriber. Generation is
+   * global (one market), sending is per connection on its own batch timer:
+   * each generation step gets a number, and per product the trades of the
+   * steps some subscriber still lacks are kept serialised once, oldest
+   * first, so a connection's batch is one contiguous tail of it. */
+  guint64 gen;              /* generation steps so far */
   guint *trade_subscribers; /* per product: connections with market_trades */
-  GString **frag;           /* per product: this tick's trades, oldest first */
-  GString **frag_rev;       /* per product: newest first, built on demand */
-  gboolean *frag_rev_ok;
+  GString **pend;           /* per product: serialised trades, comma-separated */
+  GArray **pend_trades;     /* per product: the same trades (SpotSimTrade) */
+  GArray **chunks;          /* per product: Chunk, one per step that traded */
   GString *scratch;
   SpotSimTimeCache time_cache;
 
@@ -80,9 +85,12 @@ struct _Conn
   guint idle_source;
   guint oneshot_source;
   guint heartbeat_source;
+  guint batch_source; /* this connection's market_trades batch timer */
   gboolean closing;
 
   gboolean *trades_sub; /* per product */
+  guint64 *trades_gen;  /* per product: generation step sent through */
+  guint64 tick_gen;     /* generation step at this connection's last batch */
   GArray *trades_list;  /* guint product indices, subscription order */
   gboolean *candles_sub;
   GArray *candles_list;
@@ -106,9 +114,11 @@ struct _Conn
 
 /* The exchange clock: local clock + skew, in ns since the epoch. */
 gint64 spot_sim_server_now_ns (SpotSimServer *self);
-/* Generates every trade due and sends this batch to subscribers (the batch
- * timer's callback; also called before REST answers). */
-gboolean spot_sim_server_tick (gpointer data);
+/* Generates every trade due and sends it at once, out of the connections'
+ * batch phases, to the subscribers of @product (every product when -1):
+ * before REST answers about it, so REST never shows a trade a subscriber
+ * was not sent, and before the clock is moved. */
+void spot_sim_server_flush (SpotSimServer *self, gint product);
 
 /* Adds the REST (/api) and control (/_sim) handlers to self->soup. */
 void spot_sim_rest_register (SpotSimServer *self);

@@ -112,6 +112,7 @@ spot_sim_server_now_ns (SpotSimServer *self)
 /* ---- sending ---------------------------------------------------------- */
 
 static void conn_close_abruptly (Conn *conn);
+static gboolean conn_batch_cb (gpointer data);
 
 static gboolean
 conn_open (Conn *conn)
@@ -511,7 +512,7 @@ spot_sim_server_apply_fault (SpotSimServer *self,
     {
       gint64 skew = kind == SPOT_SIM_FAULT_SKEW ? value : 0;
       /* Send what the old clock has due first, then move the schedule. */
-      spot_sim_server_tick (self);
+      spot_sim_server_flush (self, -1);
       spot_sim_market_shift_clock (self->market, (skew - self->skew_ms) * 1000);
       self->skew_ms = skew;
       g_message ("exchange clock skew now %" G_GINT64_FORMAT " ms", self->skew_ms);
@@ -552,6 +553,7 @@ conn_free (Conn *conn)
   g_clear_handle_id (&conn->idle_source, g_source_remove);
   g_clear_handle_id (&conn->oneshot_source, g_source_remove);
   g_clear_handle_id (&conn->heartbeat_source, g_source_remove);
+  g_clear_handle_id (&conn->batch_source, g_source_remove);
   g_clear_handle_id (&conn->delay_source, g_source_remove);
   Delayed *d;
   while ((d = g_queue_pop_head (&conn->delayed)) != NULL)
@@ -566,6 +568,7 @@ conn_free (Conn *conn)
     }
   g_clear_object (&conn->socket);
   g_free (conn->trades_sub);
+  g_free (conn->trades_gen);
   g_free (conn->candles_sub);
   g_free (conn->candles_version);
   g_array_unref (conn->trades_list);
@@ -594,6 +597,7 @@ conn_remove (Conn *conn)
   g_clear_handle_id (&conn->idle_source, g_source_remove);
   g_clear_handle_id (&conn->oneshot_source, g_source_remove);
   g_clear_handle_id (&conn->heartbeat_source, g_source_remove);
+  g_clear_handle_id (&conn->batch_source, g_source_remove);
   g_clear_handle_id (&conn->delay_source, g_source_remove);
   for (guint k = 0; k < conn->trades_list->len; k++)
     self->trade_subscribers[g_array_index (conn->trades_list, guint, k)]--;
@@ -787,6 +791,8 @@ handle_request (Conn *conn, JsonObject *req)
           if (subscribe && !conn->trades_sub[p])
             {
               conn->trades_sub[p] = TRUE;
+              /* The snapshot holds what was generated so far. */
+              conn->trades_gen[p] = self->gen;
               g_array_append_val (conn->trades_list, p);
               self->trade_subscribers[p]++;
               g_array_append_val (fresh, p);
@@ -886,6 +892,8 @@ websocket_cb (SoupServer *soup,
   GSocket *sock = soup_server_message_get_socket (msg);
   conn->socket = sock != NULL ? g_object_ref (sock) : NULL;
   conn->trades_sub = g_new0 (gboolean, n);
+  conn->trades_gen = g_new0 (guint64, n);
+  conn->tick_gen = self->gen;
   conn->candles_sub = g_new0 (gboolean, n);
   conn->candles_version = g_new0 (guint64, n);
   conn->trades_list = g_array_new (FALSE, FALSE, sizeof (guint));
@@ -906,6 +914,7 @@ websocket_cb (SoupServer *soup,
   soup_websocket_connection_set_keepalive_interval (ws, 0);
   g_signal_connect (ws, "message", G_CALLBACK (conn_message_cb), conn);
   g_signal_connect (ws, "closed", G_CALLBACK (conn_closed_cb), conn);
+  conn->batch_source = g_timeout_add (self->config.batch_ms, conn_batch_cb, conn);
   conn->idle_source
       = g_timeout_add_seconds (MAX (1u, self->config.idle_close_s), idle_close_cb, conn);
   g_ptr_array_add (self->conns, conn);
@@ -914,57 +923,150 @@ websocket_cb (SoupServer *soup,
             conn->peer != NULL ? conn->peer : "?", path);
 }
 
-/* ---- timers ----------------------------------------------------------- */
+/* ---- market_trades batches ------------------------------------------- */
 
-static GString *
-fragment_for (SpotSimServer *self, guint p, gboolean newest_first)
+typedef struct
 {
-  if (!newest_first)
-    return self->frag[p];
-  if (!self->frag_rev_ok[p])
-    {
-      guint n = 0;
-      const SpotSimTrade *batch = spot_sim_market_last_batch (self->market, p, &n);
-      const SpotSimProductInfo *info = spot_sim_market_product (self->market, p);
-      GString *s = self->frag_rev[p];
-      g_string_truncate (s, 0);
-      for (guint k = n; k > 0; k--)
-        {
-          if (k != n)
-            g_string_append_c (s, ',');
-          spot_sim_append_trade (s, &self->time_cache, info, &batch[k - 1]);
-        }
-      self->frag_rev_ok[p] = TRUE;
-    }
-  return self->frag_rev[p];
-}
+  guint64 gen;  /* generation step */
+  gsize offset; /* first byte of its first trade in pend[p] */
+  guint index;  /* its first trade in pend_trades[p] */
+} Chunk;
 
-gboolean
-spot_sim_server_tick (gpointer data)
+/* Generates every trade due up to now and keeps each product's new trades
+ * for the subscribers that have not been sent them yet. */
+static void
+server_advance (SpotSimServer *self)
 {
-  SpotSimServer *self = data;
   gint64 now_us = spot_sim_server_now_ns (self) / 1000;
   self->trades_generated_total += spot_sim_market_advance (self->market, now_us);
+  self->gen++;
   guint n_products = spot_sim_market_n_products (self->market);
-
-  /* Each product's batch is written once and shared by all connections. */
   for (guint p = 0; p < n_products; p++)
     {
-      self->frag_rev_ok[p] = FALSE;
-      g_string_truncate (self->frag[p], 0);
       if (self->trade_subscribers[p] == 0)
         continue;
       guint n = 0;
       const SpotSimTrade *batch = spot_sim_market_last_batch (self->market, p, &n);
+      if (n == 0)
+        continue;
       const SpotSimProductInfo *info = spot_sim_market_product (self->market, p);
+      GString *s = self->pend[p];
+      if (s->len > 0)
+        g_string_append_c (s, ',');
+      Chunk c = { self->gen, s->len, self->pend_trades[p]->len };
+      g_array_append_val (self->chunks[p], c);
       for (guint k = 0; k < n; k++)
         {
           if (k > 0)
-            g_string_append_c (self->frag[p], ',');
-          spot_sim_append_trade (self->frag[p], &self->time_cache, info, &batch[k]);
+            g_string_append_c (s, ',');
+          spot_sim_append_trade (s, &self->time_cache, info, &batch[k]);
+        }
+      g_array_append_vals (self->pend_trades[p], batch, n);
+    }
+}
+
+/* Drops what every subscriber has been sent: each connection's batch timer
+ * moves its tick_gen, so this keeps about one batch interval per product. */
+static void
+server_prune (SpotSimServer *self)
+{
+  guint64 low = self->gen;
+  for (guint i = 0; i < self->conns->len; i++)
+    {
+      Conn *c = g_ptr_array_index (self->conns, i);
+      if (c->trades_list->len > 0)
+        low = MIN (low, c->tick_gen);
+    }
+  guint n_products = spot_sim_market_n_products (self->market);
+  for (guint p = 0; p < n_products; p++)
+    {
+      GArray *chunks = self->chunks[p];
+      guint drop = 0;
+      while (drop < chunks->len && g_array_index (chunks, Chunk, drop).gen <= low)
+        drop++;
+      if (drop == 0)
+        continue;
+      if (drop == chunks->len)
+        {
+          g_array_set_size (chunks, 0);
+          g_string_truncate (self->pend[p], 0);
+          g_array_set_size (self->pend_trades[p], 0);
+          continue;
+        }
+      Chunk keep = g_array_index (chunks, Chunk, drop);
+      g_string_erase (self->pend[p], 0, (gssize)keep.offset);
+      g_array_remove_range (self->pend_trades[p], 0, keep.index);
+      g_array_remove_range (chunks, 0, drop);
+      for (guint k = 0; k < chunks->len; k++)
+        {
+          Chunk *c = &g_array_index (chunks, Chunk, k);
+          c->offset -= keep.offset;
+          c->index -= keep.index;
         }
     }
+}
 
+/* Sends @conn the trades of product @p it has not been sent yet, as one
+ * update message. */
+static void
+conn_send_pending (Conn *conn, guint p)
+{
+  SpotSimServer *self = conn->server;
+  GArray *chunks = self->chunks[p];
+  /* The first step this connection lacks; chunks are in step order. */
+  guint k = chunks->len;
+  while (k > 0 && g_array_index (chunks, Chunk, k - 1).gen > conn->trades_gen[p])
+    k--;
+  conn->trades_gen[p] = self->gen;
+  if (k == chunks->len)
+    return;
+  const Chunk *first = &g_array_index (chunks, Chunk, k);
+  GArray *trades = self->pend_trades[p];
+  guint n = trades->len - first->index;
+  GString *s = message_begin (conn, "market_trades");
+  g_string_append (s, "[{\"type\":\"update\",\"trades\":[");
+  if (!conn->modes.newest_first)
+    g_string_append_len (s, self->pend[p]->str + first->offset,
+                         (gssize)(self->pend[p]->len - first->offset));
+  else
+    {
+      const SpotSimProductInfo *info = spot_sim_market_product (self->market, p);
+      for (guint i = trades->len; i > first->index; i--)
+        {
+          if (i != trades->len)
+            g_string_append_c (s, ',');
+          spot_sim_append_trade (s, &self->time_cache, info,
+                                 &g_array_index (trades, SpotSimTrade, i - 1));
+        }
+    }
+  g_string_append (s, "]}]");
+  message_end (conn);
+  conn->trades_sent += n;
+  self->trades_sent[p] += n;
+  self->trades_sent_total += n;
+}
+
+/* Each connection's own batch timer, its phase set by its open time, as
+ * independent Coinbase connections are: one message per subscribed product
+ * that traded since this connection's previous batch. */
+static gboolean
+conn_batch_cb (gpointer data)
+{
+  Conn *conn = data;
+  SpotSimServer *self = conn->server;
+  server_advance (self);
+  for (guint k = 0; k < conn->trades_list->len && conn_open (conn); k++)
+    conn_send_pending (conn, g_array_index (conn->trades_list, guint, k));
+  conn->tick_gen = self->gen;
+  server_prune (self);
+  return G_SOURCE_CONTINUE;
+}
+
+void
+spot_sim_server_flush (SpotSimServer *self, gint product)
+{
+  server_advance (self);
+  /* Copy: a failed send may remove a connection. */
   g_autoptr (GPtrArray) conns = g_ptr_array_copy (self->conns, NULL, NULL);
   for (guint i = 0; i < conns->len; i++)
     {
@@ -972,22 +1074,13 @@ spot_sim_server_tick (gpointer data)
       for (guint k = 0; k < conn->trades_list->len && conn_open (conn); k++)
         {
           guint p = g_array_index (conn->trades_list, guint, k);
-          guint n = 0;
-          (void)spot_sim_market_last_batch (self->market, p, &n);
-          if (n == 0)
-            continue;
-          GString *frag = fragment_for (self, p, conn->modes.newest_first);
-          GString *s = message_begin (conn, "market_trades");
-          g_string_append (s, "[{\"type\":\"update\",\"trades\":[");
-          g_string_append_len (s, frag->str, (gssize)frag->len);
-          g_string_append (s, "]}]");
-          message_end (conn);
-          conn->trades_sent += n;
-          self->trades_sent[p] += n;
-          self->trades_sent_total += n;
+          if (product < 0 || (guint)product == p)
+            conn_send_pending (conn, p);
         }
+      if (product < 0)
+        conn->tick_gen = self->gen;
     }
-  return G_SOURCE_CONTINUE;
+  server_prune (self);
 }
 
 /* TCP bytes the peer has acknowledged, or -1 when unknown. */
@@ -1136,13 +1229,14 @@ spot_sim_server_new (const SpotSimServerConfig *config, SpotSimMarket *market, G
   guint n = spot_sim_market_n_products (market);
   self->trade_subscribers = g_new0 (guint, n);
   self->trades_sent = g_new0 (guint64, n);
-  self->frag = g_new0 (GString *, n);
-  self->frag_rev = g_new0 (GString *, n);
-  self->frag_rev_ok = g_new0 (gboolean, n);
+  self->pend = g_new0 (GString *, n);
+  self->pend_trades = g_new0 (GArray *, n);
+  self->chunks = g_new0 (GArray *, n);
   for (guint p = 0; p < n; p++)
     {
-      self->frag[p] = g_string_new (NULL);
-      self->frag_rev[p] = g_string_new (NULL);
+      self->pend[p] = g_string_new (NULL);
+      self->pend_trades[p] = g_array_new (FALSE, FALSE, sizeof (SpotSimTrade));
+      self->chunks[p] = g_array_new (FALSE, FALSE, sizeof (Chunk));
     }
   self->scratch = g_string_sized_new (64 * 1024);
 
@@ -1156,7 +1250,6 @@ spot_sim_server_new (const SpotSimServerConfig *config, SpotSimMarket *market, G
   self->trades_generated_total = 0;
   for (guint p = 0; p < n; p++)
     self->trades_generated_total += spot_sim_market_trades_generated (market, p);
-  self->tick_source = g_timeout_add (self->config.batch_ms, spot_sim_server_tick, self);
   self->second_source = g_timeout_add_seconds (1, second_cb, self);
   return g_steal_pointer (&self);
 }
@@ -1166,7 +1259,6 @@ spot_sim_server_free (SpotSimServer *self)
 {
   if (self == NULL)
     return;
-  g_clear_handle_id (&self->tick_source, g_source_remove);
   g_clear_handle_id (&self->second_source, g_source_remove);
   g_clear_handle_id (&self->reap_source, g_source_remove);
   g_ptr_array_unref (self->dead);
@@ -1189,14 +1281,15 @@ spot_sim_server_free (SpotSimServer *self)
       g_object_unref (self->soup);
     }
   guint n = self->market != NULL ? spot_sim_market_n_products (self->market) : 0;
-  for (guint p = 0; p < n && self->frag != NULL; p++)
+  for (guint p = 0; p < n && self->pend != NULL; p++)
     {
-      g_string_free (self->frag[p], TRUE);
-      g_string_free (self->frag_rev[p], TRUE);
+      g_string_free (self->pend[p], TRUE);
+      g_array_unref (self->pend_trades[p]);
+      g_array_unref (self->chunks[p]);
     }
-  g_free (self->frag);
-  g_free (self->frag_rev);
-  g_free (self->frag_rev_ok);
+  g_free (self->pend);
+  g_free (self->pend_trades);
+  g_free (self->chunks);
   g_free (self->trade_subscribers);
   g_free (self->trades_sent);
   if (self->scratch != NULL)
@@ -1210,7 +1303,6 @@ spot_sim_server_free (SpotSimServer *self)
 void
 spot_sim_server_stop (SpotSimServer *self, guint timeout_ms)
 {
-  g_clear_handle_id (&self->tick_source, g_source_remove);
   g_clear_handle_id (&self->second_source, g_source_remove);
   if (self->soup != NULL)
     soup_server_disconnect (self->soup);
