@@ -97,11 +97,14 @@ check_hub (JsonBuilder *b, gpointer user_data)
 
   spot_candle_hub_get_stats (SPOT_CANDLE_HUB (user_data), &stats);
   add_bool (b, "attached", stats.attached);
+  add_bool (b, "local_only", stats.local_only);
   add_int (b, "clients", stats.clients);
   add_int (b, "received", (gint64)stats.received);
   add_int (b, "coalesced", (gint64)stats.coalesced);
   add_int (b, "dropped", (gint64)stats.dropped);
-  return stats.attached;
+  /* A single instance feeds every product in process and needs no
+   * subscription. */
+  return stats.attached || stats.local_only;
 }
 
 void

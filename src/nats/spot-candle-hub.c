@@ -9,6 +9,7 @@
 #include "core/spot-error.h"
 #include "core/spot-log.h"
 #include "model/spot-candle-json.h"
+#include "model/spot-product.h"
 #include "nats/spot-candle-coalescer.h"
 #include "nats/spot-nats-subject.h"
 
@@ -52,12 +53,17 @@ struct _SpotCandleHub
   atomic_uint_fast64_t batches_pub; /* copies readable from any thread */
   atomic_uint_fast64_t delivered_pub;
   atomic_bool attached;
+  /* Products this instance feeds through offer(): their NATS copies are
+   * skipped (shard_count 0: none). Set before attach. */
+  guint local_shard_index;
+  guint local_shard_count;
 
   natsSubscription *sub;
   GMutex complete_lock;
   GCond complete_cond;
   gboolean sub_complete;
   atomic_uint_fast64_t parse_errors;
+  atomic_uint_fast64_t local_skipped;
 };
 
 G_DEFINE_TYPE (SpotCandleHub, spot_candle_hub, G_TYPE_OBJECT)
@@ -369,6 +375,44 @@ spot_candle_hub_push (SpotCandleHub *self, const SpotCandle *candles, guint n)
     }
 }
 
+void
+spot_candle_hub_offer (SpotCandleHub *self, const SpotCandleUpdate *updates, guint n)
+{
+  SpotCandleUpdate wanted[64];
+  guint k = 0;
+  guint64 unwanted = 0;
+
+  for (guint i = 0; i < n; i++)
+    {
+      const SpotCandle *c = &updates[i].candle;
+
+      if (!interested (self, c->product_id, c->granularity))
+        {
+          unwanted++;
+          continue;
+        }
+      wanted[k].candle = *c;
+      wanted[k].kind = c->complete ? SPOT_CANDLE_UPDATE_COMPLETE : SPOT_CANDLE_UPDATE_LIVE;
+      if (++k == G_N_ELEMENTS (wanted))
+        {
+          spot_candle_coalescer_submit (self->queue, wanted, k);
+          k = 0;
+        }
+    }
+  if (k > 0)
+    spot_candle_coalescer_submit (self->queue, wanted, k);
+  if (unwanted > 0)
+    atomic_fetch_add (&self->filtered, unwanted);
+}
+
+void
+spot_candle_hub_set_local_shard (SpotCandleHub *self, guint shard_index, guint shard_count)
+{
+  g_return_if_fail (shard_count == 0 || shard_index < shard_count);
+  self->local_shard_index = shard_index;
+  self->local_shard_count = shard_count;
+}
+
 /* The subscription's delivery thread. The subject says which key a message
  * is for, so messages no client wants are dropped before decoding. */
 static void
@@ -387,6 +431,10 @@ on_message (natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closu
     }
   else if (!interested (self, product_id, g))
     atomic_fetch_add (&self->filtered, 1);
+  else if (self->local_shard_count > 0
+           && spot_product_id_hash (product_id) % self->local_shard_count
+                  == self->local_shard_index)
+    atomic_fetch_add (&self->local_skipped, 1);
   else if (spot_candle_from_json (natsMsg_GetData (msg), (gssize)natsMsg_GetDataLength (msg),
                                   &update.candle, &error))
     {
@@ -534,11 +582,13 @@ spot_candle_hub_get_stats (SpotCandleHub *self, SpotCandleHubStats *out)
   memset (out, 0, sizeof *out);
   out->parse_errors = atomic_load (&self->parse_errors);
   out->filtered = atomic_load (&self->filtered);
-  out->received = qs.submitted + out->parse_errors + out->filtered;
+  out->local_skipped = atomic_load (&self->local_skipped);
+  out->received = qs.submitted + out->parse_errors + out->filtered + out->local_skipped;
   out->coalesced = qs.coalesced;
   out->dropped = qs.dropped + qs.dropped_ordered;
   out->batches = atomic_load (&self->batches_pub);
   out->delivered = atomic_load (&self->delivered_pub);
   out->clients = atomic_load (&self->n_clients);
   out->attached = atomic_load (&self->attached);
+  out->local_only = self->local_shard_count == 1;
 }

@@ -17,7 +17,7 @@
  *
  * Thread safety: new, attach, detach, subscribe, set_filter, unsubscribe,
  * dispose and the callbacks: the owner context's thread (the thread-default
- * context at construction, normally the main loop). push and get_stats: any
+ * context at construction, normally the main loop). push, offer and get_stats: any
  * thread.
  */
 #pragma once
@@ -35,13 +35,15 @@ typedef struct
 {
   guint64 received;     /* messages taken from NATS or push */
   guint64 parse_errors; /* NATS messages that were not a candle */
-  guint64 filtered;     /* NATS messages no client wanted (not decoded) */
+  guint64 filtered;     /* NATS messages or offered updates no client wanted */
+  guint64 local_skipped; /* NATS messages for products fed in process (offer) */
   guint64 coalesced;    /* live updates replaced while the loop was busy */
   guint64 dropped;      /* lost to a full queue */
   guint64 batches;      /* main-context wake-ups */
   guint64 delivered;    /* candles handed to clients (sum over clients) */
   guint clients;
   gboolean attached;
+  gboolean local_only; /* set_local_shard (.., 1): every product is fed in process */
 } SpotCandleHubStats;
 
 #define SPOT_TYPE_CANDLE_HUB (spot_candle_hub_get_type ())
@@ -72,6 +74,16 @@ gboolean spot_candle_hub_set_filter (SpotCandleHub *self,
 /* Removes a client; its destroy notify runs (now or after the current
  * delivery). Unknown ids are ignored. */
 void spot_candle_hub_unsubscribe (SpotCandleHub *self, guint id);
+
+/* In-process source, any thread: the engine's updates for the products this
+ * instance publishes reach its own clients without the NATS round trip. Keys
+ * no client selected are dropped; kinds are taken from candle.complete. */
+void spot_candle_hub_offer (SpotCandleHub *self, const SpotCandleUpdate *updates, guint n);
+/* Products whose updates come through offer(): FNV-1a-32(product) %
+ * @shard_count == @shard_index (DESIGN.md section 1). Their copies from NATS
+ * are skipped, so each key has one source and keeps its order. Owner thread,
+ * before attach; @shard_count 0 turns it off. */
+void spot_candle_hub_set_local_shard (SpotCandleHub *self, guint shard_index, guint shard_count);
 
 /* Feeds candles as if they came from NATS (what the subscription callback
  * calls; also for tests and for in-process sources). */

@@ -9,6 +9,7 @@ struct _SpotCandleFanout
 {
   SpotPublisher *publisher; /* borrowed */
   SpotBatchWriter *writer;  /* borrowed */
+  SpotCandleHub *hub;       /* borrowed, may be NULL */
   SpotCandleFanoutDirtyFunc dirty_func;
   gpointer dirty_data;
   guint64 live;
@@ -30,6 +31,12 @@ void
 spot_candle_fanout_free (SpotCandleFanout *fanout)
 {
   g_free (fanout);
+}
+
+void
+spot_candle_fanout_set_hub (SpotCandleFanout *fanout, SpotCandleHub *hub)
+{
+  g_atomic_pointer_set (&fanout->hub, hub);
 }
 
 void
@@ -58,6 +65,11 @@ hand_on (SpotCandleFanout *fanout, const SpotCandleUpdate *updates, guint n)
     spot_publisher_submit (fanout->publisher, updates, n);
   if (fanout->writer != NULL)
     spot_batch_writer_submit (fanout->writer, updates, n);
+  /* Own products reach this instance's SSE clients without the NATS round
+   * trip; the hub skips their NATS copies. */
+  SpotCandleHub *hub = g_atomic_pointer_get (&fanout->hub);
+  if (hub != NULL)
+    spot_candle_hub_offer (hub, updates, n);
 }
 
 static void

@@ -1,8 +1,9 @@
 /* spot-candle-fanout.h: the engine's sink in the running service.
  *
- * Fans every candle update out to the NATS publisher (subjects and KV) and
- * to the batch writer (PostgreSQL), and closed dirty minutes to the repair
- * coordinator. Both consumers only queue (they never block a shard worker);
+ * Fans every candle update out to the NATS publisher (subjects and KV), to
+ * the batch writer (PostgreSQL) and to the candle hub (this instance's SSE
+ * clients, when set), and closed dirty minutes to the repair coordinator.
+ * The consumers only queue (they never block a shard worker);
  * complete updates are handed to both unconditionally, so the engine's
  * "never dropped" promise holds up to their own queues (the batch writer
  * journals what the database cannot take).
@@ -21,6 +22,7 @@
 #include <glib.h>
 
 #include "aggregate/spot-candle-sink.h"
+#include "nats/spot-candle-hub.h"
 #include "nats/spot-publisher.h"
 #include "store/spot-batch-writer.h"
 
@@ -44,6 +46,10 @@ typedef struct
 SpotCandleFanout *spot_candle_fanout_new (SpotPublisher *publisher, SpotBatchWriter *writer);
 void spot_candle_fanout_free (SpotCandleFanout *fanout);
 
+/* Also hands every update to @hub (spot_candle_hub_offer), for this
+ * instance's SSE clients; NULL stops that. The hub must outlive the engine's
+ * workers or be cleared first. Any thread. */
+void spot_candle_fanout_set_hub (SpotCandleFanout *fanout, SpotCandleHub *hub);
 void spot_candle_fanout_set_dirty_func (SpotCandleFanout *fanout,
                                         SpotCandleFanoutDirtyFunc func,
                                         gpointer user_data);

@@ -7,7 +7,8 @@
  *  - without SSE clients: the service's CPU (% of one core) and RSS;
  *  - with one SSE client on every product's ONE_MINUTE candle: latency from
  *    the exchange message timestamp (the element's ts) to the moment the
- *    client has read the event, p50/p99/max over live updates;
+ *    read completing the event's line returned (bench-sse-reader.h),
+ *    p50/p99/max over live updates;
  *  - drops: every spot_dropped_messages_total stage, before and after;
  *  - optionally (--saturate) the rate at the first drop, stepping the
  *    per-product rate up with a fresh simulator and service per step.
@@ -25,6 +26,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bench-sse-reader.h"
 #include "e2e-util.h"
 
 static int opt_products = 500;
@@ -52,12 +54,12 @@ typedef struct
 } RunFigures;
 
 static void
-on_element (const SpotCandle *candle, gint64 ts_ns, gint64 read_ns, gpointer user_data)
+on_element (gint64 ts_ns, gint64 read_ns, gpointer user_data)
 {
   Latency *lat = user_data;
   gint64 us;
 
-  if (candle->complete || ts_ns == 0 || read_ns < lat->not_before_ns)
+  if (read_ns < lat->not_before_ns)
     return;
   us = (read_ns - ts_ns) / 1000;
   g_mutex_lock (&lat->lock);
@@ -147,7 +149,7 @@ run_once (
                         NULL };
   E2eSim *sim;
   E2eService *service;
-  E2eStream *stream = NULL;
+  BenchSseReader *stream = NULL;
   Latency lat = { 0 };
   const char *pid;
   guint64 t0, t1, rss0, rss1;
@@ -186,12 +188,12 @@ run_once (
     {
       g_auto (GStrv) ids = e2e_sim_products (sim, NULL);
       g_autofree char *list = ids != NULL ? g_strjoinv (",", ids) : g_strdup ("");
-      g_autofree char *url = g_strdup_printf ("%s/stream?products=%s&granularities=ONE_MINUTE",
-                                              service->base_url, list);
+      g_autofree char *path = g_strdup_printf ("/stream?products=%s&granularities=ONE_MINUTE",
+                                               list);
       g_mutex_init (&lat.lock);
       lat.latencies_us = g_array_new (FALSE, FALSE, sizeof (gint64));
       lat.not_before_ns = G_MAXINT64;
-      stream = e2e_stream_open_full (url, on_element, &lat, error);
+      stream = bench_sse_reader_open (service->base_url, path, on_element, &lat, error);
       if (stream == NULL)
         {
           e2e_service_free (service);
@@ -205,7 +207,7 @@ run_once (
       g_array_set_size (lat.latencies_us, 0);
       g_mutex_unlock (&lat.lock);
       g_usleep ((gulong)seconds * G_USEC_PER_SEC);
-      e2e_stream_close (stream);
+      bench_sse_reader_close (stream);
       if (lat.latencies_us->len > 0)
         {
           gint64 *v = (gint64 *)lat.latencies_us->data;
