@@ -5,11 +5,14 @@
 
 #include "service/spot-candle-fanout.h"
 
+#include "model/spot-time.h"
+
 struct _SpotCandleFanout
 {
   SpotPublisher *publisher; /* borrowed */
   SpotBatchWriter *writer;  /* borrowed */
   SpotCandleHub *hub;       /* borrowed, may be NULL */
+  SpotHistogram *processing_latency; /* borrowed, may be NULL */
   SpotCandleFanoutDirtyFunc dirty_func;
   gpointer dirty_data;
   guint64 live;
@@ -37,6 +40,12 @@ void
 spot_candle_fanout_set_hub (SpotCandleFanout *fanout, SpotCandleHub *hub)
 {
   g_atomic_pointer_set (&fanout->hub, hub);
+}
+
+void
+spot_candle_fanout_set_processing_latency (SpotCandleFanout *fanout, SpotHistogram *histogram)
+{
+  g_atomic_pointer_set (&fanout->processing_latency, histogram);
 }
 
 void
@@ -77,7 +86,17 @@ emit_live (gpointer user_data, guint worker, const SpotCandleUpdate *updates, gu
 {
   SpotCandleFanout *fanout = user_data;
 
+  SpotHistogram *latency = g_atomic_pointer_get (&fanout->processing_latency);
+
   (void)worker;
+  if (latency != NULL && n > 0)
+    {
+      gint64 now_ns = spot_time_now_ns ();
+
+      for (guint i = 0; i < n; i++)
+        if (updates[i].candle.ts_ns != SPOT_CANDLE_TS_UNKNOWN)
+          spot_histogram_observe_ns (latency, now_ns - updates[i].candle.ts_ns);
+    }
   hand_on (fanout, updates, n);
   __atomic_fetch_add (&fanout->live, n, __ATOMIC_RELAXED);
 }

@@ -22,6 +22,7 @@
 #include <glib.h>
 
 #include "aggregate/spot-candle-sink.h"
+#include "metrics/spot-histogram.h"
 #include "nats/spot-candle-hub.h"
 #include "nats/spot-publisher.h"
 #include "store/spot-batch-writer.h"
@@ -50,6 +51,10 @@ void spot_candle_fanout_free (SpotCandleFanout *fanout);
  * instance's SSE clients; NULL stops that. The hub must outlive the engine's
  * workers or be cleared first. Any thread. */
 void spot_candle_fanout_set_hub (SpotCandleFanout *fanout, SpotCandleHub *hub);
+/* Observes, for every live update, the time from its exchange message
+ * timestamp to its emission by the engine (spot_processing_latency_seconds);
+ * NULL stops that. Any thread. */
+void spot_candle_fanout_set_processing_latency (SpotCandleFanout *fanout, SpotHistogram *histogram);
 void spot_candle_fanout_set_dirty_func (SpotCandleFanout *fanout,
                                         SpotCandleFanoutDirtyFunc func,
                                         gpointer user_data);
