@@ -16,11 +16,6 @@
 #define NS_PER_S SPOT_NS_PER_SECOND
 /* Frames of this size or more are counted and logged (then parsed). */
 #define LARGE_FRAME_BYTES (1024 * 1024)
-/* Frames up to this size are parsed on the main loop when the lane is idle
- * (a few microseconds with the lean parser; at most about 0.1 ms through
- * json-glib): waking the lane thread costs more than the parse, and on a
- * loaded machine a woken thread may wait long for a core. */
-#define INLINE_FRAME_BYTES (16 * 1024)
 /* How far back a dropped or unreadable frame may have carried trades. */
 #define LOST_FRAME_SPAN_NS (5 * NS_PER_S)
 
@@ -99,7 +94,7 @@ struct _SpotCoinbaseConnection
   gboolean stopping;
   GThread *lane;
 
-  /* Parsing on the main loop (INLINE_FRAME_BYTES). */
+  /* Parsing on the main loop (options.inline_frame_bytes). */
   SpotCoinbaseParser *main_parser;
   SpotCoinbaseMessage main_msg;
 
@@ -596,8 +591,12 @@ message_cb (SoupWebsocketConnection *ws, gint type, GBytes *message, gpointer da
   gint64 receive_ns = spot_time_now_ns ();
   gsize len = g_bytes_get_size (message);
   g_mutex_lock (&conn->lock);
-  if (len <= INLINE_FRAME_BYTES && g_queue_is_empty (&conn->inbox) && !conn->lane_busy
-      && !conn->stopping)
+  /* Frames up to options.inline_frame_bytes (16 KiB) are parsed here when
+   * the lane is idle (a few microseconds with the lean parser; about 0.1 ms
+   * at most through json-glib): waking the lane thread costs more than the
+   * parse, and on a loaded machine a woken thread may wait long for a core. */
+  if (len > 0 && len <= conn->shared->options.inline_frame_bytes && g_queue_is_empty (&conn->inbox)
+      && !conn->lane_busy && !conn->stopping)
     {
       /* Nothing ahead of this frame: parse and hand it over here. */
       g_mutex_unlock (&conn->lock);

@@ -14,6 +14,7 @@ spot_coinbase_options_init_defaults (SpotCoinbaseOptions *o)
   o->products_per_connection = 20;
   o->inbox_size = 100;
   o->inbox_bytes = 1024 * 1024;
+  o->inline_frame_bytes = 16 * 1024;
   o->connect_rate = 1.0;
   o->subscribe_rate = 4.0;
   o->rest_rate = 8.0;

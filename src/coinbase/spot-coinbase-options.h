@@ -18,6 +18,7 @@ typedef struct
   guint products_per_connection; /* PRODUCTS_PER_CONNECTION, 20 */
   guint inbox_size;              /* INBOX_SIZE, 100 messages */
   gsize inbox_bytes;             /* and up to this many bytes beyond it, 1 MiB */
+  gsize inline_frame_bytes;      /* parsed on the main loop when the lane is idle, 16 KiB; 0 never */
   double connect_rate;           /* CONNECT_RATE, 1/s */
   double subscribe_rate;         /* SUBSCRIBE_RATE, 4/s */
   double rest_rate;              /* REST_RATE, 8/s */

@@ -579,6 +579,7 @@ typedef struct
   char product[SPOT_PRODUCT_ID_SIZE];
   gint64 now_s;
   GArray *candles; /* SpotCandle: stored, then REST */
+  GArray *fetched; /* SpotCandle: the REST ones (closed buckets the database lacks) */
   guint64 hwm;
   guint waiting; /* REST requests outstanding */
 } SeedJob;
@@ -587,14 +588,38 @@ static void
 seed_job_free (SeedJob *job)
 {
   g_array_unref (job->candles);
+  g_array_unref (job->fetched);
   repairer_unref (job->r);
   g_free (job);
 }
+
+#ifdef SPOT_COINBASE_HAVE_STORE
+static void
+seed_stored_cb (GObject *source, GAsyncResult *result, gpointer data)
+{
+  g_autofree char *product = data;
+  g_autoptr (GError) error = NULL;
+  if (!spot_repository_upsert_candles_finish (SPOT_REPOSITORY (source), result, NULL, &error)
+      && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    spot_log (G_LOG_LEVEL_WARNING, G_LOG_DOMAIN, product, -1, -1,
+              "seeding: storing the REST candles failed: %s; a restart fetches them again",
+              error->message);
+}
+#endif
 
 static void
 seed_finish (SeedJob *job)
 {
   SpotCoinbaseRepairer *r = job->r;
+#ifdef SPOT_COINBASE_HAVE_STORE
+  /* The engine never emits the closed buckets it is seeded with: store the
+   * ones that came from REST, so a restart finds the open buckets' closed
+   * children in the database (and needs no REST for them). */
+  if (!r->dead && r->repository != NULL && job->fetched->len > 0)
+    spot_repository_upsert_candles_async (r->repository, (const SpotCandle *)job->fetched->data,
+                                          job->fetched->len, r->cancellable, seed_stored_cb,
+                                          g_strdup (job->product));
+#endif
   if (!r->dead)
     {
       gint64 newest_minute = 0;
@@ -663,6 +688,7 @@ seed_fetched_cb (GObject *source, GAsyncResult *result, gpointer data)
     {
       for (guint i = 0; i < candles->len; i++)
         g_array_append_val (job->candles, g_array_index (candles, SpotCandle, i));
+      g_array_append_vals (job->fetched, candles->data, candles->len);
     }
   g_free (sf);
   if (--job->waiting == 0)
@@ -751,6 +777,7 @@ spot_coinbase_repairer_seed_products (SpotCoinbaseRepairer *r, const char *const
       job->now_s = spot_candle_clock_now_ns (spot_sharded_aggregator_get_clock (r->agg))
                    / SPOT_NS_PER_SECOND;
       job->candles = g_array_new (FALSE, FALSE, sizeof (SpotCandle));
+      job->fetched = g_array_new (FALSE, FALSE, sizeof (SpotCandle));
       atomic_fetch_add (&r->s.seeding, 1);
       spot_sharded_aggregator_add_product (r->agg, job->product, TRUE);
 #ifdef SPOT_COINBASE_HAVE_STORE

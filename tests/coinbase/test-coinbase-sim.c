@@ -83,6 +83,11 @@ typedef struct
   gint64 started_s;
 } Service;
 
+/* Set by a test before service_start_with: changes the defaults below. */
+static void (*tweak_options) (SpotCoinbaseOptions *o) = NULL;
+/* Set by a test: the recording sink keeps nothing but the dirty minutes. */
+static gboolean record_nothing = FALSE;
+
 static void
 options_for (SpotCoinbaseOptions *o, Sim *sim)
 {
@@ -102,6 +107,8 @@ options_for (SpotCoinbaseOptions *o, Sim *sim)
   o->repair_delay_ms = 1000;
   o->backoff_base_ms = 200;
   o->backoff_cap_ms = 2000;
+  if (tweak_options != NULL)
+    tweak_options (o);
 }
 
 static void
@@ -135,7 +142,8 @@ service_start_with (Sim *sim,
   eo.tick_interval_ms = 100;
   eo.repair_wait_ms = 15000;
   eo.output = SPOT_GRANULARITY_SET_ALL;
-  SpotCandleSink sink = { emit_live, emit_complete, emit_dirty, &s->rec };
+  SpotCandleSink sink = { record_nothing ? NULL : emit_live,
+                          record_nothing ? NULL : emit_complete, emit_dirty, &s->rec };
   g_autoptr (GError) error = NULL;
   s->agg = spot_sharded_aggregator_new (&eo, &sink, NULL, &error);
   g_assert_no_error (error);
@@ -677,6 +685,68 @@ test_500_products_use_25_connections_within_rate_limits (void)
   sim_stop (sim);
 }
 
+static void
+cold_start_options (SpotCoinbaseOptions *o)
+{
+  /* The defaults, with the benchmark's fast opens, subscribes and REST. */
+  o->products_per_connection = 20;
+  o->connect_rate = 20;
+  o->subscribe_rate = 50;
+  o->rest_rate = 500;
+}
+
+static void
+test_500_products_cold_start_without_inbox_drops (void)
+{
+  /* Snapshots of 50 trades per product and 20 trades/s per product: each
+   * connection gets about 80 messages a second. */
+  const char *args[] = { "--products=500", "--trades-per-second=20", "--history-minutes=3", NULL };
+  Sim *sim = sim_start (args);
+  tweak_options = cold_start_options;
+  record_nothing = TRUE;
+  Service *s = service_start (sim, NULL, NULL, NULL);
+  g_assert_cmpuint (g_strv_length (s->products), ==, 500);
+  SpotCoinbaseManager *m = spot_coinbase_client_get_manager (s->client);
+  g_assert_cmpuint (spot_coinbase_manager_get_n_connections (m), ==, 25);
+  /* Seeded from REST, every subscription confirmed, trades flowing. */
+  g_assert_true (sim_wait (all_confirmed, s, 120000));
+  g_assert_cmpuint (spot_coinbase_manager_get_n_open (m), ==, 25);
+  sim_sleep (3000);
+
+  /* A busy start-up holds the main loop (here 4 s, longer than the stall
+   * timeout of 3 s): the frames wait in the sockets and then arrive at
+   * once, about 320 per connection. None may be dropped, and the silence
+   * is not a stall. */
+  g_usleep (4 * G_USEC_PER_SEC);
+  sim_sleep (5000);
+
+  SpotCoinbaseConnectionStats st;
+  spot_coinbase_manager_get_stats (m, &st);
+  SpotEngineStats es;
+  spot_sharded_aggregator_get_stats (s->agg, &es);
+  dump_stats (s, "after the cold start");
+  g_test_message ("inbox peak %" G_GUINT64_FORMAT " frames, %" G_GUINT64_FORMAT
+                  " bytes; %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT
+                  " frames parsed on the main loop",
+                  st.inbox_peak_frames, st.inbox_peak_bytes, st.inline_frames, st.frames);
+  g_assert_cmpuint (spot_coinbase_manager_get_n_connections (m), ==, 25);
+  g_assert_cmpuint (spot_coinbase_manager_get_n_open (m), ==, 25);
+  g_assert_cmpuint (st.opens, ==, 25);
+  g_assert_cmpuint (st.trades, >, 500 * 50);
+  g_assert_cmpuint (st.inbox_drops, ==, 0);
+  g_assert_cmpuint (st.batches_rejected, ==, 0);
+  g_assert_cmpuint (es.batches_dropped, ==, 0);
+  g_assert_cmpuint (st.stalls, ==, 0);
+  g_assert_cmpuint (st.reconnects, ==, 0);
+  g_assert_cmpuint (st.sequence_gaps, ==, 0);
+  g_assert_cmpuint (st.parse_errors, ==, 0);
+
+  service_stop (s);
+  tweak_options = NULL;
+  record_nothing = FALSE;
+  sim_stop (sim);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -691,5 +761,7 @@ main (int argc, char **argv)
                    test_jwt_subscribes_accepted_by_exchange_requiring_auth);
   g_test_add_func ("/coinbase/sim/500-products-use-25-connections-within-rate-limits",
                    test_500_products_use_25_connections_within_rate_limits);
+  g_test_add_func ("/coinbase/sim/500-products-cold-start-without-inbox-drops",
+                   test_500_products_cold_start_without_inbox_drops);
   return g_test_run ();
 }

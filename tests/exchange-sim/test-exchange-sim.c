@@ -196,6 +196,88 @@ test_subscribe_is_acknowledged_then_snapshot_then_updates (void)
   sim_stop (sim);
 }
 
+/* Update timestamps (us) of market_trades updates, and checks that trade
+ * ids continue by one from the snapshot on. */
+static GArray *
+update_times_contiguous (SimClient *c)
+{
+  GArray *times = g_array_new (FALSE, FALSE, sizeof (gint64));
+  gint64 last = -1;
+  for (guint i = 0; i < c->msgs->len; i++)
+    {
+      SimMsg *m = g_ptr_array_index (c->msgs, i);
+      if (g_strcmp0 (sim_msg_channel (m), "market_trades") != 0)
+        continue;
+      JsonObject *ev = sim_msg_event (m, 0);
+      gboolean snapshot = g_str_equal (json_object_get_string_member (ev, "type"), "snapshot");
+      JsonArray *tr = event_trades (m);
+      for (guint k = 0; k < json_array_get_length (tr); k++)
+        {
+          gint64 id = trade_id (json_array_get_object_element (tr, k));
+          if (snapshot)
+            last = MAX (last, id);
+          else
+            {
+              g_assert_cmpint (id, ==, last + 1);
+              last = id;
+            }
+        }
+      if (!snapshot)
+        {
+          gint64 t = sim_parse_time_us (
+              json_object_get_string_member (json_node_get_object (m->root), "timestamp"));
+          g_array_append_val (times, t);
+        }
+    }
+  return times;
+}
+
+static int
+cmp_i64 (gconstpointer a, gconstpointer b)
+{
+  gint64 x = *(const gint64 *)a, y = *(const gint64 *)b;
+  return x < y ? -1 : x > y;
+}
+
+static void
+test_connections_batch_at_their_own_phase (void)
+{
+  /* Every 250 ms batch has trades; the second connection opens about half
+   * a batch interval after the first. */
+  const char *args[] = { "--products=2", "--trades-per-second=200", "--history-minutes=1", NULL };
+  Sim *sim = sim_start (args);
+  g_autoptr (SimClient) a = sim_client_connect (sim);
+  subscribe (a, "market_trades", "\"BTC-USD\"");
+  sim_sleep (125);
+  g_autoptr (SimClient) b = sim_client_connect (sim);
+  subscribe (b, "market_trades", "\"BTC-USD\"");
+  sim_sleep (2600);
+  g_autoptr (GArray) ta = update_times_contiguous (a);
+  g_autoptr (GArray) tb = update_times_contiguous (b);
+  g_assert_cmpuint (ta->len, >=, 6);
+  g_assert_cmpuint (tb->len, >=, 6);
+  /* Distance from each of b's batches to the nearest of a's: with one
+   * shared tick it would be about 0. */
+  g_autoptr (GArray) dist = g_array_new (FALSE, FALSE, sizeof (gint64));
+  for (guint i = 0; i < tb->len; i++)
+    {
+      gint64 best = G_MAXINT64;
+      for (guint k = 0; k < ta->len; k++)
+        best = MIN (best, ABS (g_array_index (tb, gint64, i) - g_array_index (ta, gint64, k)));
+      g_array_append_val (dist, best);
+    }
+  g_array_sort (dist, cmp_i64);
+  gint64 median = g_array_index (dist, gint64, dist->len / 2);
+  g_test_message ("%u and %u batches; median distance between the connections' batches %.1f ms",
+                  ta->len, tb->len, median / 1000.0);
+  g_assert_cmpint (median, >, 60000);
+  assert_sequence_consecutive (a, 0);
+  assert_sequence_consecutive (b, 0);
+  g_clear_pointer (&a, sim_client_free);
+  g_clear_pointer (&b, sim_client_free);
+  sim_stop (sim);
+}
+
 static void
 test_heartbeats_every_second_with_consecutive_sequence (void)
 {
@@ -988,6 +1070,36 @@ test_faults_leave_rest_candles_truthful (void)
 }
 
 static void
+test_fault_rest_candles_refused_by_granularity (void)
+{
+  const char *args[] = { "--products=1", "--trades-per-second=2", "--history-minutes=30", NULL };
+  Sim *sim = sim_start (args);
+  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+  g_autofree char *one = g_strdup_printf (
+      "/api/v3/brokerage/market/products/BTC-USD/candles?start=%" G_GINT64_FORMAT
+      "&end=%" G_GINT64_FORMAT "&granularity=ONE_MINUTE", now - 600, now);
+  g_autofree char *five = g_strdup_printf (
+      "/api/v3/brokerage/market/products/BTC-USD/candles?start=%" G_GINT64_FORMAT
+      "&end=%" G_GINT64_FORMAT "&granularity=FIVE_MINUTE", now - 1200, now);
+  guint status = 0;
+  g_autofree char *body = sim_http (sim, "POST", "/_sim/fault?kind=rest-candles&value=300", &status);
+  g_assert_cmpuint (status, ==, 200);
+  g_free (sim_http (sim, "GET", one, &status));
+  g_assert_cmpuint (status, ==, 200);
+  g_autofree char *refused = sim_http (sim, "GET", five, &status);
+  g_assert_cmpuint (status, ==, 503);
+  g_assert_nonnull (strstr (refused, "UNAVAILABLE"));
+  g_autoptr (JsonNode) stats = sim_http_json (sim, "/_sim/stats", &status);
+  g_assert_cmpint (
+      json_object_get_int_member (json_node_get_object (stats), "rest_candles_refused"), ==, 1);
+  /* clear ends it. */
+  g_free (sim_http (sim, "POST", "/_sim/fault?kind=clear", &status));
+  g_free (sim_http (sim, "GET", five, &status));
+  g_assert_cmpuint (status, ==, 200);
+  sim_stop (sim);
+}
+
+static void
 test_faults_from_command_line_hit_every_connection (void)
 {
   Sim *sim = sim_start ((const char *[]){ "--products=2", "--trades-per-second=40",
@@ -1244,6 +1356,10 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/exchange-sim/subscribe-acknowledged-then-snapshot-then-updates",
                    test_subscribe_is_acknowledged_then_snapshot_then_updates);
+  g_test_add_func ("/exchange-sim/connections-batch-at-their-own-phase",
+                   test_connections_batch_at_their_own_phase);
+  g_test_add_func ("/exchange-sim/fault/rest-candles-refused-by-granularity",
+                   test_fault_rest_candles_refused_by_granularity);
   g_test_add_func ("/exchange-sim/heartbeats-every-second-with-consecutive-sequence",
                    test_heartbeats_every_second_with_consecutive_sequence);
   g_test_add_func ("/exchange-sim/errors-for-unknown-channel-and-bad-json",

@@ -42,6 +42,7 @@ static gint opt_trades_per_frame = 25;
 static char *opt_mode = NULL;
 static char *opt_sim = NULL;
 static gboolean opt_json_only = FALSE;
+static gboolean opt_lane_only = FALSE;
 
 static GOptionEntry entries[] = {
   { "mode", 0, 0, G_OPTION_ARG_STRING, &opt_mode, "live (default) or parse", "MODE" },
@@ -56,6 +57,9 @@ static GOptionEntry entries[] = {
   { "inbox", 0, 0, G_OPTION_ARG_INT, &opt_inbox, "INBOX_SIZE (default 100)", "N" },
   { "trades-per-frame", 0, 0, G_OPTION_ARG_INT, &opt_trades_per_frame,
     "parse mode: trades per frame (default 25)", "N" },
+  { "lane-only", 0, 0, G_OPTION_ARG_NONE, &opt_lane_only,
+    "live mode: every frame through the inbox and the lane thread (none parsed on the main loop)",
+    NULL },
   { "json-glib", 0, 0, G_OPTION_ARG_NONE, &opt_json_only,
     "parse mode: json-glib only (no lean parser)", NULL },
   { "sim", 0, 0, G_OPTION_ARG_FILENAME, &opt_sim, "spot-exchange-sim binary", "PATH" },
@@ -211,6 +215,8 @@ run_live (void)
   o.ws_url = g_strdup_printf ("ws://127.0.0.1:%u/", port);
   o.products_per_connection = (guint)opt_ppc;
   o.inbox_size = (guint)opt_inbox;
+  if (opt_lane_only)
+    o.inline_frame_bytes = 0;
   o.connect_rate = 20;
   o.subscribe_rate = 40;
   SpotCoinbaseManager *m = spot_coinbase_manager_new (&o, agg, NULL, NULL, NULL);

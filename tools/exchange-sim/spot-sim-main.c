@@ -32,7 +32,7 @@ parse_fault (const char *text, SpotSimFault *out, GError **error)
       g_set_error (
           error, SPOT_ERROR, SPOT_ERROR_INVALID_CONFIG,
           "--fault %s: kinds are close1001 drop stall skip-sequence newest-first dup-snapshot "
-          "oversized malformed wrong-type delay skew heartbeat-string",
+          "oversized malformed wrong-type delay skew heartbeat-string rest-candles",
           text);
       return FALSE;
     }

@@ -112,6 +112,12 @@ rest_candles (SpotSimServer *self, SoupServerMessage *msg, guint p, GHashTable *
                      "limit argument is invalid - should be between 1 and 350");
       return;
     }
+  if (self->rest_refuse_from_s > 0 && g >= self->rest_refuse_from_s)
+    {
+      self->rest_candles_refused++;
+      respond_error (msg, 503, "UNAVAILABLE", "candles temporarily unavailable (rest-candles fault)");
+      return;
+    }
   /* Bring the log up to now so the open bucket is current, and send those
    * trades at once: REST never shows a trade subscribers were not offered. */
   spot_sim_server_flush (self, (gint)p);
@@ -252,11 +258,12 @@ control_stats (SpotSimServer *self, SoupServerMessage *msg)
       "\"connections_total\":%" G_GUINT64_FORMAT ",\"messages_sent\":%" G_GUINT64_FORMAT
       ",\"bytes_sent\":%" G_GUINT64_FORMAT ",\"trades_generated\":%" G_GUINT64_FORMAT
       ",\"trades_sent\":%" G_GUINT64_FORMAT ",\"trades_sent_last_second\":%" G_GUINT64_FORMAT
-      ",\"slow_consumers_dropped\":%" G_GUINT64_FORMAT ",\"products\":[",
+      ",\"slow_consumers_dropped\":%" G_GUINT64_FORMAT ",\"rest_candles_refused\":%" G_GUINT64_FORMAT
+      ",\"products\":[",
       (double)(g_get_monotonic_time () - self->start_mono_us) / 1e6, self->skew_ms,
       self->conns->len, self->conns_total, self->messages_sent, self->bytes_sent,
       self->trades_generated_total, self->trades_sent_total, self->trades_sent_rate,
-      self->slow_consumers_dropped);
+      self->slow_consumers_dropped, self->rest_candles_refused);
   guint n = spot_sim_market_n_products (self->market);
   for (guint p = 0; p < n; p++)
     g_string_append_printf (

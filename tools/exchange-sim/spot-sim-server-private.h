@@ -44,6 +44,8 @@ struct _SpotSimServer
   guint next_conn_id;
   guint64 conns_total;
   gint64 skew_ms;
+  gint64 rest_refuse_from_s; /* rest-candles fault: refused granularities, 0 none */
+  guint64 rest_candles_refused;
   FaultModes defaults; /* lasting faults for new connections */
   gint64 start_mono_us;
 
@@ -85,7 +87,8 @@ struct _Conn
   guint idle_source;
   guint oneshot_source;
   guint heartbeat_source;
-  guint batch_source; /* this connection's market_trades batch timer */
+  guint batch_source;    /* this connection's market_trades batch timer */
+  gint64 batch_phase_us; /* monotonic open time: batches at + k * batch_ms */
   gboolean closing;
 
   gboolean *trades_sub; /* per product */

@@ -41,6 +41,7 @@ static const char *fault_names[] = {
   [SPOT_SIM_FAULT_DELAY] = "delay",
   [SPOT_SIM_FAULT_SKEW] = "skew",
   [SPOT_SIM_FAULT_HEARTBEAT_STRING] = "heartbeat-string",
+  [SPOT_SIM_FAULT_REST_CANDLES] = "rest-candles",
   [SPOT_SIM_FAULT_CLEAR] = "clear",
 };
 
@@ -77,6 +78,8 @@ spot_sim_fault_default_value (SpotSimFaultKind kind)
       return 500;
     case SPOT_SIM_FAULT_SKEW:
       return 0;
+    case SPOT_SIM_FAULT_REST_CANDLES:
+      return 60; /* every granularity */
     case SPOT_SIM_FAULT_WRONG_TYPE:
       return 0;
     case SPOT_SIM_FAULT_NEWEST_FIRST:
@@ -112,7 +115,7 @@ spot_sim_server_now_ns (SpotSimServer *self)
 /* ---- sending ---------------------------------------------------------- */
 
 static void conn_close_abruptly (Conn *conn);
-static gboolean conn_batch_cb (gpointer data);
+static void conn_schedule_batch (Conn *conn);
 
 static gboolean
 conn_open (Conn *conn)
@@ -519,8 +522,18 @@ spot_sim_server_apply_fault (SpotSimServer *self,
       if (kind == SPOT_SIM_FAULT_SKEW)
         return self->conns->len;
     }
+  if (kind == SPOT_SIM_FAULT_REST_CANDLES)
+    {
+      self->rest_refuse_from_s = MAX (0, value);
+      g_message ("REST candles of granularity >= %" G_GINT64_FORMAT " s now refused (0: none)",
+                 self->rest_refuse_from_s);
+      return 1;
+    }
   if (connection_id == 0 && kind == SPOT_SIM_FAULT_CLEAR)
-    memset (&self->defaults, 0, sizeof self->defaults);
+    {
+      memset (&self->defaults, 0, sizeof self->defaults);
+      self->rest_refuse_from_s = 0;
+    }
   else if (connection_id == 0 && fault_is_lasting (kind))
     {
       Conn tmp = { .modes = self->defaults };
@@ -914,7 +927,8 @@ websocket_cb (SoupServer *soup,
   soup_websocket_connection_set_keepalive_interval (ws, 0);
   g_signal_connect (ws, "message", G_CALLBACK (conn_message_cb), conn);
   g_signal_connect (ws, "closed", G_CALLBACK (conn_closed_cb), conn);
-  conn->batch_source = g_timeout_add (self->config.batch_ms, conn_batch_cb, conn);
+  conn->batch_phase_us = g_get_monotonic_time ();
+  conn_schedule_batch (conn);
   conn->idle_source
       = g_timeout_add_seconds (MAX (1u, self->config.idle_close_s), idle_close_cb, conn);
   g_ptr_array_add (self->conns, conn);
@@ -1059,7 +1073,21 @@ conn_batch_cb (gpointer data)
     conn_send_pending (conn, g_array_index (conn->trades_list, guint, k));
   conn->tick_gen = self->gen;
   server_prune (self);
-  return G_SOURCE_CONTINUE;
+  conn_schedule_batch (conn);
+  return G_SOURCE_REMOVE;
+}
+
+/* The next batch at the next point of this connection's own grid (open
+ * time + k intervals). A repeating GLib timeout re-arms from the loop
+ * iteration's time, so two connections dispatched in the same iteration
+ * (a busy loop) would batch together from then on. */
+static void
+conn_schedule_batch (Conn *conn)
+{
+  gint64 step = (gint64)conn->server->config.batch_ms * 1000;
+  gint64 now = g_get_monotonic_time ();
+  gint64 next = conn->batch_phase_us + ((now - conn->batch_phase_us) / step + 1) * step;
+  conn->batch_source = g_timeout_add ((guint)((next - now + 999) / 1000), conn_batch_cb, conn);
 }
 
 void
@@ -1209,6 +1237,8 @@ spot_sim_server_new (const SpotSimServerConfig *config, SpotSimMarket *market, G
         SpotSimFault *f = &g_array_index (config->faults, SpotSimFault, i);
         if (f->kind == SPOT_SIM_FAULT_SKEW)
           self->skew_ms = f->value;
+        else if (f->kind == SPOT_SIM_FAULT_REST_CANDLES)
+          self->rest_refuse_from_s = MAX (0, f->value);
         else if (fault_is_lasting (f->kind))
           {
             Conn tmp = { .modes = self->defaults };

@@ -32,6 +32,7 @@ typedef enum
   SPOT_SIM_FAULT_DELAY,            /* value: ms added before every send */
   SPOT_SIM_FAULT_SKEW,             /* value: ms added to the exchange clock */
   SPOT_SIM_FAULT_HEARTBEAT_STRING, /* value 1/0: counter alternates string/number */
+  SPOT_SIM_FAULT_REST_CANDLES,     /* value: REST candles of granularity >= value s answer 503, 0 off */
   SPOT_SIM_FAULT_CLEAR,            /* every fault off, skew 0 */
 } SpotSimFaultKind;
 
