@@ -63,10 +63,14 @@ COPY --from=build /staging/usr/share/spot-canvas /usr/share/spot-canvas
 
 # Inside a container: listen on every IPv4 address, keep state in the volume, and
 # no D-Bus (there is no bus; the service would log that once and go on without).
+# GSETTINGS_BACKEND=memory: glib-networking's proxy lookup reads GSettings, and the
+# dconf backend it pulls in would log criticals for every lookup when it cannot
+# write ~/.cache/dconf (and otherwise clutter the state volume).
 ENV HTTP_ADDR=0.0.0.0:8080 \
     STATE_DIRECTORY=/var/lib/spot-canvas \
     DBUS_BUS=none \
-    LOG_LEVEL=message
+    LOG_LEVEL=message \
+    GSETTINGS_BACKEND=memory
 
 USER spot
 WORKDIR /var/lib/spot-canvas

@@ -40,6 +40,9 @@ except ImportError:  # pragma: no cover - depends on the machine
 # The shutdown watchdog ends the process this long after SHUTDOWN_TIMEOUT_S
 # (docs/operations.md, "Signals and shutdown").
 WATCHDOG_S = 2
+# Variables of the libraries rather than the service that a container may set.
+LIBRARY_VARIABLES = {"GSETTINGS_BACKEND", "G_MESSAGES_DEBUG", "G_DEBUG", "TZ", "LANG", "LC_ALL",
+                     "PGPASSFILE", "PGSSLMODE", "PGSSLROOTCERT", "PGCONNECT_TIMEOUT"}
 SERVERS = ("nats-server", "postgresql", "postgresql-15", "postgresql-common", "timescaledb")
 
 
@@ -489,7 +492,7 @@ def main():
 
     def t_env():
         p = []
-        unknown = sorted(set(runtime_env) - set(config))
+        unknown = sorted(set(runtime_env) - set(config) - LIBRARY_VARIABLES)
         if unknown:
             p.append("Dockerfile ENV names variables the service does not know: %s" % ", ".join(unknown))
         rc, out, err = print_config(binary, runtime_env)
@@ -507,7 +510,7 @@ def main():
         for name, stage in names.items():
             if name == "build":
                 continue
-            extra = sorted(set(env_of(stage_chain(stages, stage))) - set(config))
+            extra = sorted(set(env_of(stage_chain(stages, stage))) - set(config) - LIBRARY_VARIABLES)
             if extra:
                 p.append("stage %s sets unknown variables %s" % (name, extra))
         return p
@@ -628,7 +631,7 @@ def main():
             if not is_service(s):
                 continue
             env = environment_of(s, vars_)
-            unknown = sorted(set(env) - set(config))
+            unknown = sorted(set(env) - set(config) - LIBRARY_VARIABLES)
             if unknown:
                 p.append("%s: variables the service does not know: %s" % (n, ", ".join(unknown)))
                 continue
