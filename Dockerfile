@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # spot-canvas container image (docs/docker.md).
 #
 #   docker build -t spot-canvas .                     the service (target runtime, the default)
