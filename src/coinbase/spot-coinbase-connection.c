@@ -25,6 +25,7 @@ typedef enum
   ITEM_GENERATION, /* a new WebSocket: sequence restarts, products resubscribe */
   ITEM_EXPECT,     /* products added: dirty until their subscription is confirmed */
   ITEM_REMOVE,     /* products removed */
+  ITEM_BATCH,      /* trades parsed on the main loop, for the lane to submit */
 } ItemKind;
 
 typedef struct
@@ -35,6 +36,7 @@ typedef struct
   char **products;
   gint64 gap_start_ns;
   SpotDirtyReason reason;
+  SpotTradeBatch *batch; /* ITEM_BATCH */
 } Item;
 
 typedef struct
@@ -114,6 +116,8 @@ item_free (Item *item)
 {
   if (item->frame != NULL)
     g_bytes_unref (item->frame);
+  if (item->batch != NULL)
+    spot_trade_batch_free (item->batch);
   g_strfreev (item->products);
   g_free (item);
 }
@@ -273,11 +277,59 @@ lane_confirm (SpotCoinbaseConnection *conn, const SpotCoinbaseMessage *msg)
     }
 }
 
+/* Whether every engine worker this batch goes to has room for it now. */
+static gboolean
+engine_has_room (SpotCoinbaseConnection *conn, const SpotTradeBatch *batch)
+{
+  SpotShardedAggregator *agg = conn->shared->aggregator;
+  const char *prev = NULL;
+  for (guint i = 0; i < batch->n_trades; i++)
+    {
+      const char *id = batch->trades[i].product_id;
+      if (prev != NULL && strcmp (prev, id) == 0)
+        continue;
+      prev = id;
+      guint length = 0, capacity = 0;
+      spot_sharded_aggregator_get_queue (
+          agg, spot_sharded_aggregator_worker_for_product (agg, id), &length, &capacity);
+      if (length >= capacity)
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+submit_batch (SpotCoinbaseConnection *conn, SpotTradeBatch *batch, gint64 receive_ns)
+{
+  if (!spot_sharded_aggregator_submit (conn->shared->aggregator, batch))
+    atomic_fetch_add (&conn->c.batches_rejected, 1);
+  atomic_fetch_add (&conn->c.lane_handoff[latency_bin (spot_time_now_ns () - receive_ns)], 1);
+}
+
+/* On the lane: a full engine queue (a burst after the main loop was held
+ * up) is waited for, up to a second, rather than dropping the batch; the
+ * inbox buffers meanwhile. */
+static void
+lane_submit (SpotCoinbaseConnection *conn, SpotTradeBatch *batch, gint64 receive_ns)
+{
+  for (guint waited_ms = 0; waited_ms < 1000 && !engine_has_room (conn, batch); waited_ms++)
+    {
+      g_mutex_lock (&conn->lock);
+      gboolean stopping = conn->stopping;
+      g_mutex_unlock (&conn->lock);
+      if (stopping)
+        break;
+      g_usleep (1000);
+    }
+  submit_batch (conn, batch, receive_ns);
+}
+
 static void
 lane_frame (SpotCoinbaseConnection *conn,
             SpotCoinbaseParser *parser,
             SpotCoinbaseMessage *msg,
-            Item *item)
+            Item *item,
+            gboolean on_lane)
 {
   gsize len = 0;
   const char *data = g_bytes_get_data (item->frame, &len);
@@ -357,12 +409,19 @@ lane_frame (SpotCoinbaseConnection *conn,
                                        msg->timestamp_ns);
             spot_trade_batch_free (batch);
           }
+        else if (on_lane)
+          lane_submit (conn, batch, item->receive_ns);
+        else if (engine_has_room (conn, batch))
+          submit_batch (conn, batch, item->receive_ns);
         else
           {
-            if (!spot_sharded_aggregator_submit (agg, batch))
-              atomic_fetch_add (&conn->c.batches_rejected, 1);
-            atomic_fetch_add (
-                &conn->c.lane_handoff[latency_bin (spot_time_now_ns () - item->receive_ns)], 1);
+            /* The main loop never waits: the lane submits it, and the
+             * frames after it queue behind it. */
+            Item *later = g_new0 (Item, 1);
+            later->kind = ITEM_BATCH;
+            later->batch = batch;
+            later->receive_ns = item->receive_ns;
+            inbox_push (conn, later);
           }
         break;
       }
@@ -439,7 +498,7 @@ lane_main (gpointer data)
               atomic_fetch_add (&conn->c.lane_wait[latency_bin (taken_ns - item->receive_ns)], 1);
               atomic_fetch_add (&conn->c.frames, 1);
               atomic_fetch_add (&conn->c.bytes, g_bytes_get_size (item->frame));
-              lane_frame (conn, parser, &msg, item);
+              lane_frame (conn, parser, &msg, item, TRUE);
               spot_coinbase_message_clear (&msg);
               break;
             case ITEM_GENERATION:
@@ -448,6 +507,9 @@ lane_main (gpointer data)
               break;
             case ITEM_EXPECT:
               lane_expect (conn, item->products, item->gap_start_ns, item->reason);
+              break;
+            case ITEM_BATCH:
+              lane_submit (conn, g_steal_pointer (&item->batch), item->receive_ns);
               break;
             case ITEM_REMOVE:
               for (guint i = 0; item->products != NULL && item->products[i] != NULL; i++)
@@ -511,6 +573,8 @@ send_cb (gpointer data)
 {
   PendingSend *p = data;
   SpotCoinbaseConnection *conn = p->conn;
+  /* The gate's slot: what the subscribe rate limits (tests record it). */
+  gint64 slot_us = g_get_monotonic_time ();
   conn->pending_sends = g_list_remove (conn->pending_sends, p);
   if (conn->ws != NULL && p->generation == conn->generation
       && soup_websocket_connection_get_state (conn->ws) == SOUP_WEBSOCKET_STATE_OPEN)
@@ -530,10 +594,7 @@ send_cb (gpointer data)
               conn->last_frame_us = g_get_monotonic_time ();
             }
           if (conn->shared->subscribe_times_us != NULL)
-            {
-              gint64 now = g_get_monotonic_time ();
-              g_array_append_val (conn->shared->subscribe_times_us, now);
-            }
+            g_array_append_val (conn->shared->subscribe_times_us, slot_us);
           g_debug ("connection %u: %s %s (%u products)", conn->id,
                    p->subscribe ? "subscribe" : "unsubscribe", p->channel,
                    p->products != NULL ? g_strv_length (p->products) : 0);
@@ -605,7 +666,7 @@ message_cb (SoupWebsocketConnection *ws, gint type, GBytes *message, gpointer da
       atomic_fetch_add (&conn->c.lane_wait[latency_bin (spot_time_now_ns () - receive_ns)], 1);
       atomic_fetch_add (&conn->c.frames, 1);
       atomic_fetch_add (&conn->c.bytes, len);
-      lane_frame (conn, conn->main_parser, &conn->main_msg, &item);
+      lane_frame (conn, conn->main_parser, &conn->main_msg, &item, FALSE);
       spot_coinbase_message_clear (&conn->main_msg);
       return;
     }
