@@ -197,6 +197,8 @@ def dpkg_owner(path):
 
 
 _ldd = {}
+# Sanitizer runtimes come with -Db_sanitize build directories, never with the image.
+SANITIZER_LIB = re.compile(r"lib(asan|ubsan|lsan|tsan|hwasan)\.so")
 
 
 def ldd_libraries(binary):
@@ -206,6 +208,8 @@ def ldd_libraries(binary):
     libs = []
     for line in r.stdout.splitlines():
         line = line.strip()
+        if SANITIZER_LIB.match(line):
+            continue
         if "=>" in line:
             target = line.split("=>", 1)[1].strip().split(" (")[0].strip()
             if target.startswith("/"):
@@ -268,6 +272,8 @@ def check_libraries(binary, listed, what):
     listed = set(listed)
     provided = closure(listed) | base_image_packages()
     for name in needed_names(binary):
+        if SANITIZER_LIB.match(name):
+            continue
         path = next((l for l in ldd_libraries(binary) if os.path.basename(l) == name), None)
         if path is None:
             problems.append("%s: NEEDED %s not resolved by ldd" % (what, name))
@@ -291,8 +297,7 @@ def check_libraries(binary, listed, what):
 # ---------------------------------------------------------------- the service
 
 def known_variables(binary):
-    r = subprocess.run([binary, "--print-config"], capture_output=True, text=True,
-                       env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": tempfile.gettempdir()})
+    r = subprocess.run([binary, "--print-config"], capture_output=True, text=True, env=base_env())
     if r.returncode != 0:
         raise RuntimeError("--print-config failed: " + r.stderr.strip())
     return parse_config(r.stdout)
@@ -307,8 +312,18 @@ def parse_config(text):
     return out
 
 
+def base_env():
+    """A clean environment for the binary: the container's variables are added to
+    it, nothing of the caller's leaks in except the sanitizers' settings."""
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": tempfile.gettempdir()}
+    for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
+        if k in os.environ:
+            env[k] = os.environ[k]
+    return env
+
+
 def print_config(binary, env):
-    full = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": tempfile.gettempdir()}
+    full = base_env()
     full.update(env)
     r = subprocess.run([binary, "--print-config"], capture_output=True, text=True, env=full)
     return r.returncode, r.stdout, r.stderr.strip()
