@@ -14,14 +14,12 @@ FROM debian:12 AS build
 ARG DEBIAN_FRONTEND=noninteractive
 # The build packages of tools/quickstart, without the servers, plus Debian's nodejs
 # and npm for the web assets (node 18: Tailwind 3.4 / daisyUI 4, DESIGN.md section 3).
-# valgrind only because the top-level meson.build's `valgrind` test setup stops
-# `meson setup` when the program is missing (meson.build, add_test_setup).
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       gcc libc6-dev pkg-config meson ninja-build gettext \
       libglib2.0-dev libsoup-3.0-dev libjson-glib-dev libnats-dev libjwt-dev \
       libpq-dev libssl-dev \
-      nodejs npm ca-certificates valgrind \
+      nodejs npm ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src
