@@ -49,6 +49,12 @@ struct _SpotService
   guint tick_id;
   char *degraded_reason;
 
+  /* HEAP_TRIM_INTERVAL_S: malloc_trim on its own thread. */
+  GThread *trim_thread;
+  GMutex trim_lock;
+  GCond trim_cond;
+  gboolean trim_stop;
+
   SpotServiceWeb *web;
   SpotDbusService *dbus;
   SpotNatsConnection *nats;
@@ -279,6 +285,65 @@ push_status (SpotService *self)
                                                        : "disconnected";
   spot_dbus_service_update_status (self->dbus, &status);
   spot_nats_status_clear (&nats);
+}
+
+/* glibc returns freed memory to the kernel only from the top of a heap;
+ * bursts (seeding, completion waves, consumers delayed on a loaded machine)
+ * leave free chunks in the middle that stay resident: at 500 products x 20
+ * trades/s about half of the RSS was free heap (docs/operations.md,
+ * "Memory"). malloc_trim(0) gives their pages back (MADV_DONTNEED). It
+ * walks the free lists under each arena's lock for 10-100 ms on a loaded
+ * two-core machine, so it runs on its own thread, never the main loop. */
+static gpointer
+trim_thread (gpointer data)
+{
+  SpotService *self = data; /* outlives the thread: joined by stop_trimming */
+  gint64 interval_us = (gint64)self->config->heap_trim_interval_s * G_USEC_PER_SEC;
+
+  g_mutex_lock (&self->trim_lock);
+  while (!self->trim_stop)
+    {
+      gint64 until = g_get_monotonic_time () + interval_us;
+      while (!self->trim_stop && g_cond_wait_until (&self->trim_cond, &self->trim_lock, until))
+        ;
+      if (self->trim_stop)
+        break;
+      g_mutex_unlock (&self->trim_lock);
+      {
+        gint64 started = g_get_monotonic_time ();
+        int released = malloc_trim (0);
+        g_debug ("malloc_trim: %s in %" G_GINT64_FORMAT " us",
+                 released ? "memory released" : "nothing to release",
+                 g_get_monotonic_time () - started);
+      }
+      g_mutex_lock (&self->trim_lock);
+    }
+  g_mutex_unlock (&self->trim_lock);
+  return NULL;
+}
+
+static void
+start_trimming (SpotService *self)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (self->config->heap_trim_interval_s == 0 || self->trim_thread != NULL)
+    return;
+  self->trim_thread = g_thread_try_new ("spot-heap-trim", trim_thread, self, &error);
+  if (self->trim_thread == NULL)
+    g_warning ("Heap trimming not started: %s", error->message);
+}
+
+static void
+stop_trimming (SpotService *self)
+{
+  if (self->trim_thread == NULL)
+    return;
+  g_mutex_lock (&self->trim_lock);
+  self->trim_stop = TRUE;
+  g_cond_signal (&self->trim_cond);
+  g_mutex_unlock (&self->trim_lock);
+  g_thread_join (g_steal_pointer (&self->trim_thread));
 }
 
 static gboolean
@@ -914,9 +979,7 @@ coinbase_started_cb (GObject *source, GAsyncResult *result, gpointer user_data)
              self->config->http_host[0] != '\0' ? self->config->http_host : "0.0.0.0",
              spot_service_web_get_port (self->web));
   self->running_us = g_get_monotonic_time ();
-  /* Seeding held every product's stored and REST candles at once; give the
-   * freed pages back (the arenas keep them otherwise). A few ms, once. */
-  malloc_trim (0);
+  start_trimming (self);
   self->state = SPOT_SERVICE_STATE_RUNNING;
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATE]);
   apply_pending_control (self);
@@ -1455,6 +1518,7 @@ spot_service_stop (SpotService *self, const char *reason)
   g_cancellable_cancel (self->cancellable);
   if (self->tick_id != 0)
     g_clear_handle_id (&self->tick_id, g_source_remove);
+  stop_trimming (self);
   self->shutdown_deadline_us
       = g_get_monotonic_time () + (gint64)self->config->shutdown_timeout_s * G_USEC_PER_SEC;
   watchdog = g_thread_new ("spot-shutdown-watchdog", watchdog_thread,
@@ -1534,6 +1598,7 @@ spot_service_dispose (GObject *object)
 
   if (self->tick_id != 0)
     g_clear_handle_id (&self->tick_id, g_source_remove);
+  stop_trimming (self);
   g_clear_pointer (&self->control, spot_nats_control_free);
   /* Workers may still report dirty minutes until the aggregator stops. */
   if (self->fanout != NULL)
@@ -1562,6 +1627,8 @@ spot_service_finalize (GObject *object)
   g_hash_table_unref (self->active);
   g_queue_clear_full (&self->pending_control, (GDestroyNotify)control_change_free);
   g_main_context_unref (self->context);
+  g_mutex_clear (&self->trim_lock);
+  g_cond_clear (&self->trim_cond);
   g_free (self->degraded_reason);
   G_OBJECT_CLASS (spot_service_parent_class)->finalize (object);
 }
@@ -1588,4 +1655,6 @@ spot_service_init (SpotService *self)
   self->active = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   g_queue_init (&self->pending_control);
   self->context = g_main_context_ref_thread_default ();
+  g_mutex_init (&self->trim_lock);
+  g_cond_init (&self->trim_cond);
 }

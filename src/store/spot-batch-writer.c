@@ -488,7 +488,16 @@ writer_thread (gpointer data)
       g_mutex_unlock (&self->lock);
 
       merge_input (self, (SpotCandle *) batch->data, batch->len);
-      g_array_set_size (batch, 0);
+      /* The two swapped arrays keep the capacity of their largest burst
+       * (seeding submits tens of thousands of rows at start-up): past a
+       * few batches' worth, start over small so that memory goes back. */
+      if (batch->len > 4 * self->config.batch_size)
+        {
+          g_array_unref (batch);
+          batch = g_array_sized_new (FALSE, FALSE, sizeof (SpotCandle), self->config.batch_size);
+        }
+      else
+        g_array_set_size (batch, 0);
 
       if (deadline_passed)
         {
