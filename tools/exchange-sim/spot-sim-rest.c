@@ -283,10 +283,11 @@ control_stats (SpotSimServer *self, SoupServerMessage *msg)
           "\"heartbeats\":%s,\"sequence_num\":%" G_GINT64_FORMAT
           ",\"messages_sent\":%" G_GUINT64_FORMAT ",\"trades_sent\":%" G_GUINT64_FORMAT
           ",\"bytes_sent\":%" G_GUINT64_FORMAT ",\"backlog_bytes\":%" G_GUINT64_FORMAT
-          ",\"delayed\":%u}",
+          ",\"delayed\":%u,\"batch_phase_us\":%" G_GINT64_FORMAT "}",
           i == 0 ? "" : ",", c->id, c->peer != NULL ? c->peer : "", c->trades_list->len,
           c->candles_list->len, c->heartbeats ? "true" : "false", c->seq, c->messages_sent,
-          c->trades_sent, c->bytes_sent, c->backlog, g_queue_get_length (&c->delayed));
+          c->trades_sent, c->bytes_sent, c->backlog, g_queue_get_length (&c->delayed),
+          c->batch_phase_clock_us % ((gint64)self->config.batch_ms * 1000));
     }
   g_string_append (s, "]}");
   respond_json (msg, 200, s);

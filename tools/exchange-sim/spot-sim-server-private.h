@@ -89,6 +89,7 @@ struct _Conn
   guint heartbeat_source;
   guint batch_source;    /* this connection's market_trades batch timer */
   gint64 batch_phase_us; /* monotonic open time: batches at + k * batch_ms */
+  gint64 batch_phase_clock_us; /* the same instant on the exchange clock */
   gboolean closing;
 
   gboolean *trades_sub; /* per product */

@@ -928,6 +928,7 @@ websocket_cb (SoupServer *soup,
   g_signal_connect (ws, "message", G_CALLBACK (conn_message_cb), conn);
   g_signal_connect (ws, "closed", G_CALLBACK (conn_closed_cb), conn);
   conn->batch_phase_us = g_get_monotonic_time ();
+  conn->batch_phase_clock_us = spot_sim_server_now_ns (self) / 1000;
   conn_schedule_batch (conn);
   conn->idle_source
       = g_timeout_add_seconds (MAX (1u, self->config.idle_close_s), idle_close_cb, conn);
