@@ -57,6 +57,7 @@ typedef struct
 {
   natsMsg *msg;
   gboolean ok;
+  gint64 at_us; /* when the library delivered it */
 } KvAck;
 
 #define BIND_BACKOFF_MIN_US (G_USEC_PER_SEC / 2)
@@ -85,6 +86,7 @@ struct _SpotPublisher
   atomic_uint_fast64_t kv_errors;
   atomic_uint_fast64_t kv_older_skipped;
   atomic_uint kv_inflight;
+  atomic_uint kv_acks_pending; /* delivered, not yet taken by our thread */
   atomic_uint kv_dirty;
   atomic_uint kv_keys;
   atomic_bool kv_ready;
@@ -278,7 +280,7 @@ static void
 on_kv_ack (jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closure)
 {
   SpotPublisher *self = closure;
-  KvAck ack = { msg, pa != NULL };
+  KvAck ack = { msg, pa != NULL, g_get_monotonic_time () };
 
   if (pa == NULL)
     spot_log_limited (10000, 3, G_LOG_LEVEL_WARNING, NULL, -1, -1,
@@ -286,6 +288,13 @@ on_kv_ack (jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closur
                       pae != NULL
                           ? (pae->ErrText != NULL ? pae->ErrText : natsStatus_GetText (pae->Err))
                           : "?");
+  /* The write slot frees now, even while our thread is busy publishing. */
+  atomic_fetch_add (&self->kv_acks_pending, 1);
+  atomic_fetch_sub (&self->kv_inflight, 1);
+  if (pa != NULL)
+    atomic_fetch_add (&self->kv_acked, 1);
+  else
+    atomic_fetch_add (&self->kv_errors, 1);
   g_mutex_lock (&self->ack_lock);
   g_array_append_val (self->acks, ack);
   g_mutex_unlock (&self->ack_lock);
@@ -537,19 +546,14 @@ kv_take_acks (SpotPublisher *self, gint64 now)
       KvAck *ack = &g_array_index (acks, KvAck, i);
       KvEntry *e = g_hash_table_lookup (self->by_subject, natsMsg_GetSubject (ack->msg));
 
-      atomic_fetch_sub (&self->kv_inflight, 1);
-      if (ack->ok)
-        atomic_fetch_add (&self->kv_acked, 1);
-      else
-        atomic_fetch_add (&self->kv_errors, 1);
       natsMsg_Destroy (ack->msg);
       if (e == NULL || !e->inflight)
         continue;
       e->inflight = FALSE;
       if (ack->ok)
         {
-          ack_latency_sample (self, now - e->sent_us);
-          record_staleness (self, now - e->sent_dirty_since_us, now);
+          ack_latency_sample (self, ack->at_us - e->sent_us);
+          record_staleness (self, ack->at_us - e->sent_dirty_since_us, now);
           if (e->state == KV_AFTER_ACK)
             {
               e->state = KV_READY;
@@ -571,6 +575,7 @@ kv_take_acks (SpotPublisher *self, gint64 now)
       e->state = KV_READY;
       g_queue_push_head_link (&self->ready, &e->link);
     }
+  atomic_fetch_sub (&self->kv_acks_pending, acks->len);
   g_array_set_size (acks, 0);
   budget_update (self);
 }
@@ -742,6 +747,10 @@ kv_flush (SpotPublisher *self, gint64 now, gboolean force)
 static void
 publish_batch (SpotPublisher *self, GArray *batch, GArray *meta)
 {
+  /* One clock read per 128 updates: the time only decides whether a key
+   * was quiet for a whole budget. */
+  gint64 now = g_get_monotonic_time ();
+
   for (guint i = 0; i < batch->len; i++)
     {
       const SpotCandleUpdate *u = &g_array_index (batch, SpotCandleUpdate, i);
@@ -772,14 +781,13 @@ publish_batch (SpotPublisher *self, GArray *batch, GArray *meta)
         self->latency_func (&u->candle, g_get_real_time () * 1000, self->latency_data);
       if (self->options.kv_enabled)
         {
-          gint64 now = g_get_monotonic_time ();
-
           kv_track (self, e, &u->candle, self->json, m->submit_us, now);
           /* A large batch can take tens of ms when the server reads slowly;
            * keep the KV pipeline fed meanwhile instead of only between
            * batches. */
           if (i % 128 == 127)
             {
+              now = g_get_monotonic_time ();
               kv_take_acks (self, now);
               kv_flush (self, now, FALSE);
             }
@@ -804,7 +812,7 @@ next_wait_us (SpotPublisher *self, gboolean flushed_all, gint64 now)
     }
   /* Acknowledgements are collected by polling while writes are in flight:
    * one wake-up takes many of them. */
-  if (atomic_load (&self->kv_inflight) > 0)
+  if (atomic_load (&self->kv_inflight) > 0 || atomic_load (&self->kv_acks_pending) > 0)
     wait = 1000;
   if (self->waiting.length > 0)
     {
@@ -827,7 +835,7 @@ final_pass (SpotPublisher *self, GArray **batch, GArray **meta, gint64 deadline_
       kv_take_acks (self, g_get_monotonic_time ());
       kv_flush (self, g_get_monotonic_time (), TRUE);
       if (self->ready.length == 0 && self->waiting.length == 0
-          && atomic_load (&self->kv_inflight) == 0)
+          && atomic_load (&self->kv_inflight) == 0 && atomic_load (&self->kv_acks_pending) == 0)
         break;
       if (self->kv == NULL || !is_connected (self))
         break;
@@ -935,7 +943,7 @@ spot_publisher_flush (SpotPublisher *self, guint timeout_ms)
       /* Order matters: the thread marks itself busy before it drains. */
       spot_candle_coalescer_get_stats (self->queue, &qs);
       if (qs.pending == 0 && !atomic_load (&self->busy) && atomic_load (&self->kv_dirty) == 0
-          && atomic_load (&self->kv_inflight) == 0)
+          && atomic_load (&self->kv_inflight) == 0 && atomic_load (&self->kv_acks_pending) == 0)
         break;
       if (g_get_monotonic_time () >= deadline)
         return FALSE;

@@ -241,6 +241,7 @@ typedef struct
   guint32 key;
   guint64 rev;
   gint64 seen_ns;
+  gint64 value_ns; /* the value's own update's submit time (its ts) */
 } Observation;
 
 typedef struct
@@ -289,7 +290,7 @@ watch (gpointer data)
           && spot_candle_from_json (kvEntry_Value (e), kvEntry_ValueLen (e), &c, NULL)
           && atomic_load (&w->synced))
         {
-          Observation o = { (guint32)((c.rev - 1) % w->keys), c.rev, spot_time_now_ns () };
+          Observation o = { (guint32)((c.rev - 1) % w->keys), c.rev, spot_time_now_ns (), c.ts_ns };
 
           g_array_append_val (w->obs, o);
         }
@@ -365,8 +366,10 @@ phase_publish (const char *url, const char *bucket, RunResult *r)
   Watcher w = { 0 };
   GThread *pt, *wt;
   g_autoptr (GArray) stale = g_array_new (FALSE, FALSE, sizeof (double));
+  g_autoptr (GArray) age = g_array_new (FALSE, FALSE, sizeof (double));
   gint64 cpu0, cpu1, scpu0, scpu1, wall0, wall1;
   guint over = 0;
+  double writer_max_ms;
   g_autofree guint64 *last_seen = NULL;
   guint64 final_seen = 0;
   gint64 tail_ns = 0;
@@ -413,6 +416,7 @@ phase_publish (const char *url, const char *bucket, RunResult *r)
                                                  : NAN;
   spot_publisher_get_stats (publisher, &s1);
   r->ack_latency_ms = s1.kv_ack_latency_us / 1000.0;
+  writer_max_ms = s1.kv_staleness_max_us / 1000.0;
   r->budget_ms = s1.kv_write_budget_us / 1000.0;
   spot_publisher_flush (publisher, 30000);
   cpu1 = process_cpu_us ();
@@ -463,6 +467,10 @@ phase_publish (const char *url, const char *bucket, RunResult *r)
           g_array_append_val (stale, ms);
           if (ms > opt_staleness_ms)
             over++;
+          /* How old the received value's own update was: the path from
+           * submit to the reader, without the write budget. */
+          ms = (o->seen_ns - o->value_ns) / 1e6;
+          g_array_append_val (age, ms);
         }
       last_seen[o->key] = MAX (prev, o->rev);
     }
@@ -486,13 +494,14 @@ phase_publish (const char *url, const char *bucket, RunResult *r)
           ", published %.0f/s, coalesced %.2f%%, dropped %.0f, "
           "KV writes %.0f/s (acked), KV staleness p50 %.1f ms p99 %.1f ms max %.1f ms, "
           "%.2f%% of %u samples over the bound of %d ms, "
-          "tail %.1f ms; writer: ack latency %.1f ms, write budget %.1f ms; "
+          "tail %.1f ms; value age at receipt p50 %.1f ms p99 %.1f ms; writer: ack latency %.1f "
+          "ms, write budget %.1f ms, oldest change to ack max %.1f ms; "
           "bench process CPU %.2f us per published update; CPU (share of one core) "
           "nats-server %.0f%%, bench process %.0f%%\n",
           offered_text (), s1.submitted - s0.submitted, r->published_per_s, r->coalesced_pct,
           r->dropped, r->kv_acked_per_s, r->stale_p50_ms, r->stale_p99_ms, r->stale_max_ms,
-          r->stale_over_pct, stale->len, opt_staleness_ms, r->tail_ms, r->ack_latency_ms,
-          r->budget_ms, r->cpu_us_per_update, r->server_cpu_pct, r->bench_cpu_pct);
+          r->stale_over_pct, stale->len, opt_staleness_ms, r->tail_ms, percentile (age, 0.5),
+          percentile (age, 0.99), r->ack_latency_ms, r->budget_ms, writer_max_ms, r->cpu_us_per_update, r->server_cpu_pct, r->bench_cpu_pct);
 
   spot_publisher_stop (publisher, 5000);
   g_clear_object (&publisher);
