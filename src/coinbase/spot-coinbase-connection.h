@@ -84,10 +84,10 @@ typedef struct
   guint64 confirmed;        /* product subscriptions confirmed */
   guint64 batches_rejected; /* submit returned FALSE (engine queue full) */
   guint64 inline_frames;    /* parsed on the main loop, the lane being idle */
-  /* Time from a market_trades frame's arrival on the main loop ("message"
-   * signal) to the parse lane taking it (wait) and to its batch handed to
-   * the aggregator (handoff): counts per bin, see
-   * spot_coinbase_latency_percentile_ns(). */
+  /* Time from a frame's arrival on the main loop ("message" signal) to its
+   * parse starting (wait: on the lane, or at once on the main loop) and,
+   * for market_trades with trades, to its batch handed to the aggregator
+   * (handoff): counts per bin, see spot_coinbase_latency_percentile_ns(). */
   guint64 lane_wait[SPOT_COINBASE_LATENCY_BINS];
   guint64 lane_handoff[SPOT_COINBASE_LATENCY_BINS];
   /* The most frames and bytes an inbox held (over connections: the largest). */
