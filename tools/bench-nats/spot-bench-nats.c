@@ -171,6 +171,21 @@ connect_raw (const char *url)
   return nc;
 }
 
+/* Each phase uses a bucket of its own, deleted afterwards: revisions restart
+ * at 1 in every phase, and the publisher never writes a lower revision of
+ * the same start over what a bucket already holds. */
+static void
+delete_bucket (const char *url, const char *bucket)
+{
+  natsConnection *nc = connect_raw (url);
+  jsCtx *js = NULL;
+
+  if (natsConnection_JetStream (&js, nc, NULL) == NATS_OK)
+    js_DeleteKeyValue (js, bucket);
+  jsCtx_Destroy (js);
+  natsConnection_Destroy (nc);
+}
+
 static const char *
 offered_text (void)
 {
@@ -924,11 +939,15 @@ main (int argc, char **argv)
     {
       printf ("run %d:\n", i + 1);
       phase_bare_core (url, &results[i]);
-      phase_publish (url, SPOT_NATS_KV_BUCKET_DEFAULT, &results[i]);
-      phase_service_latency (url, SPOT_NATS_KV_BUCKET_DEFAULT, &results[i]);
+      phase_publish (url, "bench-publish", &results[i]);
+      delete_bucket (url, "bench-publish");
+      phase_service_latency (url, "bench-latency", &results[i]);
+      delete_bucket (url, "bench-latency");
       phase_bare_latency (url, &results[i]);
       phase_bare_js (url, FALSE, &results[i]);
+      delete_bucket (url, "bench-raw");
       phase_bare_js (url, TRUE, &results[i]);
+      delete_bucket (url, "bench-raw-loaded");
       fflush (stdout);
     }
 #define MEDIAN(field) median_of (results, G_STRUCT_OFFSET (RunResult, field), col)
