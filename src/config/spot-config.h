@@ -112,7 +112,6 @@ typedef struct {
   char *coinbase_key;      /* NULL when unset; a secret */
 
   guint shutdown_timeout_s;
-  guint heap_trim_interval_s; /* 0: never */
   SpotDbusBus dbus_bus;
   SpotLogLevel log_level;
 } SpotConfig;

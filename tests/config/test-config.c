@@ -100,7 +100,6 @@ test_defaults_match_design (void)
   g_assert_null (config->nats_tls_cert);
   g_assert_null (config->nats_tls_key);
   g_assert_cmpuint (config->shutdown_timeout_s, ==, 10);
-  g_assert_cmpuint (config->heap_trim_interval_s, ==, 10);
   g_assert_cmpint (config->dbus_bus, ==, SPOT_DBUS_BUS_SESSION);
   g_assert_cmpint (config->log_level, ==, SPOT_LOG_LEVEL_MESSAGE);
 }

@@ -368,11 +368,9 @@ e2e_service_spawn (const char *nats_url,
   g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (
       G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
   g_autofree char *binary = g_build_filename (build_root (), "src", "spot-canvas", NULL);
-  /* MALLOC_ARENA_MAX and HEAP_TRIM_INTERVAL_S pass through: the benchmark
-   * compares the service's memory settings with glibc's defaults
-   * (docs/operations.md, "Memory"). */
-  const char *keep[]
-      = { "PATH", "HOME", "LANG", "TMPDIR", "MALLOC_ARENA_MAX", "HEAP_TRIM_INTERVAL_S", NULL };
+  /* MALLOC_ARENA_MAX passes through: the benchmark compares the service's
+   * arena limit with glibc's default (docs/operations.md, "Memory"). */
+  const char *keep[] = { "PATH", "HOME", "LANG", "TMPDIR", "MALLOC_ARENA_MAX", NULL };
   g_auto (GStrv) env = NULL;
   E2eService *service = g_new0 (E2eService, 1);
 

@@ -225,11 +225,28 @@ test_health_answers_stopping_while_the_drain_waits (void)
   service = e2e_service_start (spot_test_nats_url (nats), spot_test_postgres_conninfo (pg), sim,
                                env, 120, &error);
   g_assert_no_error (error);
-  g_usleep (2 * G_USEC_PER_SEC); /* candles flowing to the database */
+  /* Seeding done and candles flowing to the database. */
+  {
+    g_autofree char *url = g_strdup_printf ("%s/metrics", service->base_url);
+    gint64 deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
+    double before = -1, now = -1;
+    while (g_get_monotonic_time () < deadline)
+      {
+        g_autofree char *text = e2e_http_get (url, NULL, NULL);
+        now = text != NULL ? e2e_metric_value (text, "spot_db_rows_written_total") : -1;
+        if (before >= 1000 && now > before)
+          break;
+        before = now;
+        g_usleep (G_USEC_PER_SEC);
+      }
+    g_assert_cmpfloat (now, >, before);
+  }
 
   postmaster = spot_test_postgres_pid (pg);
   g_assert_cmpint (postmaster, >, 0);
   signal_postgres (postmaster, SIGSTOP);
+  /* Live updates keep coming and wait in the writer for the database. */
+  g_usleep (500 * 1000);
   g_subprocess_send_signal (service->process, SIGTERM);
 
   /* For 3 s: /health keeps answering "stopping" and the process waits. */
