@@ -61,6 +61,12 @@ spot_service_web_get_metrics (SpotServiceWeb *web)
   return web->metrics;
 }
 
+SpotHistogram *
+spot_service_web_get_processing_latency (SpotServiceWeb *web)
+{
+  return web->metrics->processing_latency;
+}
+
 gpointer
 spot_service_web_get_monitor (SpotServiceWeb *web)
 {

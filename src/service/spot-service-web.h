@@ -15,6 +15,7 @@
 
 #include "config/spot-config.h"
 #include "http/spot-health.h"
+#include "metrics/spot-histogram.h"
 #include "nats/spot-candle-hub.h"
 #include "nats/spot-live-cache.h"
 #include "nats/spot-nats-connection.h"
@@ -54,6 +55,8 @@ void spot_service_web_free (SpotServiceWeb *web);
 gpointer spot_service_web_get_metrics (SpotServiceWeb *web);
 gpointer spot_service_web_get_monitor (SpotServiceWeb *web);
 SpotHealth *spot_service_web_get_health (SpotServiceWeb *web);
+/* spot_processing_latency_seconds, for the engine's sink. */
+SpotHistogram *spot_service_web_get_processing_latency (SpotServiceWeb *web);
 
 /* A bounded queue for the backpressure monitor (shard queues). */
 void spot_service_web_add_shard_queue (SpotServiceWeb *web,

@@ -1136,12 +1136,19 @@ build_pipeline (SpotService *self, GError **error)
   self->live_cache = spot_live_cache_new (js_nc != NULL ? js_nc : nc, &kv_config);
   if (!spot_live_cache_start (self->live_cache, error))
     return FALSE;
+  /* This instance's products reach its SSE clients in process (no NATS
+   * round trip on the live path); other shards' products come from
+   * candles.>, which a single instance does not need. */
   self->hub = spot_candle_hub_new (0);
-  if (!spot_candle_hub_attach (self->hub, nc, error))
+  spot_candle_hub_set_local_shard (self->hub, c->shard_index, c->shard_count);
+  if (c->shard_count > 1 && !spot_candle_hub_attach (self->hub, nc, error))
     return FALSE;
 
   self->fanout = spot_candle_fanout_new (self->publisher, self->writer);
   spot_candle_fanout_init_sink (self->fanout, &sink);
+  spot_candle_fanout_set_hub (self->fanout, self->hub);
+  spot_candle_fanout_set_processing_latency (
+      self->fanout, spot_service_web_get_processing_latency (self->web));
   engine_options_from_config (&engine_options, c);
   self->aggregator = spot_sharded_aggregator_new (&engine_options, &sink, NULL, error);
   if (self->aggregator == NULL)
