@@ -14,7 +14,7 @@
  *    per-product rate up with a fresh simulator and service per step.
  *
  * Usage: spot-bench-pipeline [--products 500] [--rate 20] [--seconds 20]
- *        [--runs 3] [--saturate] [--build-root DIR]
+ *        [--runs 3] [--saturate] [--env VAR=VALUE ...] [--build-root DIR]
  * Figures are printed per run, medians last. */
 #define G_LOG_DOMAIN "spot-bench"
 
@@ -35,6 +35,7 @@ static int opt_seconds = 20;
 static int opt_runs = 3;
 static gboolean opt_saturate = FALSE;
 static char *opt_build_root = NULL;
+static char **opt_service_env = NULL; /* extra VAR=VALUE for the service */
 
 typedef struct
 {
@@ -140,13 +141,10 @@ run_once (
   g_autofree char *rate_arg = g_strdup_printf ("--trades-per-second=%d", rate);
   g_autofree char *max_products = g_strdup_printf ("SSE_MAX_PRODUCTS=%d", products);
   const char *sim_args[] = { products_arg, rate_arg, "--history-minutes=3", NULL };
-  const char *env[] = { "PRODUCTS=all",
-                        "CONNECT_RATE=20",
-                        "SUBSCRIBE_RATE=50",
-                        "REST_RATE=500",
-                        max_products,
-                        "LOG_LEVEL=warning",
-                        NULL };
+  const char *fixed[] = { "PRODUCTS=all",     "CONNECT_RATE=20", "SUBSCRIBE_RATE=50",
+                          "REST_RATE=500",    max_products,      "LOG_LEVEL=warning" };
+  g_autoptr (GPtrArray) env_array = g_ptr_array_new ();
+  const char **env;
   E2eSim *sim;
   E2eService *service;
   BenchSseReader *stream = NULL;
@@ -156,6 +154,12 @@ run_once (
   double d0, d1, r0, r1;
   gint64 w0, w1;
 
+  for (guint i = 0; i < G_N_ELEMENTS (fixed); i++)
+    g_ptr_array_add (env_array, (gpointer)fixed[i]);
+  for (guint i = 0; opt_service_env != NULL && opt_service_env[i] != NULL; i++)
+    g_ptr_array_add (env_array, opt_service_env[i]);
+  g_ptr_array_add (env_array, NULL);
+  env = (const char **)env_array->pdata;
   memset (out, 0, sizeof *out);
   sim = e2e_sim_start (sim_args, error);
   if (sim == NULL)
@@ -247,6 +251,8 @@ main (int argc, char **argv)
     { "runs", 0, 0, G_OPTION_ARG_INT, &opt_runs, "Runs; medians are printed (3)", "N" },
     { "saturate", 0, 0, G_OPTION_ARG_NONE, &opt_saturate, "Step the rate up to the first drop",
       NULL },
+    { "env", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt_service_env,
+      "Extra service setting, repeatable (e.g. --env SHARD_WORKERS=2)", "VAR=VALUE" },
     { "build-root", 0, 0, G_OPTION_ARG_FILENAME, &opt_build_root,
       "Build directory (SPOT_BUILD_ROOT)", "DIR" },
     { NULL },
