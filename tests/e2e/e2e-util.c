@@ -127,6 +127,18 @@ e2e_metric_value (const char *text, const char *series)
   return -1;
 }
 
+JsonObject *
+e2e_http_get_json (JsonParser *parser, const char *url)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *body = e2e_http_get (url, NULL, &error);
+
+  g_assert_no_error (error);
+  g_assert_true (json_parser_load_from_data (parser, body, -1, &error));
+  g_assert_no_error (error);
+  return json_node_get_object (json_parser_get_root (parser));
+}
+
 /* ---- simulator ----------------------------------------------------------- */
 
 E2eSim *
@@ -215,6 +227,52 @@ e2e_sim_fault (E2eSim *sim, const char *kind, const char *value, GError **error)
       return FALSE;
     }
   return TRUE;
+}
+
+void
+e2e_sim_fault_assert (E2eSim *sim, const char *kind, const char *value)
+{
+  g_autoptr (GError) error = NULL;
+
+  g_test_message ("fault %s%s%s", kind, value != NULL ? "=" : "", value != NULL ? value : "");
+  g_assert_true (e2e_sim_fault (sim, kind, value, &error));
+  g_assert_no_error (error);
+}
+
+guint
+e2e_sim_subscriptions (E2eSim *sim)
+{
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autofree char *url = g_strdup_printf ("%s/stats", sim->control_url);
+  JsonObject *stats = e2e_http_get_json (parser, url);
+  JsonArray *list = json_object_get_array_member (stats, "connection_list");
+  guint n = 0;
+
+  for (guint i = 0; i < json_array_get_length (list); i++)
+    n += json_object_get_int_member (json_array_get_object_element (list, i), "market_trades");
+  return n;
+}
+
+typedef struct
+{
+  E2eSim *sim;
+  guint want;
+} SubsWait;
+
+static gboolean
+subscriptions_reach (gpointer data)
+{
+  SubsWait *w = data;
+
+  return e2e_sim_subscriptions (w->sim) == w->want;
+}
+
+gboolean
+e2e_sim_wait_subscriptions (E2eSim *sim, guint want, guint timeout_ms)
+{
+  SubsWait w = { sim, want };
+
+  return e2e_wait_until (subscriptions_reach, &w, timeout_ms);
 }
 
 static gboolean
@@ -668,6 +726,39 @@ e2e_stream_events (E2eStream *stream)
   return n;
 }
 
+typedef struct
+{
+  E2eStream *stream;
+  const char *const *products;
+  const char *granularity;
+} ShowsWait;
+
+static gboolean
+stream_shows (gpointer data)
+{
+  ShowsWait *w = data;
+  g_autoptr (GHashTable) shown = e2e_stream_snapshot (w->stream);
+
+  for (guint i = 0; w->products[i] != NULL; i++)
+    {
+      g_autofree char *id = g_strdup_printf ("candle-%s-%s", w->products[i], w->granularity);
+      if (g_hash_table_lookup (shown, id) == NULL)
+        return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+e2e_stream_wait_shows (E2eStream *stream,
+                       const char *const *products,
+                       const char *granularity,
+                       guint timeout_ms)
+{
+  ShowsWait w = { stream, products, granularity };
+
+  return e2e_wait_until (stream_shows, &w, timeout_ms);
+}
+
 void
 e2e_stream_close (E2eStream *stream)
 {
@@ -688,6 +779,75 @@ e2e_stream_close (E2eStream *stream)
   g_hash_table_unref (stream->shown);
   g_mutex_clear (&stream->lock);
   g_free (stream);
+}
+
+void
+e2e_finish (E2eService *service, E2eSim *sim)
+{
+  int status = e2e_service_stop (service, SIGTERM, 30);
+
+  if (status != 0)
+    e2e_service_dump_log (service, "service");
+  g_assert_cmpint (status, ==, 0);
+  e2e_service_free (service);
+  if (sim != NULL)
+    e2e_sim_free (sim);
+}
+
+/* ---- the service's /health and /metrics ------------------------------------- */
+
+char *
+e2e_service_metrics (E2eService *service)
+{
+  g_autofree char *url = g_strdup_printf ("%s/metrics", service->base_url);
+
+  return e2e_http_get (url, NULL, NULL);
+}
+
+double
+e2e_service_metric (E2eService *service, const char *series)
+{
+  g_autofree char *text = e2e_service_metrics (service);
+
+  return text != NULL ? e2e_metric_value (text, series) : -1;
+}
+
+gint64
+e2e_service_health_member (E2eService *service, const char *member)
+{
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autofree char *url = g_strdup_printf ("%s/health", service->base_url);
+  JsonObject *health = e2e_http_get_json (parser, url);
+  JsonObject *components = json_object_get_object_member (health, "components");
+
+  return json_object_get_int_member (json_object_get_object_member (components, "service"),
+                                     member);
+}
+
+gboolean
+e2e_service_repairs_settled (gpointer service)
+{
+  return e2e_service_metric (service, "spot_repairs_pending") == 0;
+}
+
+gboolean
+e2e_service_trades_flowing (gpointer service)
+{
+  return e2e_service_metric (service, "spot_trades_received_total") > 0;
+}
+
+void
+e2e_service_assert_repairs_done (E2eService *service, gint64 since)
+{
+  /* A dirty minute is repaired once it has closed (plus the grace and the
+   * repair delay). */
+  while (g_get_real_time () / G_USEC_PER_SEC < since / 60 * 60 + 60 + 6)
+    g_usleep (500 * 1000);
+  if (!e2e_wait_until (e2e_service_repairs_settled, service, 60000))
+    {
+      e2e_service_dump_log (service, "service");
+      g_assert_not_reached ();
+    }
 }
 
 /* ---- PostgreSQL -------------------------------------------------------------- */
@@ -760,6 +920,108 @@ e2e_candles_equal (const SpotCandle *a, const SpotCandle *b, char **why)
   return TRUE;
 }
 
+guint
+e2e_compare_product (PGconn *db,
+                     E2eSim *sim,
+                     GHashTable *shown,
+                     const char *product,
+                     gint64 since,
+                     gint64 now,
+                     GString *problems)
+{
+  guint compared = 0;
+
+  for (SpotGranularity g = 0; g < SPOT_GRANULARITY_COUNT; g++)
+    {
+      gint64 from = spot_granularity_align (g, since);
+      g_autoptr (GError) error = NULL;
+      g_autoptr (GArray) rest = e2e_sim_candles (sim, product, g, from, now, &error);
+      g_autoptr (GArray) stored = NULL;
+      g_autoptr (GHashTable) by_start = g_hash_table_new (g_int64_hash, g_int64_equal);
+      g_autofree char *id = g_strdup_printf ("candle-%s-%s", product, spot_granularity_name (g));
+      const SpotCandle *newest = NULL;
+      SpotCandle *seen;
+
+      g_assert_no_error (error);
+      stored = e2e_db_candles (db, product, g, from);
+      g_test_message ("%s %s: %u on the exchange, %u stored since %" G_GINT64_FORMAT, product,
+                      spot_granularity_name (g), rest->len, stored->len, from);
+      for (guint i = 0; i < rest->len; i++)
+        {
+          SpotCandle *c = &g_array_index (rest, SpotCandle, i);
+          g_hash_table_insert (by_start, &c->start, c);
+          if (newest == NULL || c->start > newest->start)
+            newest = c;
+        }
+      /* Every stored row is the exchange's candle... */
+      for (guint i = 0; i < stored->len; i++)
+        {
+          SpotCandle *row = &g_array_index (stored, SpotCandle, i);
+          SpotCandle *truth = g_hash_table_lookup (by_start, &row->start);
+          g_autofree char *why = NULL;
+          if (truth == NULL)
+            g_string_append_printf (
+                problems, "%s %s start %" G_GINT64_FORMAT ": stored, not on the exchange\n",
+                product, spot_granularity_name (g), row->start);
+          else if (!e2e_candles_equal (row, truth, &why))
+            g_string_append_printf (problems, "database: %s\n", why);
+          compared++;
+        }
+      /* ... and every exchange candle since the start is stored. */
+      for (guint i = 0; i < rest->len; i++)
+        {
+          SpotCandle *c = &g_array_index (rest, SpotCandle, i);
+          gboolean found = FALSE;
+          for (guint j = 0; j < stored->len && !found; j++)
+            found = g_array_index (stored, SpotCandle, j).start == c->start;
+          if (!found)
+            g_string_append_printf (
+                problems, "%s %s start %" G_GINT64_FORMAT ": on the exchange, not stored\n",
+                product, spot_granularity_name (g), c->start);
+        }
+      /* The browser's last state is the exchange's newest bucket. */
+      if (shown == NULL || newest == NULL)
+        continue;
+      seen = g_hash_table_lookup (shown, id);
+      if (seen == NULL)
+        g_string_append_printf (problems, "stream: no %s\n", id);
+      else
+        {
+          g_autofree char *why = NULL;
+          if (!e2e_candles_equal (seen, newest, &why))
+            g_string_append_printf (problems, "stream: %s\n", why);
+          compared++;
+        }
+    }
+  return compared;
+}
+
+guint
+e2e_assert_candles_match_exchange (E2eService *service,
+                                   const char *conninfo,
+                                   E2eSim *sim,
+                                   char **products,
+                                   GHashTable *shown,
+                                   gint64 since,
+                                   gint64 now)
+{
+  g_autoptr (GString) problems = g_string_new (NULL);
+  PGconn *db = e2e_db_connect (conninfo);
+  guint compared = 0;
+
+  for (guint i = 0; products[i] != NULL; i++)
+    compared += e2e_compare_product (db, sim, shown, products[i], since, now, problems);
+  PQfinish (db);
+  g_test_message ("%u candles compared", compared);
+  if (problems->len > 0)
+    {
+      e2e_service_dump_log (service, "service");
+      g_printerr ("%s", problems->str);
+    }
+  g_assert_cmpstr (problems->str, ==, "");
+  return compared;
+}
+
 gboolean
 e2e_wait_until (gboolean (*func) (gpointer), gpointer data, guint timeout_ms)
 {
@@ -773,3 +1035,13 @@ e2e_wait_until (gboolean (*func) (gpointer), gpointer data, guint timeout_ms)
     }
   return TRUE;
 }
+
+#ifdef E2E_WITH_HARNESS
+void
+e2e_test_init (int *argc, char ***argv)
+{
+  g_test_init (argc, argv, NULL);
+  spot_test_require_program ("nats-server");
+  spot_test_require_program ("postgres");
+}
+#endif

@@ -15,66 +15,10 @@
 #include <signal.h>
 #include <string.h>
 
-#include <json-glib/json-glib.h>
 #include <nats/nats.h>
 
 #include "e2e-util.h"
 #include "spot-test-harness.h"
-
-static JsonObject *
-get_json (JsonParser *parser, const char *url)
-{
-  g_autoptr (GError) error = NULL;
-  g_autofree char *body = e2e_http_get (url, NULL, &error);
-
-  g_assert_no_error (error);
-  g_assert_true (json_parser_load_from_data (parser, body, -1, &error));
-  g_assert_no_error (error);
-  return json_node_get_object (json_parser_get_root (parser));
-}
-
-static gint64
-service_member (E2eService *service, const char *member)
-{
-  g_autoptr (JsonParser) parser = json_parser_new ();
-  g_autofree char *url = g_strdup_printf ("%s/health", service->base_url);
-  JsonObject *health = get_json (parser, url);
-  JsonObject *components = json_object_get_object_member (health, "components");
-
-  return json_object_get_int_member (json_object_get_object_member (components, "service"),
-                                     member);
-}
-
-/* How many products are subscribed to market_trades over every sim
- * connection (as text, for the messages). */
-static char *
-sim_subscribed (E2eSim *sim)
-{
-  g_autoptr (JsonParser) parser = json_parser_new ();
-  g_autofree char *url = g_strdup_printf ("%s/stats", sim->control_url);
-  JsonObject *stats = get_json (parser, url);
-  JsonArray *list = json_object_get_array_member (stats, "connection_list");
-  guint n = 0;
-
-  for (guint i = 0; i < json_array_get_length (list); i++)
-    n += json_object_get_int_member (json_array_get_object_element (list, i), "market_trades");
-  return g_strdup_printf ("%u", n);
-}
-
-typedef struct
-{
-  E2eSim *sim;
-  const char *expected;
-} SubsWait;
-
-static gboolean
-subscriptions_are (gpointer data)
-{
-  SubsWait *w = data;
-  g_autofree char *now = sim_subscribed (w->sim);
-
-  return g_strcmp0 (now, w->expected) == 0;
-}
 
 static void
 publish (natsConnection *nc, const char *json)
@@ -151,48 +95,33 @@ test_control_messages_while_starting_are_applied_once_running (void)
   g_assert_nonnull (strstr (log, "Applying 3 product-control messages received while starting"));
 
   /* {0, 2, 3, 4}: 1 removed, 5 added and removed again. */
-  g_assert_cmpint (service_member (service, "active_products"), ==, 4);
-  g_assert_cmpint (service_member (service, "owned_products"), ==, 4);
-  {
-    SubsWait w = { sim, "4" };
-    if (!e2e_wait_until (subscriptions_are, &w, 60000))
-      {
-        g_autofree char *now = sim_subscribed (sim);
-        e2e_service_dump_log (service, "service");
-        g_error ("the exchange sees %s products subscribed, not 4", now);
-      }
-  }
+  g_assert_cmpint (e2e_service_health_member (service, "active_products"), ==, 4);
+  g_assert_cmpint (e2e_service_health_member (service, "owned_products"), ==, 4);
+  if (!e2e_sim_wait_subscriptions (sim, 4, 60000))
+    {
+      guint now = e2e_sim_subscriptions (sim);
+      e2e_service_dump_log (service, "service");
+      g_error ("the exchange sees %u products subscribed, not 4", now);
+    }
   {
     g_autofree char *url = g_strdup_printf (
         "%s/stream?products=%s,%s&granularities=ONE_MINUTE", service->base_url, all[3], all[4]);
+    const char *added[] = { all[3], all[4], NULL };
     E2eStream *stream = e2e_stream_open (url, &error);
-    gint64 until = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
-    gboolean both = FALSE;
+    gboolean both;
     g_assert_no_error (error);
-    while (!both && g_get_monotonic_time () < until)
-      {
-        g_autoptr (GHashTable) snapshot = e2e_stream_snapshot (stream);
-        g_autofree char *id3 = g_strdup_printf ("candle-%s-ONE_MINUTE", all[3]);
-        g_autofree char *id4 = g_strdup_printf ("candle-%s-ONE_MINUTE", all[4]);
-        both = g_hash_table_contains (snapshot, id3) && g_hash_table_contains (snapshot, id4);
-        if (!both)
-          g_usleep (200 * 1000);
-      }
+    both = e2e_stream_wait_shows (stream, added, "ONE_MINUTE", 60000);
     e2e_stream_close (stream);
     g_assert_true (both);
   }
 
-  g_assert_cmpint (e2e_service_stop (service, SIGTERM, 30), ==, 0);
-  e2e_service_free (service);
-  e2e_sim_free (sim);
+  e2e_finish (service, sim);
 }
 
 int
 main (int argc, char **argv)
 {
-  g_test_init (&argc, &argv, NULL);
-  spot_test_require_program ("nats-server");
-  spot_test_require_program ("postgres");
+  e2e_test_init (&argc, &argv);
   g_test_add_func ("/e2e/control-messages-while-starting-are-applied-once-running",
                    test_control_messages_while_starting_are_applied_once_running);
   return g_test_run ();

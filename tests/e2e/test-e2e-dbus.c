@@ -173,9 +173,7 @@ test_dbus_adds_and_removes_products (void)
   }
 
   PQfinish (db);
-  g_assert_cmpint (e2e_service_stop (service, SIGTERM, 30), ==, 0);
-  e2e_service_free (service);
-  e2e_sim_free (sim);
+  e2e_finish (service, sim);
   g_dbus_connection_close_sync (bus, NULL, NULL);
   g_subprocess_send_signal (bus_process, SIGTERM);
   g_subprocess_wait (bus_process, NULL, NULL);
@@ -184,9 +182,7 @@ test_dbus_adds_and_removes_products (void)
 int
 main (int argc, char **argv)
 {
-  g_test_init (&argc, &argv, NULL);
-  spot_test_require_program ("nats-server");
-  spot_test_require_program ("postgres");
+  e2e_test_init (&argc, &argv);
   g_test_add_func ("/e2e/dbus-adds-and-removes-products", test_dbus_adds_and_removes_products);
   return g_test_run ();
 }

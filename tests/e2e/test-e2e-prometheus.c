@@ -47,9 +47,7 @@ static void
 fixture_tear_down (Fixture *f, gconstpointer data)
 {
   (void)data;
-  g_assert_cmpint (e2e_service_stop (f->service, SIGTERM, 30), ==, 0);
-  e2e_service_free (f->service);
-  e2e_sim_free (f->sim);
+  e2e_finish (f->service, f->sim);
   spot_test_postgres_free (f->pg);
   spot_test_nats_free (f->nats);
 }
@@ -194,9 +192,7 @@ test_prometheus_scrapes_moving_series (Fixture *f, gconstpointer data)
 int
 main (int argc, char **argv)
 {
-  g_test_init (&argc, &argv, NULL);
-  spot_test_require_program ("nats-server");
-  spot_test_require_program ("postgres");
+  e2e_test_init (&argc, &argv);
   g_test_add ("/e2e/promtool-accepts-live-metrics", Fixture, NULL, fixture_set_up,
               test_promtool_accepts_live_metrics, fixture_tear_down);
   g_test_add ("/e2e/prometheus-scrapes-moving-series", Fixture, NULL, fixture_set_up,

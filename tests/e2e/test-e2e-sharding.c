@@ -12,7 +12,6 @@
 #include <signal.h>
 #include <string.h>
 
-#include <json-glib/json-glib.h>
 #include <nats/nats.h>
 
 #include "e2e-util.h"
@@ -21,45 +20,6 @@
 
 #define N_INSTANCES 3
 #define N_ACTIVE 12
-
-static JsonObject *
-get_json (JsonParser *parser, const char *url)
-{
-  g_autoptr (GError) error = NULL;
-  g_autofree char *body = e2e_http_get (url, NULL, &error);
-
-  g_assert_no_error (error);
-  g_assert_true (json_parser_load_from_data (parser, body, -1, &error));
-  g_assert_no_error (error);
-  return json_node_get_object (json_parser_get_root (parser));
-}
-
-/* Products subscribed to market_trades over every connection of the sim. */
-static guint
-sim_subscriptions (E2eSim *sim)
-{
-  g_autoptr (JsonParser) parser = json_parser_new ();
-  g_autofree char *url = g_strdup_printf ("%s/stats", sim->control_url);
-  JsonObject *stats = get_json (parser, url);
-  JsonArray *list = json_object_get_array_member (stats, "connection_list");
-  guint n = 0;
-
-  for (guint i = 0; i < json_array_get_length (list); i++)
-    n += json_object_get_int_member (json_array_get_object_element (list, i), "market_trades");
-  return n;
-}
-
-static gint64
-owned_products (E2eService *service)
-{
-  g_autoptr (JsonParser) parser = json_parser_new ();
-  g_autofree char *url = g_strdup_printf ("%s/health", service->base_url);
-  JsonObject *health = get_json (parser, url);
-  JsonObject *components = json_object_get_object_member (health, "components");
-
-  return json_object_get_int_member (json_object_get_object_member (components, "service"),
-                                     "owned_products");
-}
 
 static const char *
 state_of (E2eService *service, char **body_out)
@@ -71,41 +31,6 @@ state_of (E2eService *service, char **body_out)
   if (body == NULL)
     return "unreachable";
   return strstr (body, "\"state\":\"running\"") != NULL ? "running" : "other";
-}
-
-typedef struct
-{
-  E2eSim *sim;
-  guint want;
-} SubsWait;
-
-static gboolean
-subscriptions_reach (gpointer data)
-{
-  SubsWait *w = data;
-
-  return sim_subscriptions (w->sim) == w->want;
-}
-
-typedef struct
-{
-  E2eStream *stream;
-  char **products;
-} StreamWait;
-
-static gboolean
-stream_shows_all (gpointer data)
-{
-  StreamWait *w = data;
-  g_autoptr (GHashTable) shown = e2e_stream_snapshot (w->stream);
-
-  for (guint i = 0; w->products[i] != NULL; i++)
-    {
-      g_autofree char *id = g_strdup_printf ("candle-%s-ONE_MINUTE", w->products[i]);
-      if (g_hash_table_lookup (shown, id) == NULL)
-        return FALSE;
-    }
-  return TRUE;
 }
 
 static void
@@ -166,23 +91,18 @@ test_three_shards_share_the_products (void)
   for (guint i = 0; i < N_INSTANCES; i++)
     {
       g_test_message ("instance %u owns %" G_GINT64_FORMAT " (expected %u)", i,
-                      owned_products (service[i]), expected[i]);
-      g_assert_cmpint (owned_products (service[i]), ==, expected[i]);
+                      e2e_service_health_member (service[i], "owned_products"), expected[i]);
+      g_assert_cmpint (e2e_service_health_member (service[i], "owned_products"), ==, expected[i]);
     }
-  {
-    SubsWait w = { sim, N_ACTIVE };
-    g_assert_true (e2e_wait_until (subscriptions_reach, &w, 30000));
-  }
+  g_assert_true (e2e_sim_wait_subscriptions (sim, N_ACTIVE, 30000));
 
   /* /stream on instance 0 shows every product, its own and the others'. */
   stream_url = g_strdup_printf ("%s/stream?products=%s,%s&granularities=ONE_MINUTE",
                                 service[0]->base_url, active_list, added);
   stream = e2e_stream_open (stream_url, &error);
   g_assert_no_error (error);
-  {
-    StreamWait w = { stream, active };
-    g_assert_true (e2e_wait_until (stream_shows_all, &w, 30000));
-  }
+  g_assert_true (
+      e2e_stream_wait_shows (stream, (const char *const *)active, "ONE_MINUTE", 30000));
 
   /* A product added on the control subject: its owner alone subscribes it. */
   g_assert_cmpint (natsConnection_ConnectTo (&nc, spot_test_nats_url (nats)), ==, NATS_OK);
@@ -192,13 +112,12 @@ test_three_shards_share_the_products (void)
     g_assert_cmpint (natsConnection_Flush (nc), ==, NATS_OK);
   }
   {
-    SubsWait w = { sim, N_ACTIVE + 1 };
     const char *just_added[] = { added, NULL };
-    StreamWait sw = { stream, (char **)just_added };
     guint owner = spot_product_id_hash (added) % N_INSTANCES;
-    g_assert_true (e2e_wait_until (subscriptions_reach, &w, 30000));
-    g_assert_cmpint (owned_products (service[owner]), ==, expected[owner] + 1);
-    g_assert_true (e2e_wait_until (stream_shows_all, &sw, 30000));
+    g_assert_true (e2e_sim_wait_subscriptions (sim, N_ACTIVE + 1, 30000));
+    g_assert_cmpint (e2e_service_health_member (service[owner], "owned_products"), ==,
+                     expected[owner] + 1);
+    g_assert_true (e2e_stream_wait_shows (stream, just_added, "ONE_MINUTE", 30000));
   }
   natsConnection_Destroy (nc);
 
@@ -224,9 +143,7 @@ test_three_shards_share_the_products (void)
 int
 main (int argc, char **argv)
 {
-  g_test_init (&argc, &argv, NULL);
-  spot_test_require_program ("nats-server");
-  spot_test_require_program ("postgres");
+  e2e_test_init (&argc, &argv);
   g_test_add_func ("/e2e/three-shards-share-the-products", test_three_shards_share_the_products);
   return g_test_run ();
 }

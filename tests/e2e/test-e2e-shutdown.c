@@ -227,13 +227,11 @@ test_health_answers_stopping_while_the_drain_waits (void)
   g_assert_no_error (error);
   /* Seeding done and candles flowing to the database. */
   {
-    g_autofree char *url = g_strdup_printf ("%s/metrics", service->base_url);
     gint64 deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
     double before = -1, now = -1;
     while (g_get_monotonic_time () < deadline)
       {
-        g_autofree char *text = e2e_http_get (url, NULL, NULL);
-        now = text != NULL ? e2e_metric_value (text, "spot_db_rows_written_total") : -1;
+        now = e2e_service_metric (service, "spot_db_rows_written_total");
         if (before >= 1000 && now > before)
           break;
         before = now;
@@ -281,9 +279,7 @@ test_health_answers_stopping_while_the_drain_waits (void)
 int
 main (int argc, char **argv)
 {
-  g_test_init (&argc, &argv, NULL);
-  spot_test_require_program ("nats-server");
-  spot_test_require_program ("postgres");
+  e2e_test_init (&argc, &argv);
   g_test_add_func ("/e2e/sigterm-under-load-loses-no-complete-candle",
                    test_sigterm_under_load_loses_no_complete_candle);
   g_test_add_func ("/e2e/health-answers-stopping-while-the-drain-waits",
