@@ -41,11 +41,6 @@ rest_refused (E2eSim *sim)
 static void
 test_restart_seeds_open_buckets_from_stored_candles (void)
 {
-  g_autoptr (GError) error = NULL;
-  g_autoptr (SpotTestNats) nats = spot_test_nats_start (&error);
-  g_assert_no_error (error);
-  g_autoptr (SpotTestPostgres) pg = spot_test_postgres_start (&error);
-  g_assert_no_error (error);
   const char *sim_args[]
       = { "--products=2", "--trades-per-second=2", "--history-minutes=90", "--seed=5", NULL };
   g_autofree char *gran_env = g_strdup_printf ("GRANULARITIES=%s", granularities);
@@ -63,17 +58,14 @@ test_restart_seeds_open_buckets_from_stored_candles (void)
     "STALL_TIMEOUT_S=3",
     NULL,
   };
-  E2eSim *sim = e2e_sim_start (sim_args, &error);
-  g_assert_no_error (error);
-  g_auto (GStrv) products = e2e_sim_products (sim, &error);
-  g_assert_no_error (error);
+  g_autoptr (E2eStack) stack = e2e_stack_start (sim_args);
+  E2eSim *sim = stack->sim;
+  char **products = stack->products;
   g_assert_cmpuint (g_strv_length (products), ==, 2);
 
   /* First run: seeded from REST (the database is empty), then live. */
   gint64 first_start = g_get_real_time () / G_USEC_PER_SEC;
-  E2eService *service = e2e_service_start (spot_test_nats_url (nats),
-                                           spot_test_postgres_conninfo (pg), sim, env, 90, &error);
-  g_assert_no_error (error);
+  E2eService *service = e2e_stack_service_start (stack, env, 90);
   g_assert_true (e2e_wait_until (e2e_service_trades_flowing, service, 30000));
   g_usleep (15 * G_USEC_PER_SEC);
   g_assert_true (e2e_wait_until (e2e_service_repairs_settled, service, 60000));
@@ -83,9 +75,7 @@ test_restart_seeds_open_buckets_from_stored_candles (void)
   e2e_sim_fault_assert (sim, "rest-candles", "300");
   double refused_before = rest_refused (sim);
   g_usleep (3 * G_USEC_PER_SEC);
-  service = e2e_service_start (spot_test_nats_url (nats), spot_test_postgres_conninfo (pg), sim,
-                               env, 90, &error);
-  g_assert_no_error (error);
+  service = e2e_stack_service_start (stack, env, 90);
   g_assert_true (e2e_wait_until (e2e_service_trades_flowing, service, 30000));
   /* The minutes missed while down close, are fetched and applied. */
   gint64 restarted = g_get_real_time () / G_USEC_PER_SEC;
@@ -101,11 +91,11 @@ test_restart_seeds_open_buckets_from_stored_candles (void)
   gint64 now = g_get_real_time () / G_USEC_PER_SEC;
   /* Stored candles only: no stream is followed here. */
   guint compared = e2e_assert_candles_match_exchange (
-      service, spot_test_postgres_conninfo (pg), sim, products, NULL, first_start, now);
+      service, spot_test_postgres_conninfo (stack->pg), sim, products, NULL, first_start, now);
   /* Every granularity of both products, the open day included. */
   g_assert_cmpuint (compared, >=, 2 * SPOT_GRANULARITY_COUNT);
 
-  e2e_finish (service, sim);
+  e2e_finish (service, NULL);
 }
 
 int

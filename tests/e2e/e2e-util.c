@@ -1037,6 +1037,47 @@ e2e_wait_until (gboolean (*func) (gpointer), gpointer data, guint timeout_ms)
 }
 
 #ifdef E2E_WITH_HARNESS
+E2eStack *
+e2e_stack_start (const char *const *sim_args)
+{
+  g_autoptr (GError) error = NULL;
+  E2eStack *stack = g_new0 (E2eStack, 1);
+
+  stack->nats = spot_test_nats_start (&error);
+  g_assert_no_error (error);
+  stack->pg = spot_test_postgres_start (&error);
+  g_assert_no_error (error);
+  stack->sim = e2e_sim_start (sim_args, &error);
+  g_assert_no_error (error);
+  stack->products = e2e_sim_products (stack->sim, &error);
+  g_assert_no_error (error);
+  return stack;
+}
+
+E2eService *
+e2e_stack_service_start (E2eStack *stack, const char *const *env_extra, guint timeout_s)
+{
+  g_autoptr (GError) error = NULL;
+  E2eService *service
+      = e2e_service_start (spot_test_nats_url (stack->nats), spot_test_postgres_conninfo (stack->pg),
+                           stack->sim, env_extra, timeout_s, &error);
+
+  g_assert_no_error (error);
+  return service;
+}
+
+void
+e2e_stack_free (E2eStack *stack)
+{
+  if (stack == NULL)
+    return;
+  g_clear_pointer (&stack->sim, e2e_sim_free);
+  g_strfreev (stack->products);
+  g_clear_pointer (&stack->pg, spot_test_postgres_free);
+  g_clear_pointer (&stack->nats, spot_test_nats_free);
+  g_free (stack);
+}
+
 void
 e2e_test_init (int *argc, char ***argv)
 {

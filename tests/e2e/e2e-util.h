@@ -138,6 +138,29 @@ gboolean e2e_service_trades_flowing (gpointer service);
  * log and fails the test). */
 void e2e_service_assert_repairs_done (E2eService *service, gint64 since);
 
+/* ---- the whole stack (test programs only: needs the test harness) ---- */
+
+typedef struct _SpotTestNats SpotTestNats;
+typedef struct _SpotTestPostgres SpotTestPostgres;
+
+typedef struct
+{
+  SpotTestNats *nats;
+  SpotTestPostgres *pg;
+  E2eSim *sim;
+  char **products; /* the simulator's product ids */
+} E2eStack;
+
+/* Starts the harness's nats-server and PostgreSQL and a simulator with
+ * @sim_args and reads its products; asserts each step succeeds. */
+E2eStack *e2e_stack_start (const char *const *sim_args);
+/* e2e_service_start() against the stack; asserts it runs. */
+E2eService *
+e2e_stack_service_start (E2eStack *stack, const char *const *env_extra, guint timeout_s);
+/* Frees the simulator, then PostgreSQL and nats-server. */
+void e2e_stack_free (E2eStack *stack);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (E2eStack, e2e_stack_free)
+
 /* ---- /stream, as a browser follows it ---- */
 
 typedef struct _E2eStream E2eStream;

@@ -31,8 +31,7 @@ static void
 test_candles_equal_exchange_after_faults (void)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (SpotTestNats) nats = spot_test_nats_start (&error);
-  g_autoptr (SpotTestPostgres) pg = NULL;
+  g_autoptr (E2eStack) stack = NULL;
   const char *sim_args[]
       = { "--products=6", "--trades-per-second=8", "--history-minutes=20", "--seed=11", NULL };
   const char *env[] = {
@@ -54,7 +53,7 @@ test_candles_equal_exchange_after_faults (void)
   E2eSim *sim;
   E2eService *service;
   E2eStream *stream;
-  g_auto (GStrv) products = NULL;
+  char **products;
   g_autofree char *stream_url = NULL;
   g_autoptr (GHashTable) shown = NULL;
   gint64 service_start, last_fault, now;
@@ -62,19 +61,13 @@ test_candles_equal_exchange_after_faults (void)
   guint rounds
       = g_getenv ("E2E_FAULT_ROUNDS") != NULL ? (guint)atoi (g_getenv ("E2E_FAULT_ROUNDS")) : 1;
 
-  g_assert_no_error (error);
-  pg = spot_test_postgres_start (&error);
-  g_assert_no_error (error);
-  sim = e2e_sim_start (sim_args, &error);
-  g_assert_no_error (error);
-  products = e2e_sim_products (sim, &error);
-  g_assert_no_error (error);
+  stack = e2e_stack_start (sim_args);
+  sim = stack->sim;
+  products = stack->products;
   g_assert_cmpuint (g_strv_length (products), ==, N_PRODUCTS);
 
   service_start = g_get_real_time () / G_USEC_PER_SEC;
-  service = e2e_service_start (spot_test_nats_url (nats), spot_test_postgres_conninfo (pg), sim,
-                               env, 90, &error);
-  g_assert_no_error (error);
+  service = e2e_stack_service_start (stack, env, 90);
   {
     g_autofree char *list = g_strjoinv (",", products);
     stream_url
@@ -130,13 +123,13 @@ test_candles_equal_exchange_after_faults (void)
   now = g_get_real_time () / G_USEC_PER_SEC;
   shown = e2e_stream_snapshot (stream);
   g_test_message ("stream: %" G_GUINT64_FORMAT " element updates read", e2e_stream_events (stream));
-  compared = e2e_assert_candles_match_exchange (service, spot_test_postgres_conninfo (pg), sim,
+  compared = e2e_assert_candles_match_exchange (service, spot_test_postgres_conninfo (stack->pg), sim,
                                                 products, shown, service_start, now);
   /* Nine granularities, six products, several minutes: a real comparison. */
   g_assert_cmpuint (compared, >=, N_PRODUCTS * SPOT_GRANULARITY_COUNT * 2);
 
   e2e_stream_close (stream);
-  e2e_finish (service, sim);
+  e2e_finish (service, NULL);
 }
 
 int

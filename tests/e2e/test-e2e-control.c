@@ -30,11 +30,10 @@ static void
 test_control_messages_while_starting_are_applied_once_running (void)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (SpotTestNats) nats = spot_test_nats_start (&error);
-  g_autoptr (SpotTestPostgres) pg = NULL;
+  g_autoptr (E2eStack) stack = NULL;
   const char *sim_args[]
       = { "--products=8", "--trades-per-second=5", "--history-minutes=30", "--seed=9", NULL };
-  g_auto (GStrv) all = NULL;
+  char **all;
   g_autofree char *products = NULL;
   g_autofree char *msg1 = NULL;
   g_autofree char *msg2 = NULL;
@@ -44,13 +43,9 @@ test_control_messages_while_starting_are_applied_once_running (void)
   E2eSim *sim;
   E2eService *service;
 
-  g_assert_no_error (error);
-  pg = spot_test_postgres_start (&error);
-  g_assert_no_error (error);
-  sim = e2e_sim_start (sim_args, &error);
-  g_assert_no_error (error);
-  all = e2e_sim_products (sim, &error);
-  g_assert_no_error (error);
+  stack = e2e_stack_start (sim_args);
+  sim = stack->sim;
+  all = stack->products;
   g_assert_cmpuint (g_strv_length (all), >=, 6);
 
   products = g_strdup_printf ("PRODUCTS=%s,%s,%s", all[0], all[1], all[2]);
@@ -59,7 +54,7 @@ test_control_messages_while_starting_are_applied_once_running (void)
                           NULL };
     /* Start-up waits for the exchange's products list: hold it. */
     g_subprocess_send_signal (sim->process, SIGSTOP);
-    service = e2e_service_spawn (spot_test_nats_url (nats), spot_test_postgres_conninfo (pg), sim,
+    service = e2e_service_spawn (spot_test_nats_url (stack->nats), spot_test_postgres_conninfo (stack->pg), sim,
                                  env, &error);
     g_assert_no_error (error);
   }
@@ -70,7 +65,7 @@ test_control_messages_while_starting_are_applied_once_running (void)
   g_assert_no_error (error);
   g_usleep (300 * 1000); /* the SUB has reached the server */
 
-  g_assert_cmpint (natsConnection_ConnectTo (&nc, spot_test_nats_url (nats)), ==, NATS_OK);
+  g_assert_cmpint (natsConnection_ConnectTo (&nc, spot_test_nats_url (stack->nats)), ==, NATS_OK);
   msg1 = g_strdup_printf ("{\"add\":[\"%s\",\"%s\"],\"remove\":[\"%s\"]}", all[3], all[4], all[1]);
   msg2 = g_strdup_printf ("{\"add\":[\"%s\"]}", all[5]);
   msg3 = g_strdup_printf ("{\"remove\":[\"%s\"]}", all[5]);
@@ -115,7 +110,7 @@ test_control_messages_while_starting_are_applied_once_running (void)
     g_assert_true (both);
   }
 
-  e2e_finish (service, sim);
+  e2e_finish (service, NULL);
 }
 
 int

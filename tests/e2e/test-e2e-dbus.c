@@ -58,18 +58,16 @@ test_dbus_adds_and_removes_products (void)
 {
   g_autoptr (GError) error = NULL;
   g_autofree char *daemon = g_find_program_in_path ("dbus-daemon");
-  g_autoptr (SpotTestNats) nats = NULL;
-  g_autoptr (SpotTestPostgres) pg = NULL;
+  g_autoptr (E2eStack) stack = NULL;
   g_autoptr (GSubprocess) bus_process = NULL;
   g_autoptr (GDataInputStream) bus_out = NULL;
   g_autoptr (GDBusConnection) bus = NULL;
   g_autofree char *address = NULL;
   g_autofree char *bus_env = NULL;
   g_autoptr (GVariant) reply = NULL;
-  g_auto (GStrv) ids = NULL;
+  char **ids;
   g_autofree char *products_env = NULL;
   const char *sim_args[] = { "--products=4", "--trades-per-second=5", "--history-minutes=5", NULL };
-  E2eSim *sim;
   E2eService *service;
   PGconn *db;
   const char **listed = NULL;
@@ -93,24 +91,16 @@ test_dbus_adds_and_removes_products (void)
       NULL, NULL, &error);
   g_assert_no_error (error);
 
-  nats = spot_test_nats_start (&error);
-  g_assert_no_error (error);
-  pg = spot_test_postgres_start (&error);
-  g_assert_no_error (error);
-  sim = e2e_sim_start (sim_args, &error);
-  g_assert_no_error (error);
-  ids = e2e_sim_products (sim, &error);
-  g_assert_no_error (error);
+  stack = e2e_stack_start (sim_args);
+  ids = stack->products;
   products_env = g_strdup_printf ("PRODUCTS=%s,%s", ids[0], ids[1]);
   bus_env = g_strdup_printf ("DBUS_SESSION_BUS_ADDRESS=%s", address);
   {
     const char *env[] = { products_env,       "DBUS_BUS=session", bus_env, "CONNECT_RATE=8",
                           "SUBSCRIBE_RATE=8", "REST_RATE=20",     NULL };
-    service = e2e_service_start (spot_test_nats_url (nats), spot_test_postgres_conninfo (pg), sim,
-                                 env, 90, &error);
+    service = e2e_stack_service_start (stack, env, 90);
   }
-  g_assert_no_error (error);
-  db = e2e_db_connect (spot_test_postgres_conninfo (pg));
+  db = e2e_db_connect (spot_test_postgres_conninfo (stack->pg));
 
   /* Wait for the name (bus ownership is asynchronous). */
   for (int i = 0; i < 100 && reply == NULL; i++)
@@ -173,7 +163,7 @@ test_dbus_adds_and_removes_products (void)
   }
 
   PQfinish (db);
-  e2e_finish (service, sim);
+  e2e_finish (service, NULL);
   g_dbus_connection_close_sync (bus, NULL, NULL);
   g_subprocess_send_signal (bus_process, SIGTERM);
   g_subprocess_wait (bus_process, NULL, NULL);

@@ -16,40 +16,29 @@
 
 typedef struct
 {
-  SpotTestNats *nats;
-  SpotTestPostgres *pg;
-  E2eSim *sim;
+  E2eStack *stack;
   E2eService *service;
 } Fixture;
 
 static void
 fixture_set_up (Fixture *f, gconstpointer data)
 {
-  g_autoptr (GError) error = NULL;
   const char *sim_args[]
       = { "--products=10", "--trades-per-second=10", "--history-minutes=5", NULL };
   const char *env[]
       = { "PRODUCTS=all", "CONNECT_RATE=8", "SUBSCRIBE_RATE=8", "REST_RATE=30", NULL };
 
   (void)data;
-  f->nats = spot_test_nats_start (&error);
-  g_assert_no_error (error);
-  f->pg = spot_test_postgres_start (&error);
-  g_assert_no_error (error);
-  f->sim = e2e_sim_start (sim_args, &error);
-  g_assert_no_error (error);
-  f->service = e2e_service_start (spot_test_nats_url (f->nats), spot_test_postgres_conninfo (f->pg),
-                                  f->sim, env, 90, &error);
-  g_assert_no_error (error);
+  f->stack = e2e_stack_start (sim_args);
+  f->service = e2e_stack_service_start (f->stack, env, 90);
 }
 
 static void
 fixture_tear_down (Fixture *f, gconstpointer data)
 {
   (void)data;
-  e2e_finish (f->service, f->sim);
-  spot_test_postgres_free (f->pg);
-  spot_test_nats_free (f->nats);
+  e2e_finish (f->service, NULL);
+  e2e_stack_free (f->stack);
 }
 
 static char *

@@ -37,13 +37,12 @@ static void
 test_three_shards_share_the_products (void)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (SpotTestNats) nats = spot_test_nats_start (&error);
-  g_autoptr (SpotTestPostgres) pg = NULL;
+  g_autoptr (E2eStack) stack = NULL;
   const char *sim_args[]
       = { "--products=14", "--trades-per-second=5", "--history-minutes=5", NULL };
   E2eSim *sim;
   E2eService *service[N_INSTANCES] = { NULL };
-  g_auto (GStrv) all = NULL;
+  char **all;
   g_auto (GStrv) active = NULL;
   g_autofree char *active_list = NULL;
   g_autofree char *stream_url = NULL;
@@ -53,13 +52,9 @@ test_three_shards_share_the_products (void)
   natsConnection *nc = NULL;
   guint64 events_before;
 
-  g_assert_no_error (error);
-  pg = spot_test_postgres_start (&error);
-  g_assert_no_error (error);
-  sim = e2e_sim_start (sim_args, &error);
-  g_assert_no_error (error);
-  all = e2e_sim_products (sim, &error);
-  g_assert_no_error (error);
+  stack = e2e_stack_start (sim_args);
+  sim = stack->sim;
+  all = stack->products;
   g_assert_cmpuint (g_strv_length (all), ==, 14);
   active = g_new0 (char *, N_ACTIVE + 1);
   for (guint i = 0; i < N_ACTIVE; i++)
@@ -82,9 +77,7 @@ test_three_shards_share_the_products (void)
                             "SUBSCRIBE_RATE=8",
                             "REST_RATE=10",
                             NULL };
-      service[i] = e2e_service_start (spot_test_nats_url (nats), spot_test_postgres_conninfo (pg),
-                                      sim, env, 120, &error);
-      g_assert_no_error (error);
+      service[i] = e2e_stack_service_start (stack, env, 120);
     }
 
   /* Each instance owns its hash share; the exchange sees each product once. */
@@ -105,7 +98,7 @@ test_three_shards_share_the_products (void)
       e2e_stream_wait_shows (stream, (const char *const *)active, "ONE_MINUTE", 30000));
 
   /* A product added on the control subject: its owner alone subscribes it. */
-  g_assert_cmpint (natsConnection_ConnectTo (&nc, spot_test_nats_url (nats)), ==, NATS_OK);
+  g_assert_cmpint (natsConnection_ConnectTo (&nc, spot_test_nats_url (stack->nats)), ==, NATS_OK);
   {
     g_autofree char *json = g_strdup_printf ("{\"add\":[\"%s\"]}", added);
     g_assert_cmpint (natsConnection_PublishString (nc, "spot.control.products", json), ==, NATS_OK);
@@ -137,7 +130,6 @@ test_three_shards_share_the_products (void)
     g_assert_cmpint (e2e_service_stop (service[i], SIGTERM, 30), ==, 0);
   for (guint i = 0; i < N_INSTANCES; i++)
     e2e_service_free (service[i]);
-  e2e_sim_free (sim);
 }
 
 int

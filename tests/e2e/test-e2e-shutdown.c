@@ -202,29 +202,20 @@ signal_postgres (GPid postmaster, int signum)
 static void
 test_health_answers_stopping_while_the_drain_waits (void)
 {
-  g_autoptr (GError) error = NULL;
-  g_autoptr (SpotTestNats) nats = spot_test_nats_start (&error);
-  g_autoptr (SpotTestPostgres) pg = NULL;
+  g_autoptr (E2eStack) stack = NULL;
   const char *sim_args[]
       = { "--products=10", "--trades-per-second=20", "--history-minutes=5", "--seed=7", NULL };
   const char *env[] = { "PRODUCTS=all", "REST_RATE=30", "CONNECT_RATE=8", "SUBSCRIBE_RATE=8",
                         "SHUTDOWN_TIMEOUT_S=20", NULL };
   g_autofree char *log = NULL;
-  E2eSim *sim;
   E2eService *service;
   GPid postmaster;
   guint stopping_answers = 0;
   gint64 until;
   int status;
 
-  g_assert_no_error (error);
-  pg = spot_test_postgres_start (&error);
-  g_assert_no_error (error);
-  sim = e2e_sim_start (sim_args, &error);
-  g_assert_no_error (error);
-  service = e2e_service_start (spot_test_nats_url (nats), spot_test_postgres_conninfo (pg), sim,
-                               env, 120, &error);
-  g_assert_no_error (error);
+  stack = e2e_stack_start (sim_args);
+  service = e2e_stack_service_start (stack, env, 120);
   /* Seeding done and candles flowing to the database. */
   {
     gint64 deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
@@ -240,7 +231,7 @@ test_health_answers_stopping_while_the_drain_waits (void)
     g_assert_cmpfloat (now, >, before);
   }
 
-  postmaster = spot_test_postgres_pid (pg);
+  postmaster = spot_test_postgres_pid (stack->pg);
   g_assert_cmpint (postmaster, >, 0);
   signal_postgres (postmaster, SIGSTOP);
   /* Live updates keep coming and wait in the writer for the database. */
@@ -273,7 +264,6 @@ test_health_answers_stopping_while_the_drain_waits (void)
   g_assert_nonnull (strstr (log, " 0 journaled for the next start"));
   g_assert_nonnull (strstr (log, "Stopped"));
   e2e_service_free (service);
-  e2e_sim_free (sim);
 }
 
 int
