@@ -24,6 +24,7 @@ typedef enum {
   KIND_PRODUCTS,
   KIND_GRANULARITIES,
   KIND_UINT,
+  KIND_WORKERS, /* KIND_UINT or "auto" */
   KIND_RATE,
   KIND_BYTES,
   KIND_BOOL,
@@ -134,9 +135,9 @@ static const VarSpec vars[] = {
   { { "SHARD_COUNT", "shard-count", "N", "1",
       N_("Number of instances sharing the products"), "Sharding", FALSE },
     KIND_UINT, FIELD (shard_count), 1, 1024 },
-  { { "SHARD_WORKERS", "shard-workers", "N", "16",
-      N_("Candle engine worker threads"), "Sharding", FALSE },
-    KIND_UINT, FIELD (shard_workers), 1, 256 },
+  { { "SHARD_WORKERS", "shard-workers", "N", "auto",
+      N_("Candle engine worker threads (auto: one per core, 2 to 16)"), "Sharding", FALSE },
+    KIND_WORKERS, FIELD (shard_workers), 1, 256 },
   { { "SHARD_QUEUE", "shard-queue", "N", "256",
       N_("Batches queued per worker before input is dropped and repaired"), "Sharding", FALSE },
     KIND_UINT, FIELD (shard_queue), 1, 1000000 },
@@ -762,6 +763,15 @@ parse_value (SpotConfig *config, const VarSpec *spec, const char *label, const c
       }
       return TRUE;
 
+    case KIND_WORKERS:
+      if (g_ascii_strcasecmp (text, "auto") == 0)
+        {
+          /* Each worker wake-up is a context switch; on a small machine more
+           * threads than cores only add switches (docs/configuration.md). */
+          *FIELD_PTR (config, spec, guint) = (guint) CLAMP (g_get_num_processors (), 2, 16);
+          return TRUE;
+        }
+      G_GNUC_FALLTHROUGH;
     case KIND_UINT:
       {
         guint64 value;
@@ -771,7 +781,10 @@ parse_value (SpotConfig *config, const VarSpec *spec, const char *label, const c
             g_autofree char *min_text = g_strdup_printf ("%" G_GUINT64_FORMAT, (guint64) spec->min);
             g_autofree char *max_text = g_strdup_printf ("%" G_GUINT64_FORMAT, (guint64) spec->max);
             g_autofree char *allowed
-                = g_strdup_printf (_("must be a whole number from %s to %s"), min_text, max_text);
+                = g_strdup_printf (spec->kind == KIND_WORKERS
+                                       ? _("must be auto or a whole number from %s to %s")
+                                       : _("must be a whole number from %s to %s"),
+                                   min_text, max_text);
             return set_invalid (error, label, shown, allowed);
           }
         *FIELD_PTR (config, spec, guint) = (guint) value;
@@ -1167,6 +1180,7 @@ format_value (const SpotConfig *config, const VarSpec *spec, gboolean redact)
     case KIND_GRANULARITIES:
       return spot_granularity_set_to_string (config->granularities);
     case KIND_UINT:
+    case KIND_WORKERS:
       return g_strdup_printf ("%u", *FIELD_PTR (config, spec, guint));
     case KIND_RATE:
       {

@@ -63,7 +63,8 @@ test_defaults_match_design (void)
   g_assert_cmpuint (config->granularities, ==, SPOT_GRANULARITY_SET_DEFAULT);
   g_assert_cmpuint (config->shard_index, ==, 0);
   g_assert_cmpuint (config->shard_count, ==, 1);
-  g_assert_cmpuint (config->shard_workers, ==, 16);
+  /* auto: one per core, 2 to 16. */
+  g_assert_cmpuint (config->shard_workers, ==, CLAMP (g_get_num_processors (), 2, 16));
   g_assert_cmpuint (config->shard_queue, ==, 256);
   g_assert_cmpuint (config->products_per_connection, ==, 20);
   g_assert_cmpuint (config->inbox_size, ==, 100);
@@ -318,7 +319,8 @@ static const BadCase bad_cases[] = {
   { { "SHARD_COUNT= 2" }, { NULL }, "SHARD_COUNT= 2 must be a whole number from 1 to 1024" },
   { { "SHARD_COUNT=+2" }, { NULL }, "SHARD_COUNT=+2 must be a whole number from 1 to 1024" },
   { { "SHARD_WORKERS=99999999999999999999999" }, { NULL },
-    "SHARD_WORKERS=99999999999999999999999 must be a whole number from 1 to 256" },
+    "SHARD_WORKERS=99999999999999999999999 must be auto or a whole number from 1 to 256" },
+  { { "SHARD_WORKERS=0" }, { NULL }, "SHARD_WORKERS=0 must be auto or a whole number from 1 to 256" },
   { { "BATCH_SIZE=1.5" }, { NULL }, "BATCH_SIZE=1.5 must be a whole number from 1 to 100000" },
   { { "KV_REPLICAS=6" }, { NULL }, "KV_REPLICAS=6 must be a whole number from 1 to 5" },
   { { NULL }, { "--stall-timeout-s=0" },
