@@ -6,6 +6,7 @@
 #include "service/spot-service.h"
 
 #include <malloc.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -31,6 +32,7 @@
 /* How often freed heap pages go back to the kernel (docs/operations.md,
  * "Memory"; 5 s measured no better on the loaded 2-core machine). */
 #define TRIM_INTERVAL_S 10
+#define TRIM_GROWTH_BYTES (8 * 1024 * 1024)
 /* After start-up, no open exchange connection is normal for this long. */
 #define EXCHANGE_GRACE_US (15 * G_USEC_PER_SEC)
 
@@ -297,11 +299,29 @@ push_status (SpotService *self)
  * "Memory"). malloc_trim(0) gives their pages back (MADV_DONTNEED). It
  * walks the free lists under each arena's lock for 10-100 ms on a loaded
  * two-core machine, so it runs on its own thread, never the main loop. */
+/* Resident bytes of this process (/proc/self/statm; no allocator lock). */
+static guint64
+resident_bytes (void)
+{
+  g_autofree char *text = NULL;
+  unsigned long long size = 0, resident = 0;
+
+  if (!g_file_get_contents ("/proc/self/statm", &text, NULL, NULL)
+      || sscanf (text, "%llu %llu", &size, &resident) != 2)
+    return 0;
+  return (guint64)resident * (guint64)sysconf (_SC_PAGESIZE);
+}
+
+/* The trim stalls every thread that allocates meanwhile (tens of ms): it
+ * runs only when the resident size grew by TRIM_GROWTH_BYTES since the last
+ * trim, so a settled service is not trimmed at all (the exchange-to-browser
+ * p99 showed the stalls). */
 static gpointer
 trim_thread (gpointer data)
 {
   SpotService *self = data; /* outlives the thread: joined by stop_trimming */
   gint64 interval_us = (gint64)TRIM_INTERVAL_S * G_USEC_PER_SEC;
+  guint64 trimmed_at = 0; /* resident bytes after the last trim */
 
   g_mutex_lock (&self->trim_lock);
   while (!self->trim_stop)
@@ -312,13 +332,15 @@ trim_thread (gpointer data)
       if (self->trim_stop)
         break;
       g_mutex_unlock (&self->trim_lock);
-      {
-        gint64 started = g_get_monotonic_time ();
-        int released = malloc_trim (0);
-        g_debug ("malloc_trim: %s in %" G_GINT64_FORMAT " us",
-                 released ? "memory released" : "nothing to release",
-                 g_get_monotonic_time () - started);
-      }
+      if (resident_bytes () >= trimmed_at + TRIM_GROWTH_BYTES)
+        {
+          gint64 started = g_get_monotonic_time ();
+          int released = malloc_trim (0);
+          trimmed_at = resident_bytes ();
+          g_debug ("malloc_trim: %s in %" G_GINT64_FORMAT " us",
+                   released ? "memory released" : "nothing to release",
+                   g_get_monotonic_time () - started);
+        }
       g_mutex_lock (&self->trim_lock);
     }
   g_mutex_unlock (&self->trim_lock);
