@@ -177,10 +177,10 @@ def path_variants(path):
 
 def dpkg_owners(paths):
     """Owning packages of many paths with one dpkg -S (each call reads every file list)."""
-    todo = sorted({v for p in paths if p not in _owners for v in path_variants(p)})
+    pending = sorted({v for p in paths if p not in _owners for v in path_variants(p)})
     found = {}
-    if todo:
-        r = subprocess.run(["dpkg", "-S"] + todo, capture_output=True, text=True)
+    if pending:
+        r = subprocess.run(["dpkg", "-S"] + pending, capture_output=True, text=True)
         for line in r.stdout.splitlines():
             if line.startswith("diversion ") or ": " not in line:
                 continue
@@ -246,9 +246,9 @@ def installed_fields():
 def closure(roots):
     info = installed_fields()
     seen = set()
-    todo = list(roots)
-    while todo:
-        p = todo.pop()
+    pending = list(roots)
+    while pending:
+        p = pending.pop()
         if p in seen:
             continue
         seen.add(p)
@@ -259,7 +259,7 @@ def closure(roots):
             if not alts:
                 continue
             chosen = next((a for a in alts if a in info), alts[0])
-            todo.append(chosen)
+            pending.append(chosen)
     return seen
 
 

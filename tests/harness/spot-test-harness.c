@@ -63,8 +63,8 @@ remove_entry (const char *path, const struct stat *st, int flag, struct FTW *ftw
   return remove (path);
 }
 
-static void
-remove_tree (const char *path)
+void
+spot_test_remove_tree (const char *path)
 {
   if (path != NULL && g_file_test (path, G_FILE_TEST_EXISTS))
     nftw (path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
@@ -132,7 +132,7 @@ remove_abandoned_dirs (void)
         {
           g_autofree char *path = g_build_filename (base, name, NULL);
           g_debug ("removing %s, left by a test that was killed", path);
-          remove_tree (path);
+          spot_test_remove_tree (path);
         }
     }
 }
@@ -208,7 +208,7 @@ spot_test_nats_free (SpotTestNats *nats)
   if (nats->server != NULL)
     spot_embedded_nats_stop (nats->server, STOP_DEADLINE_MS);
   g_clear_object (&nats->server);
-  remove_tree (nats->dir);
+  spot_test_remove_tree (nats->dir);
   g_free (nats->dir);
   g_free (nats->url);
   g_free (nats);
@@ -257,16 +257,16 @@ save_template (SpotTestPostgres *pg)
   g_autoptr (GError) error = NULL;
 
   g_mkdir_with_parents (parent, 0755);
-  remove_tree (staging);
+  spot_test_remove_tree (staging);
   if (!copy_tree (data, staging, &error))
     {
       g_debug ("not caching a PostgreSQL template: %s", error->message);
-      remove_tree (staging);
+      spot_test_remove_tree (staging);
       return;
     }
   /* postmaster.pid is gone after a clean stop; opts are harmless. */
   if (g_rename (staging, template) != 0)
-    remove_tree (staging);
+    spot_test_remove_tree (staging);
 }
 
 static gboolean
@@ -317,7 +317,7 @@ start_from_template (SpotTestPostgres *pg, const char *template, GError **error)
   if (pg->server != NULL)
     spot_embedded_postgres_stop (pg->server, STOP_DEADLINE_MS);
   g_clear_object (&pg->server);
-  remove_tree (data);
+  spot_test_remove_tree (data);
   return FALSE;
 }
 
@@ -355,7 +355,7 @@ spot_test_postgres_start (GError **error)
       return g_steal_pointer (&pg);
     }
   /* Missing, or stale (e.g. another PostgreSQL version): make it anew. */
-  remove_tree (template);
+  spot_test_remove_tree (template);
   if (!start_postgres_in (pg, error))
     {
       if (lock_fd >= 0)
@@ -405,7 +405,7 @@ spot_test_postgres_free (SpotTestPostgres *pg)
   if (pg->server != NULL)
     spot_embedded_postgres_stop (pg->server, STOP_DEADLINE_MS);
   g_clear_object (&pg->server);
-  remove_tree (pg->dir);
+  spot_test_remove_tree (pg->dir);
   g_free (pg->dir);
   g_free (pg);
 }

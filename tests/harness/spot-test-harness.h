@@ -46,6 +46,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (SpotTestPostgres, spot_test_postgres_free)
  * tmpfs with 2 GiB free, else the temporary directory. */
 const char *spot_test_tmp_dir (void);
 
+/* Removes @path and everything below it, without following symlinks
+ * (NULL or a missing path: nothing). */
+void spot_test_remove_tree (const char *path);
+
 /* When @program is not installed, prints a TAP plan "1..0 # SKIP ..." and
  * exits 0, which meson reports as skipped for tests registered with
  * protocol 'tap' (exit 77 would count as an error there). With CI set in the

@@ -170,28 +170,6 @@ eval_matches (gpointer data)
   return strstr (w->last, w->want) != NULL;
 }
 
-static void
-remove_tree (const char *path)
-{
-  g_autoptr (GFile) file = g_file_new_for_path (path);
-  g_autoptr (GFileEnumerator) e = g_file_enumerate_children (
-      file, G_FILE_ATTRIBUTE_STANDARD_NAME "," G_FILE_ATTRIBUTE_STANDARD_TYPE,
-      G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS, NULL, NULL);
-  GFileInfo *info;
-
-  while (e != NULL && (info = g_file_enumerator_next_file (e, NULL, NULL)) != NULL)
-    {
-      g_autofree char *child = g_build_filename (path, g_file_info_get_name (info), NULL);
-
-      if (g_file_info_get_file_type (info) == G_FILE_TYPE_DIRECTORY)
-        remove_tree (child);
-      else
-        g_unlink (child);
-      g_object_unref (info);
-    }
-  g_rmdir (path);
-}
-
 #define ELEMENT_EXPR                                                                               \
   "(() => { const e = document.getElementById('candle-BTC-USD-ONE_MINUTE');"                       \
   " if (!e) return 'missing'; const s = e.shadowRoot ? e.shadowRoot.textContent : 'no-shadow';"    \
@@ -366,7 +344,7 @@ test_dashboard_shows_a_candle_changing_live (void)
   kill (pid, SIGTERM);
   waitpid (pid, NULL, 0);
   g_spawn_close_pid (pid);
-  remove_tree (profile);
+  spot_test_remove_tree (profile);
   natsConnection_Destroy (publisher);
   g_clear_object (&server);
   http_test_spin (20);

@@ -3,7 +3,6 @@
  * DATABASE_URL, and the refusal of embedded with SHARD_COUNT > 1. */
 #include <glib/gstdio.h>
 #include <string.h>
-#include <ftw.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -58,18 +57,6 @@ make_state_dir (void)
   return dir;
 }
 
-static int
-rm_entry (const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-  return remove (path);
-}
-
-static void
-remove_tree (const char *dir)
-{
-  nftw (dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 static void
 test_embedded_cluster_lifecycle (void)
 {
@@ -117,7 +104,7 @@ test_embedded_cluster_lifecycle (void)
   g_assert_cmpstr (setting, ==, "|unix|1");
   spot_database_stop (db, 10000);
   g_clear_object (&db);
-  remove_tree (state);
+  spot_test_remove_tree (state);
 }
 
 static void
@@ -169,7 +156,7 @@ test_embedded_start_past_deadline_reports_timeout (void)
   g_assert_false (spot_database_is_connected (db));
   spot_database_stop (db, 10000);
   g_clear_object (&db);
-  remove_tree (state);
+  spot_test_remove_tree (state);
 }
 
 int

@@ -5,7 +5,6 @@
 #include "supervisor/spot-embedded-nats.h"
 #include "supervisor/spot-embedded-postgres.h"
 
-#include <ftw.h>
 #include <glib/gstdio.h>
 #include <poll.h>
 #include <stdio.h>
@@ -16,17 +15,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static int
-remove_entry (const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-  return remove (path);
-}
-
-static void
-remove_tree (const char *path)
-{
-  nftw (path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 /* ---- NATS helpers ---- */
 
@@ -201,7 +189,7 @@ test_nats_is_restarted_on_same_url_after_crash (void)
   spot_embedded_nats_stop (server, 5000);
   g_assert_cmpint (spot_embedded_nats_get_pid (server), ==, 0);
   g_clear_object (&server);
-  remove_tree (dir);
+  spot_test_remove_tree (dir);
 }
 
 /* ---- PostgreSQL ---- */
@@ -339,7 +327,7 @@ test_nats_start_sync_reports_timeout_with_output (void)
   /* The half-started server is not left running. */
   g_assert_cmpint (spot_embedded_nats_get_pid (server), ==, 0);
   g_clear_object (&server);
-  remove_tree (dir);
+  spot_test_remove_tree (dir);
 }
 
 static void
@@ -357,7 +345,7 @@ test_postgres_start_sync_reports_timeout_with_output (void)
   g_assert_nonnull (strstr (error->message, " was not ready within 1 ms; its last output:\n"));
   g_assert_cmpint (spot_embedded_postgres_get_pid (server), ==, 0);
   g_clear_object (&server);
-  remove_tree (dir);
+  spot_test_remove_tree (dir);
 }
 
 /* ---- servers die with a killed test program ---- */
