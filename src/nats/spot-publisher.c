@@ -41,7 +41,13 @@ typedef struct
   KvState state;
   gint64 dirty_since_us;      /* submit time of the oldest change not written */
   gint64 sent_us;             /* of the write in flight, or the last one */
+  gint64 late_us;             /* how late this thread noticed that the key's
+                                 write was due (scheduling delays) */
+  gint64 ready_us;            /* when the key entered the ready queue */
+  gint64 slot_wait_us;        /* how long the write in flight waited there */
   gint64 sent_dirty_since_us; /* dirty_since of the write in flight */
+  GPtrArray *group;           /* KvEntry*: the writes sent without an
+                                 acknowledgement that this write's confirms */
   GList link;                 /* in waiting or ready */
 } KvEntry;
 
@@ -112,6 +118,8 @@ struct _SpotPublisher
   GHashTable *by_subject; /* kv_subject -> KvEntry* (acks) */
   GQueue waiting;         /* by dirty_since */
   GQueue ready;
+  GPtrArray *sending; /* KvEntry*: kv_flush's writes of one pass */
+  guint ack_group;    /* writes per acknowledgement for the bound bucket */
   gint64 srtt_us; /* acknowledgement latency estimate (RFC 6298 style) */
   gint64 rttvar_us;
   gint64 budget_us; /* current per-key write budget */
@@ -122,6 +130,7 @@ struct _SpotPublisher
   GThread *bind_thread;
   atomic_bool bind_done;
   kvStore *bind_result;
+  gint64 bind_replicas;
   GHashTable *bind_floors; /* key -> KvFloor*, read by the bind thread */
   char *bind_error;
   gint64 window_start_us;
@@ -143,6 +152,7 @@ spot_publisher_options_init (SpotPublisherOptions *options)
   options->kv_max_inflight = SPOT_PUBLISHER_KV_MAX_INFLIGHT_DEFAULT;
   options->kv_stall_wait_ms = 5;
   options->kv_ack_wait_ms = 2000;
+  options->kv_ack_group = SPOT_PUBLISHER_KV_ACK_GROUP_DEFAULT;
   options->max_pending_updates = SPOT_CANDLE_COALESCER_DEFAULT_MAX_PENDING;
 }
 
@@ -152,6 +162,7 @@ kv_entry_free (gpointer data)
   KvEntry *e = data;
 
   g_string_free (e->json, TRUE);
+  g_clear_pointer (&e->group, g_ptr_array_unref);
   g_free (e);
 }
 
@@ -168,6 +179,8 @@ spot_publisher_init (SpotPublisher *self)
   self->floors = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   g_queue_init (&self->waiting);
   g_queue_init (&self->ready);
+  self->sending = g_ptr_array_new ();
+  self->ack_group = 1;
   self->json = g_string_sized_new (512);
   self->bind_backoff_us = BIND_BACKOFF_MIN_US;
 }
@@ -202,6 +215,7 @@ spot_publisher_finalize (GObject *object)
   g_hash_table_unref (self->by_key);
   g_ptr_array_unref (self->by_id);
   g_ptr_array_unref (self->all);
+  g_ptr_array_unref (self->sending);
   g_string_free (self->json, TRUE);
   g_free (self->bucket);
   G_OBJECT_CLASS (spot_publisher_parent_class)->finalize (object);
@@ -245,6 +259,7 @@ spot_publisher_new (natsConnection *nc, const SpotPublisherOptions *options, GEr
     self->options.kv_write_interval_ms = self->options.kv_staleness_ms;
   if (self->options.kv_max_inflight == 0)
     self->options.kv_max_inflight = 1;
+  self->options.kv_ack_group = CLAMP (self->options.kv_ack_group, 1, 256);
   self->queue = spot_candle_coalescer_new (options->max_pending_updates);
   self->budget_us = budget_max_us (self);
   atomic_store (&self->write_budget_us, self->budget_us);
@@ -389,6 +404,8 @@ kv_schedule (SpotPublisher *self, KvEntry *e, gint64 now)
   if (!e->inflight && now - e->sent_us >= self->budget_us)
     {
       /* Quiet for a while: written at once. */
+      e->late_us = 0;
+      e->ready_us = now;
       e->state = KV_READY;
       g_queue_push_tail_link (&self->ready, &e->link);
     }
@@ -527,6 +544,65 @@ kv_track (SpotPublisher *self,
   kv_schedule (self, e, now);
 }
 
+/* A write of @e was acknowledged: @e may be written again. */
+static void
+kv_written (SpotPublisher *self, KvEntry *e, gint64 at_us, gint64 now)
+{
+  e->inflight = FALSE;
+  record_staleness (self, at_us - e->sent_dirty_since_us, now);
+  if (e->state == KV_AFTER_ACK)
+    {
+      e->late_us = 0;
+      e->ready_us = now;
+      e->state = KV_READY;
+      g_queue_push_head_link (&self->ready, &e->link);
+    }
+}
+
+/* A write of @e failed or timed out: its value is still unwritten since
+ * then; the key is overdue, so it goes first. */
+static void
+kv_unwritten (SpotPublisher *self, KvEntry *e)
+{
+  e->inflight = FALSE;
+  if (!e->dirty)
+    {
+      e->dirty = TRUE;
+      e->dirty_since_us = e->sent_dirty_since_us;
+      atomic_fetch_add (&self->kv_dirty, 1);
+    }
+  else
+    e->dirty_since_us = MIN (e->dirty_since_us, e->sent_dirty_since_us);
+  queue_remove (self, e);
+  e->late_us = 0;
+  e->ready_us = g_get_monotonic_time ();
+  e->state = KV_READY;
+  g_queue_push_head_link (&self->ready, &e->link);
+}
+
+/* The writes @e's acknowledgement confirmed (@ok) or failed along with it. */
+static void
+kv_settle_group (SpotPublisher *self, KvEntry *e, gboolean ok, gint64 at_us, gint64 now)
+{
+  guint n;
+
+  if (e->group == NULL || e->group->len == 0)
+    return;
+  n = e->group->len;
+  for (guint i = 0; i < n; i++)
+    {
+      KvEntry *member = g_ptr_array_index (e->group, i);
+
+      if (ok)
+        kv_written (self, member, at_us, now);
+      else
+        kv_unwritten (self, member);
+    }
+  g_ptr_array_set_size (e->group, 0);
+  atomic_fetch_add (ok ? &self->kv_acked : &self->kv_errors, n);
+  atomic_fetch_sub (&self->kv_inflight, n);
+}
+
 /* Takes the acknowledgements the library handed over: frees write slots,
  * feeds the latency estimate, re-marks failed keys dirty. */
 static void
@@ -549,31 +625,19 @@ kv_take_acks (SpotPublisher *self, gint64 now)
       natsMsg_Destroy (ack->msg);
       if (e == NULL || !e->inflight)
         continue;
-      e->inflight = FALSE;
+      kv_settle_group (self, e, ack->ok, ack->at_us, now);
       if (ack->ok)
         {
-          ack_latency_sample (self, ack->at_us - e->sent_us);
-          record_staleness (self, ack->at_us - e->sent_dirty_since_us, now);
-          if (e->state == KV_AFTER_ACK)
-            {
-              e->state = KV_READY;
-              g_queue_push_head_link (&self->ready, &e->link);
-            }
-          continue;
-        }
-      /* Failed or timed out: the value is still unwritten since then; the
-       * key is overdue, so it goes first. */
-      if (!e->dirty)
-        {
-          e->dirty = TRUE;
-          e->dirty_since_us = e->sent_dirty_since_us;
-          atomic_fetch_add (&self->kv_dirty, 1);
+          /* The thread's own lateness counts against the bound too, and
+           * so does the wait for a write slot while it comes from bursts;
+           * not while keys queue for slots all the time: JetStream is at
+           * capacity then, and a smaller budget would only add writes. */
+          ack_latency_sample (self, ack->at_us - e->sent_us + e->late_us
+                                        + (self->ready.length == 0 ? e->slot_wait_us : 0));
+          kv_written (self, e, ack->at_us, now);
         }
       else
-        e->dirty_since_us = MIN (e->dirty_since_us, e->sent_dirty_since_us);
-      queue_remove (self, e);
-      e->state = KV_READY;
-      g_queue_push_head_link (&self->ready, &e->link);
+        kv_unwritten (self, e);
     }
   atomic_fetch_sub (&self->kv_acks_pending, acks->len);
   g_array_set_size (acks, 0);
@@ -638,7 +702,18 @@ bind_thread_func (gpointer user_data)
   if (self->bind_result == NULL)
     self->bind_error = g_strdup (error->message);
   else
-    self->bind_floors = kv_read_floors (self->bind_result);
+    {
+      kvStatus *status = NULL;
+
+      /* The bucket may exist already, with other settings than ours. */
+      self->bind_replicas = 0;
+      if (kvStore_Status (&status, self->bind_result) == NATS_OK)
+        {
+          self->bind_replicas = kvStatus_Replicas (status);
+          kvStatus_Destroy (status);
+        }
+      self->bind_floors = kv_read_floors (self->bind_result);
+    }
   nats_ReleaseThreadMemory ();
   atomic_store (&self->bind_done, TRUE);
   return NULL;
@@ -662,6 +737,8 @@ kv_collect_bind (SpotPublisher *self, gboolean wait)
       return;
     }
   self->kv = g_steal_pointer (&self->bind_result);
+  /* Unknown replicas (0) count as replicated. */
+  self->ack_group = self->bind_replicas == 1 ? self->options.kv_ack_group : 1;
   if (self->bind_floors != NULL)
     {
       g_debug ("KV bucket %s holds %u keys", self->bucket, g_hash_table_size (self->bind_floors));
@@ -690,6 +767,8 @@ kv_try_bind (SpotPublisher *self, gint64 now)
 static gboolean
 kv_flush (SpotPublisher *self, gint64 now, gboolean force)
 {
+  guint group_first = 0;
+  guint slots;
   GList *l;
 
   while ((l = self->waiting.head) != NULL)
@@ -698,6 +777,8 @@ kv_flush (SpotPublisher *self, gint64 now, gboolean force)
 
       if (!force && e->dirty_since_us + self->budget_us > now)
         break;
+      e->late_us = MAX (now - (e->dirty_since_us + self->budget_us), 0);
+      e->ready_us = now;
       g_queue_unlink (&self->waiting, l);
       e->state = KV_READY;
       g_queue_push_tail_link (&self->ready, l);
@@ -708,40 +789,85 @@ kv_flush (SpotPublisher *self, gint64 now, gboolean force)
   if (self->kv == NULL || !is_connected (self))
     return FALSE;
 
-  while ((l = self->ready.head) != NULL)
+  /* The keys to write now: as many as there are free write slots. */
+  slots = self->options.kv_max_inflight - MIN (atomic_load (&self->kv_inflight),
+                                               self->options.kv_max_inflight);
+  g_ptr_array_set_size (self->sending, 0);
+  while ((l = self->ready.head) != NULL && self->sending->len < slots)
     {
       KvEntry *e = l->data;
-      natsStatus s;
 
+      g_queue_unlink (&self->ready, l);
       if (e->inflight)
         {
-          g_queue_unlink (&self->ready, l);
           e->state = KV_AFTER_ACK;
           continue;
         }
-      if (atomic_load (&self->kv_inflight) >= self->options.kv_max_inflight)
-        return FALSE;
+      e->state = KV_IDLE;
+      g_ptr_array_add (self->sending, e);
+    }
+
+  for (guint i = 0; i < self->sending->len; i++)
+    {
+      KvEntry *e = g_ptr_array_index (self->sending, i);
+      /* The last of each group, and of the pass, asks for the acknowledgement. */
+      gboolean acked = (i - group_first + 1) >= self->ack_group || i + 1 == self->sending->len;
+      natsStatus s;
+
       atomic_fetch_add (&self->kv_inflight, 1);
-      s = js_PublishAsync (self->js, e->kv_subject, e->json->str, (int)e->json->len,
-                           &self->pub_options);
+      if (acked)
+        s = js_PublishAsync (self->js, e->kv_subject, e->json->str, (int)e->json->len,
+                             &self->pub_options);
+      else
+        s = natsConnection_Publish (self->js_nc, e->kv_subject, e->json->str, (int)e->json->len);
       if (s != NATS_OK)
         {
           atomic_fetch_sub (&self->kv_inflight, 1);
           atomic_fetch_add (&self->kv_errors, 1);
           spot_log_limited (10000, 3, G_LOG_LEVEL_WARNING, NULL, -1, -1,
                             "KV write to %s refused: %s", e->kv_subject, natsStatus_GetText (s));
+          /* The group's earlier writes have no acknowledgement coming, and
+           * this and the later keys were not written: all back to ready, in
+           * their order. */
+          for (guint j = self->sending->len; j > group_first; j--)
+            {
+              KvEntry *back = g_ptr_array_index (self->sending, j - 1);
+
+              if (j - 1 < i)
+                {
+                  atomic_fetch_sub (&self->kv_inflight, 1);
+                  kv_unwritten (self, back);
+                }
+              else
+                {
+                  back->state = KV_READY;
+                  g_queue_push_head_link (&self->ready, &back->link);
+                }
+            }
+          g_ptr_array_set_size (self->sending, 0);
           return FALSE;
         }
       atomic_fetch_add (&self->kv_writes, 1);
-      g_queue_unlink (&self->ready, l);
-      e->state = KV_IDLE;
       e->dirty = FALSE;
       atomic_fetch_sub (&self->kv_dirty, 1);
       e->inflight = TRUE;
       e->sent_us = now;
+      e->slot_wait_us = MAX (now - e->ready_us, 0);
       e->sent_dirty_since_us = e->dirty_since_us;
+      if (acked)
+        {
+          if (i > group_first)
+            {
+              if (e->group == NULL)
+                e->group = g_ptr_array_sized_new (self->ack_group);
+              for (guint j = group_first; j < i; j++)
+                g_ptr_array_add (e->group, g_ptr_array_index (self->sending, j));
+            }
+          group_first = i + 1;
+        }
     }
-  return TRUE;
+  g_ptr_array_set_size (self->sending, 0);
+  return self->ready.length == 0;
 }
 
 static void

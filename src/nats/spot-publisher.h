@@ -41,6 +41,16 @@ G_BEGIN_DECLS
  * JetStream busy (docs/nats.md has the measurements). */
 #define SPOT_PUBLISHER_KV_MAX_INFLIGHT_DEFAULT 512
 
+/* Grouped acknowledgements: of kv_ack_group writes sent together, only the
+ * last asks JetStream for an acknowledgement; the others are plain publishes
+ * on the bucket's subjects. A single-replica stream stores the messages of one
+ * connection in the order they arrive, so the last write's acknowledgement
+ * confirms the whole group, and its failure or timeout retries the whole group.
+ * This halves the messages the server handles per KV write. A replicated
+ * bucket (found at bind) always gets one acknowledgement per write: during a
+ * leader change it can lose a plain publish and still acknowledge a later one. */
+#define SPOT_PUBLISHER_KV_ACK_GROUP_DEFAULT 16
+
 typedef struct
 {
   const char *kv_bucket;      /* "live-candles" */
@@ -55,6 +65,9 @@ typedef struct
                                  SPOT_PUBLISHER_KV_MAX_INFLIGHT_DEFAULT */
   guint kv_stall_wait_ms;     /* jsOptions StallWait, 5 */
   guint kv_ack_wait_ms;       /* jsPubOptions MaxWait, 2000 */
+  guint kv_ack_group;         /* KV writes sharing one acknowledgement, see
+                                 below; SPOT_PUBLISHER_KV_ACK_GROUP_DEFAULT;
+                                 1: every write acknowledged */
   guint max_pending_updates;  /* coalescer bound, 65536 */
 } SpotPublisherOptions;
 

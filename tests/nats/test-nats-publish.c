@@ -205,6 +205,8 @@ test_kv_after_burst_holds_newest_candle_of_greatest_start (Fixture *f, gconstpoi
   g_assert_cmpuint (stats.dropped, ==, 0);
   g_assert_cmpuint (stats.kv_older_skipped, >=, corrections - BURST_PRODUCTS);
   g_assert_cmpuint (stats.published + stats.coalesced, ==, stats.submitted);
+  g_assert_cmpuint (stats.kv_acked, ==, stats.kv_writes);
+  g_assert_cmpuint (stats.kv_errors, ==, 0);
 
   for (guint p = 0; p < BURST_PRODUCTS; p++)
     {
@@ -248,6 +250,72 @@ publisher_bound (gpointer data)
   spot_publisher_get_stats (data, &stats);
   return stats.kv_ready;
 }
+
+#define GROUP_PRODUCTS 600
+#define GROUP_REVS 10
+
+/* Many keys written at once, with @data writes per acknowledgement: every
+ * write is confirmed (none counted lost or retried) and the bucket holds
+ * every key's newest value. */
+static void
+test_grouped_acks_confirm_every_write (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SpotPublisher) publisher = NULL;
+  g_autoptr (SpotLiveCache) cache = NULL;
+  g_autoptr (GArray) batch = spot_candle_update_array_new (GROUP_PRODUCTS);
+  const gint64 start = 1775521800;
+  SpotPublisherOptions options;
+  SpotPublisherStats stats;
+
+  spot_publisher_options_init (&options);
+  options.kv_ack_group = GPOINTER_TO_UINT (data);
+  publisher = spot_publisher_new (spot_nats_connection_get_nc (f->conn), &options, &error);
+  g_assert_no_error (error);
+  spot_publisher_set_js_connection (publisher, spot_nats_connection_get_js_nc (f->conn));
+  g_assert_true (spot_publisher_start (publisher, &error));
+  g_assert_true (nats_test_wait_until (publisher_bound, publisher, 5000));
+
+  for (guint rev = 1; rev <= GROUP_REVS; rev++)
+    {
+      g_array_set_size (batch, 0);
+      for (guint p = 0; p < GROUP_PRODUCTS; p++)
+        {
+          char product[16];
+          SpotCandleUpdate u;
+
+          product_name (product, sizeof product, p);
+          u = nats_test_update (product, SPOT_GRANULARITY_FIVE_MINUTE, start, rev,
+                                SPOT_CANDLE_UPDATE_LIVE);
+          g_array_append_val (batch, u);
+        }
+      spot_publisher_submit (publisher, (SpotCandleUpdate *)(gpointer)batch->data, batch->len);
+    }
+  g_assert_true (spot_publisher_flush (publisher, 10000));
+  spot_publisher_get_stats (publisher, &stats);
+  g_test_message ("ack group %u: %" G_GUINT64_FORMAT " KV writes, %" G_GUINT64_FORMAT " acked",
+                  options.kv_ack_group, stats.kv_writes, stats.kv_acked);
+  g_assert_cmpuint (stats.kv_writes, >=, GROUP_PRODUCTS);
+  g_assert_cmpuint (stats.kv_acked, ==, stats.kv_writes);
+  g_assert_cmpuint (stats.kv_errors, ==, 0);
+  g_assert_cmpuint (stats.kv_inflight, ==, 0);
+  g_assert_cmpuint (stats.kv_dirty, ==, 0);
+
+  cache = spot_live_cache_new (spot_nats_connection_get_js_nc (f->conn), NULL);
+  g_assert_true (spot_live_cache_start (cache, &error));
+  g_assert_true (spot_live_cache_wait_synced (cache, 5000));
+  for (guint p = 0; p < GROUP_PRODUCTS; p++)
+    {
+      char product[16];
+      SpotCandle c;
+
+      product_name (product, sizeof product, p);
+      g_assert_true (spot_live_cache_lookup (cache, product, SPOT_GRANULARITY_FIVE_MINUTE, &c));
+      g_assert_cmpint (c.start, ==, start);
+      g_assert_cmpuint (c.rev, ==, GROUP_REVS);
+    }
+}
+
 
 /* A publisher started later (the service restarted) must not replace what
  * the bucket holds with a candle of an older start, or of the same start and
@@ -500,6 +568,10 @@ main (int argc, char **argv)
   g_test_add ("/nats/publish/restarted-publisher-keeps-greatest-start", Fixture, NULL,
               fixture_setup, test_restarted_publisher_never_writes_older_start_over_bucket,
               fixture_teardown);
+  g_test_add ("/nats/publish/grouped-acks/16", Fixture, GUINT_TO_POINTER (16), fixture_setup,
+              test_grouped_acks_confirm_every_write, fixture_teardown);
+  g_test_add ("/nats/publish/grouped-acks/1", Fixture, GUINT_TO_POINTER (1), fixture_setup,
+              test_grouped_acks_confirm_every_write, fixture_teardown);
   g_test_add ("/nats/publish/live-cache-follows", Fixture, NULL, fixture_setup,
               test_live_cache_sees_updates_within_staleness_bound, fixture_teardown);
   g_test_add ("/nats/publish/hub-filters-by-subject", Fixture, NULL, fixture_setup,

@@ -53,6 +53,7 @@ static char *opt_url = NULL;
 static gboolean opt_no_kv = FALSE;
 static gint opt_kv_inflight = 0;
 static gboolean opt_kv_memory = FALSE;
+static gint opt_kv_ack_group = 0;
 
 static GOptionEntry entries[] = {
   { "runs", 'n', 0, G_OPTION_ARG_INT, &opt_runs, "Runs (median reported)", "N" },
@@ -66,6 +67,8 @@ static GOptionEntry entries[] = {
   { "staleness-ms", 0, 0, G_OPTION_ARG_INT, &opt_staleness_ms, "KV_STALENESS_MS", "MS" },
   { "kv-inflight", 0, 0, G_OPTION_ARG_INT, &opt_kv_inflight,
     "Publisher kv_max_inflight (0: default)", "N" },
+  { "kv-ack-group", 0, 0, G_OPTION_ARG_INT, &opt_kv_ack_group,
+    "Publisher kv_ack_group: KV writes per acknowledgement (0: default)", "N" },
   { "kv-memory", 0, 0, G_OPTION_ARG_NONE, &opt_kv_memory,
     "Create the KV bucket with memory storage", NULL },
   { "no-kv", 0, 0, G_OPTION_ARG_NONE, &opt_no_kv, "Publish phase without KV writes", NULL },
@@ -395,6 +398,8 @@ phase_publish (const char *url, const char *bucket, RunResult *r)
   options.kv_enabled = !opt_no_kv;
   if (opt_kv_inflight > 0)
     options.kv_max_inflight = (guint)opt_kv_inflight;
+  if (opt_kv_ack_group > 0)
+    options.kv_ack_group = (guint)opt_kv_ack_group;
   options.kv_memory = opt_kv_memory;
   publisher = spot_publisher_new (nc, &options, &error);
   g_assert_no_error (error);
@@ -607,6 +612,8 @@ phase_service_latency (const char *url, const char *bucket, RunResult *r)
   options.kv_enabled = !opt_no_kv;
   if (opt_kv_inflight > 0)
     options.kv_max_inflight = (guint)opt_kv_inflight;
+  if (opt_kv_ack_group > 0)
+    options.kv_ack_group = (guint)opt_kv_ack_group;
   options.kv_memory = opt_kv_memory;
   publisher = spot_publisher_new (pnc, &options, &error);
   spot_publisher_set_js_connection (publisher, jnc);
