@@ -36,6 +36,7 @@ typedef enum {
   KIND_KV_BUCKET,
   KIND_CORS,
   KIND_DBUS_BUS,
+  KIND_KV_STORAGE,
   KIND_LOG_LEVEL,
 } VarKind;
 
@@ -102,6 +103,11 @@ static const VarSpec vars[] = {
   { { "KV_REPLICAS", "kv-replicas", "N", "1",
       N_("Replicas of the KV bucket when it is created (1 to 5)"), "NATS", FALSE },
     KIND_UINT, FIELD (kv_replicas), 1, 5 },
+  { { "KV_STORAGE", "kv-storage", "STORAGE", "file",
+      N_("Storage of the KV bucket when it is created: file, or memory (faster; emptied when "
+         "nats-server restarts, then rewritten from the service's own state)"),
+      "NATS", FALSE },
+    KIND_KV_STORAGE, FIELD (kv_memory), 0, 0 },
   { { "KV_STALENESS_MS", "kv-staleness-ms", "MS", "250",
       N_("Longest a KV value may lag behind the latest update while writes are coalesced"), "NATS",
       FALSE },
@@ -883,6 +889,15 @@ parse_value (SpotConfig *config, const VarSpec *spec, const char *label, const c
                               "(scheme://host[:port], no path)"));
       return TRUE;
 
+    case KIND_KV_STORAGE:
+      if (g_str_equal (text, "file"))
+        config->kv_memory = FALSE;
+      else if (g_str_equal (text, "memory"))
+        config->kv_memory = TRUE;
+      else
+        return set_invalid (error, label, shown, _("must be file or memory"));
+      return TRUE;
+
     case KIND_DBUS_BUS:
       if (g_str_equal (text, "session"))
         config->dbus_bus = SPOT_DBUS_BUS_SESSION;
@@ -1209,6 +1224,8 @@ format_value (const SpotConfig *config, const VarSpec *spec, gboolean redact)
       }
     case KIND_CORS:
       return config->cors_origins != NULL ? g_strjoinv (",", config->cors_origins) : g_strdup ("");
+    case KIND_KV_STORAGE:
+      return g_strdup (config->kv_memory ? "memory" : "file");
     case KIND_DBUS_BUS:
       return g_strdup (spot_dbus_bus_to_string (config->dbus_bus));
     case KIND_LOG_LEVEL:

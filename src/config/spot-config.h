@@ -96,6 +96,7 @@ typedef struct {
   char *kv_bucket;
   guint kv_ttl_s; /* 0 = values never expire */
   guint kv_replicas;
+  gboolean kv_memory; /* KV_STORAGE=memory */
   guint kv_staleness_ms;
 
   guint sse_max_clients;

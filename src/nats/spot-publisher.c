@@ -63,7 +63,8 @@ typedef struct
 {
   natsMsg *msg;
   gboolean ok;
-  gint64 at_us; /* when the library delivered it */
+  gboolean no_stream; /* nothing stores the bucket's subjects */
+  gint64 at_us;       /* when the library delivered it */
 } KvAck;
 
 #define BIND_BACKOFF_MIN_US (G_USEC_PER_SEC / 2)
@@ -135,6 +136,9 @@ struct _SpotPublisher
   char *bind_error;
   gint64 window_start_us;
   GString *json;
+  natsStatistics *js_stats;
+  guint64 js_reconnects;
+  gint64 next_reconnect_check_us;
 };
 
 G_DEFINE_TYPE (SpotPublisher, spot_publisher, G_TYPE_OBJECT)
@@ -216,6 +220,7 @@ spot_publisher_finalize (GObject *object)
   g_ptr_array_unref (self->by_id);
   g_ptr_array_unref (self->all);
   g_ptr_array_unref (self->sending);
+  g_clear_pointer (&self->js_stats, natsStatistics_Destroy);
   g_string_free (self->json, TRUE);
   g_free (self->bucket);
   G_OBJECT_CLASS (spot_publisher_parent_class)->finalize (object);
@@ -295,7 +300,8 @@ static void
 on_kv_ack (jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closure)
 {
   SpotPublisher *self = closure;
-  KvAck ack = { msg, pa != NULL, g_get_monotonic_time () };
+  KvAck ack = { msg, pa != NULL, pae != NULL && pae->Err == NATS_NO_RESPONDERS,
+                g_get_monotonic_time () };
 
   if (pa == NULL)
     spot_log_limited (10000, 3, G_LOG_LEVEL_WARNING, NULL, -1, -1,
@@ -603,6 +609,19 @@ kv_settle_group (SpotPublisher *self, KvEntry *e, gboolean ok, gint64 at_us, gin
   atomic_fetch_sub (&self->kv_inflight, n);
 }
 
+/* The bucket's stream is gone (a memory bucket after nats-server restarted,
+ * or deleted): bind again, which creates it; writes wait meanwhile. */
+static void
+kv_lost_bucket (SpotPublisher *self, gint64 now)
+{
+  if (self->kv == NULL)
+    return;
+  g_warning ("KV bucket %s no longer exists; creating it again", self->bucket);
+  g_clear_pointer (&self->kv, kvStore_Destroy);
+  atomic_store (&self->kv_ready, FALSE);
+  self->next_bind_us = now;
+}
+
 /* Takes the acknowledgements the library handed over: frees write slots,
  * feeds the latency estimate, re-marks failed keys dirty. */
 static void
@@ -625,6 +644,8 @@ kv_take_acks (SpotPublisher *self, gint64 now)
       natsMsg_Destroy (ack->msg);
       if (e == NULL || !e->inflight)
         continue;
+      if (ack->no_stream)
+        kv_lost_bucket (self, now);
       kv_settle_group (self, e, ack->ok, ack->at_us, now);
       if (ack->ok)
         {
@@ -870,6 +891,50 @@ kv_flush (SpotPublisher *self, gint64 now, gboolean force)
   return self->ready.length == 0;
 }
 
+/* A bucket with memory storage is empty after nats-server restarts: once the
+ * KV connection has reconnected, every key this publisher holds a value for
+ * is written again (an unchanged value in a bucket that survived costs one
+ * write per key). */
+static void
+kv_rewrite_after_reconnect (SpotPublisher *self, gint64 now)
+{
+  guint64 reconnects = 0;
+  guint n = 0;
+
+  if (!self->options.kv_memory || self->kv == NULL || now < self->next_reconnect_check_us)
+    return;
+  self->next_reconnect_check_us = now + 100 * 1000;
+  if ((self->js_stats == NULL && natsStatistics_Create (&self->js_stats) != NATS_OK)
+      || natsConnection_GetStats (self->js_nc, self->js_stats) != NATS_OK
+      || natsStatistics_GetCounts (self->js_stats, NULL, NULL, NULL, NULL, &reconnects) != NATS_OK
+      || reconnects == self->js_reconnects || !is_connected (self))
+    return;
+  self->js_reconnects = reconnects;
+  for (guint i = 0; i < self->all->len; i++)
+    {
+      KvEntry *e = g_ptr_array_index (self->all, i);
+
+      if (e->json->len == 0 || e->dirty)
+        continue;
+      e->dirty = TRUE;
+      e->dirty_since_us = now;
+      atomic_fetch_add (&self->kv_dirty, 1);
+      if (e->state == KV_IDLE && !e->inflight)
+        {
+          e->late_us = 0;
+          e->ready_us = now;
+          e->state = KV_READY;
+          g_queue_push_tail_link (&self->ready, &e->link);
+        }
+      else
+        kv_schedule (self, e, now);
+      n++;
+    }
+  if (n > 0)
+    g_message ("NATS reconnected: rewriting %u keys of the memory-storage KV bucket %s", n,
+               self->bucket);
+}
+
 static void
 publish_batch (SpotPublisher *self, GArray *batch, GArray *meta)
 {
@@ -990,6 +1055,7 @@ publisher_thread (gpointer user_data)
         {
           kv_try_bind (self, now);
           kv_take_acks (self, now);
+          kv_rewrite_after_reconnect (self, now);
         }
       if (spot_candle_coalescer_drain_meta (self->queue, &batch, &meta))
         publish_batch (self, batch, meta);

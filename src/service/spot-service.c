@@ -1132,6 +1132,7 @@ build_pipeline (SpotService *self, GError **error)
   pub_options.kv_bucket = c->kv_bucket;
   pub_options.kv_ttl_ms = (gint64)c->kv_ttl_s * 1000;
   pub_options.kv_replicas = (gint)c->kv_replicas;
+  pub_options.kv_memory = c->kv_memory;
   pub_options.kv_staleness_ms = c->kv_staleness_ms;
   self->publisher = spot_publisher_new (nc, &pub_options, error);
   if (self->publisher == NULL)
@@ -1155,6 +1156,7 @@ build_pipeline (SpotService *self, GError **error)
   kv_config.bucket = c->kv_bucket;
   kv_config.ttl_ms = (gint64)c->kv_ttl_s * 1000;
   kv_config.replicas = (gint)c->kv_replicas;
+  kv_config.memory = c->kv_memory;
   self->live_cache = spot_live_cache_new (js_nc != NULL ? js_nc : nc, &kv_config);
   if (!spot_live_cache_start (self->live_cache, error))
     return FALSE;

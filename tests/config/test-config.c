@@ -103,6 +103,7 @@ test_defaults_match_design (void)
   g_assert_cmpuint (config->shutdown_timeout_s, ==, 10);
   g_assert_cmpint (config->dbus_bus, ==, SPOT_DBUS_BUS_SESSION);
   g_assert_cmpint (config->log_level, ==, SPOT_LOG_LEVEL_MESSAGE);
+  g_assert_false (config->kv_memory);
 }
 
 static void
@@ -150,6 +151,7 @@ test_environment_values_parse (void)
     "KV_BUCKET=my_bucket-2",
     "KV_REPLICAS=3",
     "KV_TTL_S=86400",
+    "KV_STORAGE=memory",
     "DBUS_BUS=none",
     "LOG_LEVEL=debug",
     "COINBASE_KEY_NAME=organizations/o/apiKeys/k",
@@ -182,6 +184,7 @@ test_environment_values_parse (void)
   g_assert_cmpstr (config->kv_bucket, ==, "my_bucket-2");
   g_assert_cmpuint (config->kv_replicas, ==, 3);
   g_assert_cmpuint (config->kv_ttl_s, ==, 86400);
+  g_assert_true (config->kv_memory);
   g_assert_cmpint (config->dbus_bus, ==, SPOT_DBUS_BUS_NONE);
   g_assert_cmpint (config->log_level, ==, SPOT_LOG_LEVEL_DEBUG);
   g_assert_cmpstr (config->coinbase_key, ==, "bm90IGEgcmVhbCBrZXk=");
@@ -365,6 +368,7 @@ static const BadCase bad_cases[] = {
     "CORS_ORIGINS=*,https://a.example must be * or comma-separated origins like "
     "https://example.com (scheme://host[:port], no path)" },
   { { "DBUS_BUS=user" }, { NULL }, "DBUS_BUS=user must be session, system or none" },
+  { { "KV_STORAGE=disk" }, { NULL }, "KV_STORAGE=disk must be file or memory" },
   { { "LOG_LEVEL=verbose" }, { NULL },
     "LOG_LEVEL=verbose must be debug, info, message or warning" },
   { { "NATS_URL=nats://n:4222", "NATS_CREDS=/nonexistent/user.creds" }, { NULL },

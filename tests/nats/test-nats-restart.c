@@ -71,24 +71,50 @@ submit_revs (SpotPublisher *publisher, guint first, guint last)
     }
 }
 
+typedef struct
+{
+  SpotPublisher *publisher;
+  guint64 acked;
+} AckedWait;
+
+static gboolean
+acked_at_least (gpointer data)
+{
+  AckedWait *w = data;
+  SpotPublisherStats stats;
+
+  spot_publisher_get_stats (w->publisher, &stats);
+  return stats.kv_acked >= w->acked;
+}
+
+/* @data: memory storage. A file bucket keeps its values across the restart;
+ * a memory bucket comes back empty and the publisher writes every key again
+ * without being offered anything new. */
 static void
-test_kv_survives_server_restart (void)
+test_kv_survives_server_restart (gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (SpotTestNats) server = spot_test_nats_start (&error);
   g_autoptr (SpotNatsConnection) conn = NULL;
   g_autoptr (SpotPublisher) publisher = NULL;
   g_autoptr (SpotLiveCache) cache = NULL;
+  SpotPublisherOptions options;
+  SpotPublisherStats stats;
+  guint64 acked_before;
   SpotCandle c;
   CacheWait w;
 
   g_assert_no_error (error);
   conn = nats_test_connect (spot_test_nats_url (server));
-  publisher = spot_publisher_new (spot_nats_connection_get_nc (conn), NULL, &error);
+  spot_publisher_options_init (&options);
+  options.kv_memory = GPOINTER_TO_INT (data);
+  publisher = spot_publisher_new (spot_nats_connection_get_nc (conn), &options, &error);
   spot_publisher_set_js_connection (publisher, spot_nats_connection_get_js_nc (conn));
   g_assert_true (spot_publisher_start (publisher, &error));
   submit_revs (publisher, 1, 50);
   g_assert_true (spot_publisher_flush (publisher, 5000));
+  spot_publisher_get_stats (publisher, &stats);
+  acked_before = stats.kv_acked;
 
   spot_test_nats_kill (server);
   g_assert_true (nats_test_wait_state (conn, SPOT_NATS_STATE_RECONNECTING, 5000));
@@ -97,10 +123,26 @@ test_kv_survives_server_restart (void)
   g_assert_true (nats_test_wait_state (conn, SPOT_NATS_STATE_CONNECTED, 10000));
   g_assert_cmpuint (reconnects (conn), >=, 1);
 
-  /* What was stored before the restart is still there... */
+  if (options.kv_memory)
+    {
+      /* The bucket is gone with the server's memory: the publisher creates
+       * it again and writes both keys, before any reader asks for it. */
+      AckedWait aw = { publisher, acked_before + 2 };
+
+      g_assert_true (nats_test_wait_until (acked_at_least, &aw, 10000));
+    }
+  /* What was stored before the restart is still there (memory: is there
+   * again)... */
   cache = spot_live_cache_new (spot_nats_connection_get_js_nc (conn), NULL);
   g_assert_true (spot_live_cache_start (cache, &error));
   g_assert_true (spot_live_cache_wait_synced (cache, 10000));
+  if (options.kv_memory)
+    {
+      w = (CacheWait){ cache, "ETH-USD", 50 };
+      g_assert_true (nats_test_wait_until (cache_has_rev, &w, 10000));
+      w = (CacheWait){ cache, "BTC-USD", 50 };
+      g_assert_true (nats_test_wait_until (cache_has_rev, &w, 10000));
+    }
   g_assert_true (spot_live_cache_lookup (cache, "BTC-USD", SPOT_GRANULARITY_ONE_MINUTE, &c));
   g_assert_cmpuint (c.rev, ==, 50);
   g_assert_true (spot_live_cache_lookup (cache, "ETH-USD", SPOT_GRANULARITY_ONE_MINUTE, &c));
@@ -251,7 +293,10 @@ main (int argc, char **argv)
   /* Killing the server makes the NATS layer warn: expected here, so only
    * criticals stay fatal. */
   g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
-  g_test_add_func ("/nats/restart/kv-survives-server-restart", test_kv_survives_server_restart);
+  g_test_add_data_func ("/nats/restart/kv-survives-server-restart/file", GINT_TO_POINTER (FALSE),
+                        test_kv_survives_server_restart);
+  g_test_add_data_func ("/nats/restart/kv-survives-server-restart/memory", GINT_TO_POINTER (TRUE),
+                        test_kv_survives_server_restart);
   g_test_add_func ("/nats/restart/killed-mid-stream",
                    test_server_killed_mid_stream_publisher_and_subscribers_recover);
   ret = g_test_run ();
