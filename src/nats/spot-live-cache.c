@@ -8,6 +8,7 @@
 
 #include "core/spot-error.h"
 #include "core/spot-log.h"
+#include "core/spot-thread.h"
 #include "model/spot-candle-json.h"
 #include "nats/spot-nats-subject.h"
 
@@ -307,6 +308,7 @@ watcher_thread (gpointer user_data)
   guint backoff_ms = 250;
   jsOptions jo;
 
+  spot_thread_set_background (SPOT_THREAD_BACKGROUND_NICE);
   jsOptions_Init (&jo);
   jo.Wait = 2000;
   if (natsConnection_JetStream (&js, self->nc, &jo) != NATS_OK)

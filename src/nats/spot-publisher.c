@@ -8,6 +8,7 @@
 
 #include "core/spot-error.h"
 #include "core/spot-log.h"
+#include "core/spot-thread.h"
 #include "model/spot-candle-json.h"
 #include "nats/spot-candle-coalescer.h"
 #include "nats/spot-nats-kv.h"
@@ -1043,6 +1044,7 @@ publisher_thread (gpointer user_data)
   gint64 deadline_us;
 
   self->window_start_us = g_get_monotonic_time ();
+  spot_thread_set_background (SPOT_THREAD_BACKGROUND_NICE);
   for (;;)
     {
       gboolean stopping = atomic_load (&self->stopping);

@@ -14,6 +14,7 @@
 #include "coinbase/spot-coinbase-client.h"
 #include "core/spot-error.h"
 #include "core/spot-log.h"
+#include "core/spot-thread.h"
 #include "dbus/spot-controller.h"
 #include "dbus/spot-dbus-service.h"
 #include "model/spot-product.h"
@@ -323,6 +324,7 @@ trim_thread (gpointer data)
   gint64 interval_us = (gint64)TRIM_INTERVAL_S * G_USEC_PER_SEC;
   guint64 trimmed_at = 0; /* resident bytes after the last trim */
 
+  spot_thread_set_background (SPOT_THREAD_BACKGROUND_NICE);
   g_mutex_lock (&self->trim_lock);
   while (!self->trim_stop)
     {

@@ -6,6 +6,7 @@
 
 #include "core/spot-error.h"
 #include "core/spot-log.h"
+#include "core/spot-thread.h"
 #include "store/spot-journal.h"
 #include "store/spot-pg.h"
 #include "store/spot-store-queries.h"
@@ -430,6 +431,7 @@ writer_thread (gpointer data)
   g_autoptr (GError) error = NULL;
   gboolean closing_seen = FALSE;
 
+  spot_thread_set_background (SPOT_THREAD_BACKGROUND_NICE);
   /* Connect right away so the status is known before the first write. */
   if (ensure_connection (self, &error))
     note_success (self);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/spot-error.h"
+#include "core/spot-thread.h"
 #include "store/spot-migrations.h"
 #include "store/spot-pg.h"
 
@@ -124,6 +125,7 @@ repository_thread (gpointer data)
   State *self = data;
   g_autoptr (GError) first = NULL;
 
+  spot_thread_set_background (SPOT_THREAD_BACKGROUND_NICE);
   if (ensure_connection (self, &first))
     set_status (self, NULL);
   for (;;)
