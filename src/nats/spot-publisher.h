@@ -12,8 +12,8 @@
  *    KV writes are scheduled per key against the staleness bound: a key that
  *    changes after a quiet period is written at once; otherwise its write is
  *    sent when its oldest unwritten change (timed at submit) is one write
- *    budget old, budget = kv_staleness_ms - a tenth of it - the observed
- *    acknowledgement latency (smoothed, plus four deviations), never below 2/5
+ *    budget old, budget = kv_staleness_ms - 15 % of it - the observed
+ *    write latency (smoothed, plus four deviations), never below 2/5
  *    of the bound. So each hot key costs one write per budget, as few as the
  *    bound allows, and the write is acknowledged within the bound while
  *    JetStream keeps up. One write per key is in flight at a time and at most
