@@ -20,6 +20,12 @@ background_nice (int fallback)
   return (int)value;
 }
 
+int
+spot_thread_background_nice (void)
+{
+  return background_nice (SPOT_THREAD_BACKGROUND_NICE);
+}
+
 void
 spot_thread_set_background (int nice)
 {

@@ -17,4 +17,9 @@ void spot_thread_set_background (int nice);
 /* The nice steps background threads use by default. */
 #define SPOT_THREAD_BACKGROUND_NICE 5
 
+/* The steps for background work: SPOT_BACKGROUND_NICE when set to 0-19,
+ * otherwise SPOT_THREAD_BACKGROUND_NICE. Also used for the embedded
+ * PostgreSQL, which only stores history. */
+int spot_thread_background_nice (void);
+
 G_END_DECLS

@@ -102,6 +102,7 @@ struct _SpotPublisher
   atomic_int_fast64_t staleness_prev_us;
   atomic_int_fast64_t ack_latency_us;
   atomic_int_fast64_t write_budget_us;
+  atomic_uint kv_ack_group; /* ack_group for readers; 0 before bind */
 
   /* Filled by the ack callback (a library thread), taken by our thread. */
   GMutex ack_lock;
@@ -762,6 +763,7 @@ kv_collect_bind (SpotPublisher *self, gboolean wait)
   self->kv = g_steal_pointer (&self->bind_result);
   /* Unknown replicas (0) count as replicated. */
   self->ack_group = self->bind_replicas == 1 ? self->options.kv_ack_group : 1;
+  atomic_store (&self->kv_ack_group, self->ack_group);
   if (self->bind_floors != NULL)
     {
       g_debug ("KV bucket %s holds %u keys", self->bucket, g_hash_table_size (self->bind_floors));
@@ -1199,4 +1201,5 @@ spot_publisher_get_stats (SpotPublisher *self, SpotPublisherStats *out)
       = MAX (atomic_load (&self->staleness_cur_us), atomic_load (&self->staleness_prev_us));
   out->kv_ack_latency_us = atomic_load (&self->ack_latency_us);
   out->kv_write_budget_us = atomic_load (&self->write_budget_us);
+  out->kv_ack_group = atomic_load (&self->kv_ack_group);
 }

@@ -94,6 +94,8 @@ typedef struct
                                  the write carrying it, over the last second */
   gint64 kv_ack_latency_us;   /* smoothed KV write acknowledgement latency */
   gint64 kv_write_budget_us;  /* current per-key write budget */
+  guint kv_ack_group;         /* KV writes per acknowledgement for the bound
+                                 bucket (1 when replicated); 0 before bind */
 } SpotPublisherStats;
 
 /* Called on the publisher thread after each published LIVE update whose

@@ -18,6 +18,7 @@
 
 #include "core/spot-async.h"
 #include "core/spot-error.h"
+#include "core/spot-thread.h"
 #include "supervisor/spot-supervisor.h"
 
 #include <errno.h>
@@ -752,6 +753,8 @@ spot_embedded_postgres_new (const char *state_dir)
    * backends, crash recovery next time) if we die. */
   spot_supervisor_set_stop_signal (self->supervisor, SIGINT);
   spot_supervisor_set_death_signal (self->supervisor, SIGQUIT);
+  /* History only: the live path never waits for it. */
+  spot_supervisor_set_nice (self->supervisor, spot_thread_background_nice ());
   g_signal_connect (self->supervisor, "ready", G_CALLBACK (supervisor_ready_cb), self);
   g_signal_connect (self->supervisor, "exited", G_CALLBACK (supervisor_exited_cb), self);
   return self;

@@ -52,6 +52,7 @@ struct _SpotSupervisor
   gboolean restart;
   int stop_signal;
   int death_signal;
+  int nice;
 
   /* the current child */
   SpotSupervisorState state;
@@ -337,6 +338,7 @@ typedef struct
   int n_groups;
   int death_signal;
   pid_t parent_pid;
+  int nice;
 } ChildSetup;
 
 static void
@@ -372,6 +374,12 @@ child_setup (gpointer user_data)
   /* The parent may have died before prctl: then nobody would signal us. */
   if (getppid () != setup->parent_pid)
     _exit (127);
+  /* A thin system call; failing leaves the priority as it was. */
+  if (setup->nice > 0)
+    {
+      int unused = nice (setup->nice);
+      (void)unused;
+    }
 }
 
 static gboolean
@@ -469,6 +477,7 @@ spawn_child (SpotSupervisor *self, GError **error)
     }
   setup.death_signal = self->death_signal;
   setup.parent_pid = getpid ();
+  setup.nice = self->nice;
 
   spawned = g_spawn_async_with_pipes_and_fds (
       self->working_directory, (const char *const *)self->argv, (const char *const *)envp, flags,
@@ -910,6 +919,13 @@ spot_supervisor_set_death_signal (SpotSupervisor *self, int signum)
 {
   g_return_if_fail (SPOT_IS_SUPERVISOR (self));
   self->death_signal = signum;
+}
+
+void
+spot_supervisor_set_nice (SpotSupervisor *self, int steps)
+{
+  g_return_if_fail (SPOT_IS_SUPERVISOR (self));
+  self->nice = CLAMP (steps, 0, 19);
 }
 
 /* ---- TCP probe ---- */

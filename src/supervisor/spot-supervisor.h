@@ -85,6 +85,8 @@ void spot_supervisor_set_restart (SpotSupervisor *self, gboolean restart);
 void spot_supervisor_set_stop_signal (SpotSupervisor *self, int signum);
 /* Signal the child receives when our main thread dies. Default SIGKILL. */
 void spot_supervisor_set_death_signal (SpotSupervisor *self, int signum);
+/* Nice steps added to the child's priority (0 to 19). Default 0. */
+void spot_supervisor_set_nice (SpotSupervisor *self, int steps);
 
 /* Spawns the child now. Fails (and stays stopped) when it cannot be spawned:
  * missing program, unknown user, not root for a user change. */

@@ -257,6 +257,13 @@ test_service_keeps_going_when_a_cluster_node_dies (void)
   aw = (AckWait){ publisher, 100 };
   g_assert_true (nats_test_wait_until (acked_above, &aw, 30000));
   g_assert_cmpuint (received, >, 0);
+  {
+    SpotPublisherStats stats;
+
+    /* A replicated bucket: every write acknowledged on its own. */
+    spot_publisher_get_stats (publisher, &stats);
+    g_assert_cmpuint (stats.kv_ack_group, ==, 1);
+  }
 
   /* Kill the node the service is connected to: the hardest case. */
   port = connected_port (conn);

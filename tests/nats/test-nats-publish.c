@@ -295,6 +295,7 @@ test_grouped_acks_confirm_every_write (Fixture *f, gconstpointer data)
   spot_publisher_get_stats (publisher, &stats);
   g_test_message ("ack group %u: %" G_GUINT64_FORMAT " KV writes, %" G_GUINT64_FORMAT " acked",
                   options.kv_ack_group, stats.kv_writes, stats.kv_acked);
+  g_assert_cmpuint (stats.kv_ack_group, ==, options.kv_ack_group);
   g_assert_cmpuint (stats.kv_writes, >=, GROUP_PRODUCTS);
   g_assert_cmpuint (stats.kv_acked, ==, stats.kv_writes);
   g_assert_cmpuint (stats.kv_errors, ==, 0);

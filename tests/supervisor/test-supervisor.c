@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -447,6 +448,32 @@ test_environment_and_working_directory (void)
   events_clear (&events);
 }
 
+static void
+test_child_runs_at_configured_nice (void)
+{
+  g_autoptr (SpotSupervisor) sup = new_shell ("nice-child", "echo \"nice=$(nice)\"");
+  g_autoptr (GError) error = NULL;
+  g_autofree char *output = NULL;
+  g_autofree char *expected = NULL;
+  Events events;
+  int ours;
+
+  errno = 0;
+  ours = getpriority (PRIO_PROCESS, 0);
+  g_assert_cmpint (errno, ==, 0);
+  expected = g_strdup_printf ("nice=%d", MIN (ours + 3, 19));
+  events_init (&events, sup);
+  spot_supervisor_set_nice (sup, 3);
+  spot_supervisor_set_restart (sup, FALSE);
+  g_assert_true (spot_supervisor_start (sup, &error));
+  wait_for_count (&events.exited_count, 1);
+  output = wait_for_output (sup, "nice=");
+  g_assert_cmpstr (output, ==, expected);
+  /* Only the child: the service keeps its own priority. */
+  g_assert_cmpint (getpriority (PRIO_PROCESS, 0), ==, ours);
+  events_clear (&events);
+}
+
 static gboolean
 skip_unless_root_with_nobody (void)
 {
@@ -646,6 +673,7 @@ main (int argc, char **argv)
   g_test_add_func ("/supervisor/spawn-failure-names-program", test_spawn_failure_names_program);
   g_test_add_func ("/supervisor/environment-and-working-directory",
                    test_environment_and_working_directory);
+  g_test_add_func ("/supervisor/child-runs-at-configured-nice", test_child_runs_at_configured_nice);
   g_test_add_func ("/supervisor/runs-as-another-user", test_runs_as_another_user);
   g_test_add_func ("/supervisor/unknown-user-is-refused", test_unknown_user_is_refused);
   g_test_add_func ("/supervisor/no-orphan-after-parent-sigkill",
