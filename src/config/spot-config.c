@@ -112,6 +112,11 @@ static const VarSpec vars[] = {
       N_("Longest a KV value may lag behind the latest update while writes are coalesced"), "NATS",
       FALSE },
     KIND_UINT, FIELD (kv_staleness_ms), 0, 60000 },
+  { { "KV_ACK_GROUP", "kv-ack-group", "N", "16",
+      N_("KV writes sharing one JetStream acknowledgement on a single-replica bucket (1: each "
+         "write acknowledged)"),
+      "NATS", FALSE },
+    KIND_UINT, FIELD (kv_ack_group), 1, 256 },
 
   { { "DATABASE_URL", "database-url", "CONNINFO", NULL,
       N_("libpq connection string (unset: run an embedded PostgreSQL)"), "Database", TRUE },

@@ -98,6 +98,7 @@ typedef struct {
   guint kv_replicas;
   gboolean kv_memory; /* KV_STORAGE=memory */
   guint kv_staleness_ms;
+  guint kv_ack_group;
 
   guint sse_max_clients;
   guint sse_max_products;

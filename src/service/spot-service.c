@@ -1135,6 +1135,7 @@ build_pipeline (SpotService *self, GError **error)
   pub_options.kv_ttl_ms = (gint64)c->kv_ttl_s * 1000;
   pub_options.kv_replicas = (gint)c->kv_replicas;
   pub_options.kv_memory = c->kv_memory;
+  pub_options.kv_ack_group = c->kv_ack_group;
   pub_options.kv_staleness_ms = c->kv_staleness_ms;
   self->publisher = spot_publisher_new (nc, &pub_options, error);
   if (self->publisher == NULL)

@@ -104,6 +104,7 @@ test_defaults_match_design (void)
   g_assert_cmpint (config->dbus_bus, ==, SPOT_DBUS_BUS_SESSION);
   g_assert_cmpint (config->log_level, ==, SPOT_LOG_LEVEL_MESSAGE);
   g_assert_false (config->kv_memory);
+  g_assert_cmpuint (config->kv_ack_group, ==, 16);
 }
 
 static void
@@ -152,6 +153,7 @@ test_environment_values_parse (void)
     "KV_REPLICAS=3",
     "KV_TTL_S=86400",
     "KV_STORAGE=memory",
+    "KV_ACK_GROUP=1",
     "DBUS_BUS=none",
     "LOG_LEVEL=debug",
     "COINBASE_KEY_NAME=organizations/o/apiKeys/k",
@@ -185,6 +187,7 @@ test_environment_values_parse (void)
   g_assert_cmpuint (config->kv_replicas, ==, 3);
   g_assert_cmpuint (config->kv_ttl_s, ==, 86400);
   g_assert_true (config->kv_memory);
+  g_assert_cmpuint (config->kv_ack_group, ==, 1);
   g_assert_cmpint (config->dbus_bus, ==, SPOT_DBUS_BUS_NONE);
   g_assert_cmpint (config->log_level, ==, SPOT_LOG_LEVEL_DEBUG);
   g_assert_cmpstr (config->coinbase_key, ==, "bm90IGEgcmVhbCBrZXk=");
@@ -326,6 +329,7 @@ static const BadCase bad_cases[] = {
   { { "SHARD_WORKERS=0" }, { NULL }, "SHARD_WORKERS=0 must be auto or a whole number from 1 to 256" },
   { { "BATCH_SIZE=1.5" }, { NULL }, "BATCH_SIZE=1.5 must be a whole number from 1 to 100000" },
   { { "KV_REPLICAS=6" }, { NULL }, "KV_REPLICAS=6 must be a whole number from 1 to 5" },
+  { { "KV_ACK_GROUP=0" }, { NULL }, "KV_ACK_GROUP=0 must be a whole number from 1 to 256" },
   { { NULL }, { "--stall-timeout-s=0" },
     "--stall-timeout-s=0 must be a whole number from 1 to 3600" },
   { { "CONNECT_RATE=0" }, { NULL },
