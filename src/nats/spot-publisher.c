@@ -404,6 +404,20 @@ queue_remove (SpotPublisher *self, KvEntry *e)
   e->state = KV_IDLE;
 }
 
+/* Puts @e (in no queue) in the ready queue at @now, first in line when
+ * @first; @late_us: how late this thread noticed that its write was due. */
+static void
+ready_push (SpotPublisher *self, KvEntry *e, gint64 now, gint64 late_us, gboolean first)
+{
+  e->late_us = late_us;
+  e->ready_us = now;
+  e->state = KV_READY;
+  if (first)
+    g_queue_push_head_link (&self->ready, &e->link);
+  else
+    g_queue_push_tail_link (&self->ready, &e->link);
+}
+
 /* Puts a dirty key where it belongs after a change (@now: current time). */
 static void
 kv_schedule (SpotPublisher *self, KvEntry *e, gint64 now)
@@ -413,10 +427,7 @@ kv_schedule (SpotPublisher *self, KvEntry *e, gint64 now)
   if (!e->inflight && now - e->sent_us >= self->budget_us)
     {
       /* Quiet for a while: written at once. */
-      e->late_us = 0;
-      e->ready_us = now;
-      e->state = KV_READY;
-      g_queue_push_tail_link (&self->ready, &e->link);
+      ready_push (self, e, now, 0, FALSE);
     }
   else
     {
@@ -560,12 +571,7 @@ kv_written (SpotPublisher *self, KvEntry *e, gint64 at_us, gint64 now)
   e->inflight = FALSE;
   record_staleness (self, at_us - e->sent_dirty_since_us, now);
   if (e->state == KV_AFTER_ACK)
-    {
-      e->late_us = 0;
-      e->ready_us = now;
-      e->state = KV_READY;
-      g_queue_push_head_link (&self->ready, &e->link);
-    }
+    ready_push (self, e, now, 0, TRUE);
 }
 
 /* A write of @e failed or timed out: its value is still unwritten since
@@ -583,10 +589,7 @@ kv_unwritten (SpotPublisher *self, KvEntry *e)
   else
     e->dirty_since_us = MIN (e->dirty_since_us, e->sent_dirty_since_us);
   queue_remove (self, e);
-  e->late_us = 0;
-  e->ready_us = g_get_monotonic_time ();
-  e->state = KV_READY;
-  g_queue_push_head_link (&self->ready, &e->link);
+  ready_push (self, e, g_get_monotonic_time (), 0, TRUE);
 }
 
 /* The writes @e's acknowledgement confirmed (@ok) or failed along with it. */
@@ -802,11 +805,8 @@ kv_flush (SpotPublisher *self, gint64 now, gboolean force)
 
       if (!force && e->dirty_since_us + self->budget_us > now)
         break;
-      e->late_us = MAX (now - (e->dirty_since_us + self->budget_us), 0);
-      e->ready_us = now;
       g_queue_unlink (&self->waiting, l);
-      e->state = KV_READY;
-      g_queue_push_tail_link (&self->ready, l);
+      ready_push (self, e, now, MAX (now - (e->dirty_since_us + self->budget_us), 0), FALSE);
     }
 
   if (self->ready.length == 0)
@@ -924,12 +924,7 @@ kv_rewrite_after_reconnect (SpotPublisher *self, gint64 now)
       e->dirty_since_us = now;
       atomic_fetch_add (&self->kv_dirty, 1);
       if (e->state == KV_IDLE && !e->inflight)
-        {
-          e->late_us = 0;
-          e->ready_us = now;
-          e->state = KV_READY;
-          g_queue_push_tail_link (&self->ready, &e->link);
-        }
+        ready_push (self, e, now, 0, FALSE);
       else
         kv_schedule (self, e, now);
       n++;

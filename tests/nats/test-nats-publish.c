@@ -158,6 +158,23 @@ product_name (char *buf, gsize size, guint i)
   g_snprintf (buf, size, "P%u-USD", i);
 }
 
+/* Appends an update of product number @p to @batch. */
+static void
+append_update (GArray *batch,
+               guint p,
+               SpotGranularity g,
+               gint64 start,
+               guint64 rev,
+               SpotCandleUpdateKind kind)
+{
+  char product[16];
+  SpotCandleUpdate u;
+
+  product_name (product, sizeof product, p);
+  u = nats_test_update (product, g, start, rev, kind);
+  g_array_append_val (batch, u);
+}
+
 static void
 test_kv_after_burst_holds_newest_candle_of_greatest_start (Fixture *f, gconstpointer data)
 {
@@ -177,26 +194,17 @@ test_kv_after_burst_holds_newest_candle_of_greatest_start (Fixture *f, gconstpoi
       g_array_set_size (batch, 0);
       for (guint p = 0; p < BURST_PRODUCTS; p++)
         {
-          char product[16];
-          SpotCandleUpdate u;
-
-          product_name (product, sizeof product, p);
-          u = nats_test_update (product, SPOT_GRANULARITY_ONE_MINUTE, start, rev,
-                                SPOT_CANDLE_UPDATE_LIVE);
-          g_array_append_val (batch, u);
+          append_update (batch, p, SPOT_GRANULARITY_ONE_MINUTE, start, rev,
+                         SPOT_CANDLE_UPDATE_LIVE);
           if (rev % 50 == 0)
             {
-              u = nats_test_update (product, SPOT_GRANULARITY_ONE_MINUTE, start - 60, 1000 + rev,
-                                    SPOT_CANDLE_UPDATE_CORRECTION);
-              g_array_append_val (batch, u);
+              append_update (batch, p, SPOT_GRANULARITY_ONE_MINUTE, start - 60, 1000 + rev,
+                             SPOT_CANDLE_UPDATE_CORRECTION);
               corrections++;
             }
           if (rev == BURST_REVS && p % 2 == 0)
-            {
-              u = nats_test_update (product, SPOT_GRANULARITY_ONE_MINUTE, start + 60, 1,
-                                    SPOT_CANDLE_UPDATE_LIVE);
-              g_array_append_val (batch, u);
-            }
+            append_update (batch, p, SPOT_GRANULARITY_ONE_MINUTE, start + 60, 1,
+                           SPOT_CANDLE_UPDATE_LIVE);
         }
       spot_publisher_submit (f->publisher, (SpotCandleUpdate *)(gpointer)batch->data, batch->len);
     }
@@ -280,15 +288,8 @@ test_grouped_acks_confirm_every_write (Fixture *f, gconstpointer data)
     {
       g_array_set_size (batch, 0);
       for (guint p = 0; p < GROUP_PRODUCTS; p++)
-        {
-          char product[16];
-          SpotCandleUpdate u;
-
-          product_name (product, sizeof product, p);
-          u = nats_test_update (product, SPOT_GRANULARITY_FIVE_MINUTE, start, rev,
-                                SPOT_CANDLE_UPDATE_LIVE);
-          g_array_append_val (batch, u);
-        }
+        append_update (batch, p, SPOT_GRANULARITY_FIVE_MINUTE, start, rev,
+                       SPOT_CANDLE_UPDATE_LIVE);
       spot_publisher_submit (publisher, (SpotCandleUpdate *)(gpointer)batch->data, batch->len);
     }
   g_assert_true (spot_publisher_flush (publisher, 10000));
